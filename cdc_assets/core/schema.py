@@ -1,0 +1,67 @@
+"""Tables and columns as the source catalog describes them (information_schema), as plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, order=True)
+class TableId:
+    """A table by database (MySQL schema) and name. ``str()`` gives ``db.table``."""
+
+    db: str
+    table: str
+
+    def __str__(self) -> str:
+        return f"{self.db}.{self.table}"
+
+    @classmethod
+    def parse(cls, text: str) -> TableId:
+        """``db.table`` -> TableId (the first dot separates; table names may contain dots)."""
+        db, sep, table = text.partition(".")
+        if not sep or not db or not table:
+            raise ValueError(f"{text!r} is not of the form db.table")
+        return cls(db, table)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column, as ``information_schema.COLUMNS`` describes it.
+
+    ``data_type`` is the lower-case base type (``varchar``, ``int``, ``decimal``); ``column_type`` is
+    the full type text (``int(10) unsigned``, ``enum('a','b')``, ``decimal(12,2)``).
+    """
+
+    name: str
+    data_type: str
+    column_type: str
+    nullable: bool = True
+    char_max_length: int | None = None
+    numeric_precision: int | None = None
+    numeric_scale: int | None = None
+    datetime_precision: int | None = None
+    charset: str | None = None
+    collation: str | None = None
+
+    @property
+    def unsigned(self) -> bool:
+        return "unsigned" in self.column_type.lower()
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A table's columns in ordinal order and its primary key columns in key order."""
+
+    table_id: TableId
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = field(default=())
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.table_id} has no column {name!r}")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)

@@ -1,0 +1,217 @@
+"""Dagster definitions for one pipeline file: snapshot assets, the streaming job and its sensors.
+
+Every asset or op body is one call into the engine; this module only unpacks Dagster's context.
+
+- ``<db>/<table>`` (group = pipeline id): one asset per captured table, partitioned by snapshot
+  chunk (dynamic partitions ``<pipeline>__<db>__<table>``); a partition loads one chunk into the
+  target. The pool ``cdc_snapshot`` caps concurrent loads across all pipelines (dagster.yaml).
+- ``<pipeline>_snapshot_planner`` sensor: plans chunks of newly found tables and registers them as
+  partitions. Launch the loads as a backfill from the UI or ``dagster asset materialize``.
+- ``<pipeline>_stream`` job: one op tails the binlog forever (in-process executor, no run retries),
+  kept alive by the ``<pipeline>_stream_keepalive`` sensor once every table is snapshotted.
+- ``<pipeline>_sync_until_caught_up`` job: snapshot what is missing, stream until caught up, stop
+  (for CI: ``dagster job execute -m cdc_assets.definitions -j <pipeline>_sync_until_caught_up``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import dagster as dg
+
+from cdc_assets.config import PipelineConfig, load_pipeline
+from cdc_assets.core.chunks import chunk_index_from_partition_key
+from cdc_assets.core.schema import TableId
+from cdc_assets.engine.catalog_cache import known_tables
+from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.snapshot import load_chunk, plan_table
+from cdc_assets.engine.streaming import stream
+from cdc_assets.engine.sync import sync_until_caught_up
+
+SNAPSHOT_POOL = "cdc_snapshot"
+ACTIVE_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def _ident(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def table_asset_key(target: TableId) -> dg.AssetKey:
+    return dg.AssetKey([target.db, target.table])
+
+
+def partitions_def_name(pipeline_id: str, table: TableId) -> str:
+    return _ident(f"{pipeline_id}__{table.db}__{table.table}")
+
+
+def _open(path: Path, state_dir: str | None) -> tuple[PipelineConfig, RunContext]:
+    cfg = load_pipeline(path, state_dir=state_dir)
+    ctx = RunContext(cfg)
+    ctx.discover()
+    return cfg, ctx
+
+
+def _snapshot_asset(
+    path: Path, state_dir: str | None, cfg: PipelineConfig, table: TableId
+) -> dg.AssetsDefinition:
+    target = cfg.target_for(table)
+    partitions = dg.DynamicPartitionsDefinition(name=partitions_def_name(cfg.pipeline_id, table))
+
+    @dg.asset(
+        key=table_asset_key(target),
+        partitions_def=partitions,
+        group_name=_ident(cfg.pipeline_id),
+        pool=SNAPSHOT_POOL,
+        kinds={"mysql", cfg.sink.type},
+        description=f"Snapshot of MySQL table {table} into {cfg.sink.type} {target}, one partition per primary-key chunk.",
+        metadata={"source_table": str(table), "pipeline": cfg.pipeline.name},
+    )
+    def _load(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        index = chunk_index_from_partition_key(context.partition_key)
+        _, ctx = _open(path, state_dir)
+        try:
+            res = load_chunk(ctx, table, index)
+        finally:
+            ctx.close()
+        return dg.MaterializeResult(metadata=_chunk_metadata(res))
+
+    return _load
+
+
+def _chunk_metadata(res) -> dict:
+    return {
+        "rows": dg.MetadataValue.int(res.rows),
+        "seconds": dg.MetadataValue.float(round(res.seconds, 3)),
+        "rows_per_second": dg.MetadataValue.float(round(res.rows_per_second, 1)),
+        "key_range": dg.MetadataValue.text(f"[{res.chunk.start}, {res.chunk.end})"),
+        "already_loaded": dg.MetadataValue.bool(res.skipped),
+    }
+
+
+def _planner_sensor(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=f"{_ident(cfg.pipeline_id)}_snapshot_planner",
+        minimum_interval_seconds=60,
+        description="Plans snapshot chunks of captured tables and registers them as partitions.",
+    )
+    def _plan(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        _, ctx = _open(path, state_dir)
+        requests = []
+        try:
+            for table in sorted(ctx.schemas):
+                keys = [c.partition_key for c in plan_table(ctx, table)]
+                name = partitions_def_name(cfg.pipeline_id, table)
+                have = set(context.instance.get_dynamic_partitions(name))
+                new = [k for k in keys if k not in have]
+                if new:
+                    requests.append(dg.DynamicPartitionsDefinition(name=name).build_add_request(new))
+        finally:
+            ctx.close()
+        return dg.SensorResult(dynamic_partitions_requests=requests)
+
+    return _plan
+
+
+def _stream_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.JobDefinition:
+    @dg.op(
+        name=f"{_ident(cfg.pipeline_id)}_tail_binlog",
+        description="Tails the binlog forever and applies changes.",
+    )
+    def _tail(context: dg.OpExecutionContext) -> None:
+        _, ctx = _open(path, state_dir)
+        try:
+
+            def on_flush(info) -> None:
+                for table, n in info.rows.items():
+                    context.log_event(
+                        dg.AssetObservation(
+                            asset_key=table_asset_key(cfg.target_for(table)),
+                            metadata={
+                                "rows_applied": dg.MetadataValue.int(n),
+                                "restart_point": dg.MetadataValue.text(str(info.point)),
+                                "lag_seconds": dg.MetadataValue.float(round(info.lag_seconds or 0.0, 3)),
+                            },
+                        )
+                    )
+
+            stream(ctx, on_flush=on_flush)
+        finally:
+            ctx.close()
+
+    @dg.job(
+        name=f"{_ident(cfg.pipeline_id)}_stream",
+        executor_def=dg.in_process_executor,
+        tags={"dagster/max_retries": "0", "cdc_assets/pipeline": cfg.pipeline_id},
+        description=f"Streams the binlog of {cfg.source.hostname}:{cfg.source.port} into the {cfg.sink.type} sink.",
+    )
+    def _job() -> None:
+        _tail()
+
+    return _job
+
+
+def _keepalive_sensor(path: Path, state_dir: str | None, cfg: PipelineConfig, job: dg.JobDefinition):
+    @dg.sensor(
+        name=f"{_ident(cfg.pipeline_id)}_stream_keepalive",
+        job=job,
+        minimum_interval_seconds=30,
+        description="Starts the streaming job when it is not running and every captured table is snapshotted.",
+    )
+    def _keepalive(context: dg.SensorEvaluationContext):
+        runs = context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=job.name, statuses=ACTIVE_STATUSES), limit=1
+        )
+        if runs:
+            return dg.SkipReason(f"{job.name} is running ({runs[0].run_id})")
+        cfg_now = load_pipeline(path, state_dir=state_dir)
+        ctx = RunContext(cfg_now)
+        try:
+            tables = ctx.state.tables()
+        finally:
+            ctx.close()
+        pending = [t for t, s in tables.items() if s.phase != "snapshotted"]
+        if not tables or pending:
+            return dg.SkipReason(
+                f"waiting for the snapshot of: {', '.join(pending) or 'all tables (none planned yet)'}"
+            )
+        return dg.RunRequest(run_key=None, tags={"cdc_assets/started_by": "keepalive"})
+
+    return _keepalive
+
+
+def _bounded_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.JobDefinition:
+    @dg.op(name=f"{_ident(cfg.pipeline_id)}_sync_op")
+    def _sync(context: dg.OpExecutionContext) -> None:
+        summary = sync_until_caught_up(load_pipeline(path, state_dir=state_dir), log=context.log.info)
+        context.log.info(summary)
+
+    @dg.job(
+        name=f"{_ident(cfg.pipeline_id)}_sync_until_caught_up",
+        executor_def=dg.in_process_executor,
+        description="Snapshot what is missing, stream until the binlog end seen at the start is applied, stop.",
+    )
+    def _job() -> None:
+        _sync()
+
+    return _job
+
+
+def pipeline_definitions(path: Path, *, state_dir: str | None = None) -> dg.Definitions:
+    """Definitions for one pipeline file. Tables come from the state and the cached catalog, so loading
+    the code location never waits on the source server."""
+    cfg = load_pipeline(path, state_dir=state_dir)
+    tables: Iterable[TableId] = known_tables(cfg)
+    stream_job = _stream_job(path, state_dir, cfg)
+    return dg.Definitions(
+        assets=[_snapshot_asset(path, state_dir, cfg, t) for t in tables],
+        jobs=[stream_job, _bounded_job(path, state_dir, cfg)],
+        sensors=[_planner_sensor(path, state_dir, cfg), _keepalive_sensor(path, state_dir, cfg, stream_job)],
+    )

@@ -1,0 +1,203 @@
+"""The embedded default sink: a DuckDB file. A target ``db.table`` is DuckDB schema ``db``, table ``table``.
+
+DuckDB lets one process write a database file at a time, and Dagster runs snapshot chunks in
+separate processes, so every write opens the file, does its work in one transaction and closes it;
+a writer that finds the file locked waits and tries again (up to ``lock_timeout`` seconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.sql import quote_ident, quote_table
+from cdc_assets.core.types import arrow_type, duckdb_type
+from cdc_assets.errors import SinkError, TransientError
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    return "lock" in str(exc).lower() and isinstance(exc, duckdb.IOException)
+
+
+class DuckDBSink:
+    """Writes snapshot rows and change batches into a DuckDB file."""
+
+    dialect = "duckdb"
+
+    def __init__(self, path: str | Path, *, tinyint1_as_boolean: bool = True, lock_timeout: float = 120.0):
+        self.path = Path(path)
+        self.tinyint1_as_boolean = tinyint1_as_boolean
+        self.lock_timeout = lock_timeout
+
+    def __repr__(self) -> str:
+        return f"DuckDBSink({str(self.path)!r})"
+
+    @contextlib.contextmanager
+    def _connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.05
+        while True:
+            try:
+                conn = duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_conflict(exc):
+                    raise SinkError(
+                        f"cannot open the DuckDB file {self.path}: {exc}", path=str(self.path)
+                    ) from exc
+                if time.monotonic() > deadline:
+                    raise TransientError(
+                        f"the DuckDB file {self.path} stayed locked by another process for {self.lock_timeout:.0f} s "
+                        f"({exc}); DuckDB allows one writing process: stop the other writer (another sync, "
+                        "or a DuckDB shell) and retry",
+                        path=str(self.path),
+                    ) from exc
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    # ---- DDL -----------------------------------------------------------------------------------
+
+    def create_table_sql(self, target: TableId, schema: TableSchema) -> str:
+        cols = []
+        for c in schema.columns:
+            null = " NOT NULL" if c.name in schema.primary_key else ""
+            cols.append(
+                f"{quote_ident(c.name, 'duckdb')} {duckdb_type(c, tinyint1_as_boolean=self.tinyint1_as_boolean)}{null}"
+            )
+        if schema.primary_key:
+            cols.append(
+                "PRIMARY KEY (" + ", ".join(quote_ident(k, "duckdb") for k in schema.primary_key) + ")"
+            )
+        return (
+            f"CREATE TABLE IF NOT EXISTS {quote_table(target.db, target.table, 'duckdb')} (\n  "
+            + ",\n  ".join(cols)
+            + "\n)"
+        )
+
+    def ensure_table(self, target: TableId, schema: TableSchema) -> None:
+        """Create the schema and table if missing (idempotent)."""
+        with self._connect() as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(target.db, 'duckdb')}")
+            conn.execute(self.create_table_sql(target, schema))
+
+    def drop_table(self, target: TableId) -> None:
+        with self._connect() as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {quote_table(target.db, target.table, 'duckdb')}")
+
+    # ---- data ----------------------------------------------------------------------------------
+
+    def arrow_schema(self, schema: TableSchema) -> pa.Schema:
+        return pa.schema(
+            [
+                pa.field(c.name, arrow_type(c, tinyint1_as_boolean=self.tinyint1_as_boolean))
+                for c in schema.columns
+            ]
+        )
+
+    def to_arrow(self, schema: TableSchema, rows: Sequence[Sequence[Any]]) -> pa.Table:
+        aschema = self.arrow_schema(schema)
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(aschema)
+        return pa.Table.from_arrays(
+            [pa.array(col, type=f.type) for col, f in zip(columns, aschema, strict=True)], schema=aschema
+        )
+
+    def _delete_keys(self, conn, target: TableId, schema: TableSchema, keys: Sequence[tuple]) -> None:
+        if not keys:
+            return
+        aschema = self.arrow_schema(schema)
+        key_fields = [aschema.field(k) for k in schema.primary_key]
+        cols = list(zip(*keys, strict=True))
+        key_table = pa.Table.from_arrays(
+            [pa.array(col, type=f.type) for col, f in zip(cols, key_fields, strict=True)],
+            names=[f"k{i}" for i in range(len(key_fields))],
+        )
+        conn.register("__cdc_keys", key_table)
+        qt = quote_table(target.db, target.table, "duckdb")
+        cond = " AND ".join(
+            f"{qt}.{quote_ident(k, 'duckdb')} = __cdc_keys.k{i}" for i, k in enumerate(schema.primary_key)
+        )
+        conn.execute(f"DELETE FROM {qt} USING __cdc_keys WHERE {cond}")
+        conn.unregister("__cdc_keys")
+
+    def _insert(self, conn, target: TableId, schema: TableSchema, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        conn.register("__cdc_rows", table)
+        cols = ", ".join(quote_ident(c.name, "duckdb") for c in schema.columns)
+        conn.execute(
+            f"INSERT INTO {quote_table(target.db, target.table, 'duckdb')} ({cols}) SELECT {cols} FROM __cdc_rows"
+        )
+        conn.unregister("__cdc_rows")
+
+    def upsert(self, target: TableId, schema: TableSchema, rows: Sequence[Sequence[Any]]) -> int:
+        """Insert rows, replacing any with the same key (snapshot chunks; re-running one is harmless)."""
+        if not rows:
+            return 0
+        key_pos = [schema.column_names.index(k) for k in schema.primary_key]
+        keys = list(dict.fromkeys(tuple(r[i] for i in key_pos) for r in rows))
+        table = self.to_arrow(schema, rows)
+        with self._connect() as conn:
+            conn.execute("BEGIN")
+            try:
+                self._delete_keys(conn, target, schema, keys)
+                self._insert(conn, target, schema, table)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def apply_batch(
+        self, batch: Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]]
+    ) -> None:
+        """Apply ``(target, schema, keys_to_delete, rows_to_insert)`` for several tables in ONE transaction."""
+        if not batch:
+            return
+        with self._connect() as conn:
+            conn.execute("BEGIN")
+            try:
+                for target, schema, keys, rows in batch:
+                    self._delete_keys(conn, target, schema, keys)
+                    self._insert(conn, target, schema, self.to_arrow(schema, rows))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def row_count(self, target: TableId) -> int | None:
+        """Rows in the target table, or None if it does not exist yet."""
+        if not self.path.exists():
+            return None
+        with self._connect(read_only=True) as conn:
+            found = conn.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [target.db, target.table],
+            ).fetchone()[0]
+            if not found:
+                return None
+            return int(
+                conn.execute(
+                    f"SELECT count(*) FROM {quote_table(target.db, target.table, 'duckdb')}"
+                ).fetchone()[0]
+            )
+
+    def fetch_all(self, target: TableId, order_by: Sequence[str]) -> list[tuple]:
+        """Every row, ordered by ``order_by`` columns (for verification)."""
+        with self._connect(read_only=True) as conn:
+            order = ", ".join(quote_ident(c, "duckdb") for c in order_by)
+            return conn.execute(
+                f"SELECT * FROM {quote_table(target.db, target.table, 'duckdb')} ORDER BY {order}"
+            ).fetchall()

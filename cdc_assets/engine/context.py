@@ -1,0 +1,111 @@
+"""Everything one pipeline run needs, built once from the configuration: source settings, sink, state."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from cdc_assets.config import PipelineConfig
+from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.types import check_supported
+from cdc_assets.duckdb_sink import DuckDBSink
+from cdc_assets.errors import ConfigError, SchemaError
+from cdc_assets.mysql import catalog
+from cdc_assets.mysql.connection import ConnectionSettings, connect
+from cdc_assets.mysql.server import ServerInfo, inspect_server
+from cdc_assets.state import StateStore
+
+SUPPORTED_STARTUP_MODES = ("initial", "latest-offset")
+
+
+def connection_settings(cfg: PipelineConfig) -> ConnectionSettings:
+    src = cfg.source
+    return ConnectionSettings(
+        host=src.hostname,
+        port=int(src.port),
+        user=src.username,
+        password=src.password.get_secret_value() if src.password is not None else "",
+        connect_timeout=float(src.connect_timeout),
+    )
+
+
+def make_sink(cfg: PipelineConfig) -> DuckDBSink:
+    if cfg.sink.type == "duckdb":
+        return DuckDBSink(cfg.sink.path, tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean)
+    raise ConfigError(
+        f"{cfg.origin}: sink.type: the {cfg.sink.type!r} sink validates but cannot be run yet in this release "
+        "(the StarRocks sink is planned); use `type: duckdb` with a `path:` for now"
+    )
+
+
+def binlog_client_id(cfg: PipelineConfig) -> int:
+    """The server id this pipeline's binlog reader uses: the first of ``server-id``, else one derived
+    from the pipeline id in Flink's default range 5400-6400 (stable across restarts)."""
+    if cfg.source.server_id is not None:
+        return int(cfg.source.server_id[0])
+    return 5400 + zlib.crc32(cfg.pipeline_id.encode()) % 1000
+
+
+@dataclass
+class RunContext:
+    """The source, sink and state of one pipeline, plus the catalog once :meth:`discover` ran."""
+
+    cfg: PipelineConfig
+    settings: ConnectionSettings = field(init=False)
+    sink: DuckDBSink = field(init=False)
+    server: ServerInfo | None = None
+    schemas: dict[TableId, TableSchema] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        mode = self.cfg.source.startup_mode
+        if mode not in SUPPORTED_STARTUP_MODES:
+            raise ConfigError(
+                f"{self.cfg.origin}: source.scan.startup.mode: {mode!r} is not supported yet; "
+                f"supported now: {', '.join(SUPPORTED_STARTUP_MODES)}"
+            )
+        self.settings = connection_settings(self.cfg)
+        self.sink = make_sink(self.cfg)
+
+    @cached_property
+    def state(self) -> StateStore:
+        return StateStore(self.cfg.state_dir)
+
+    def connect(self, *, streaming: bool = False):
+        return connect(self.settings, streaming=streaming)
+
+    def target(self, table: TableId) -> TableId:
+        return self.cfg.target_for(table)
+
+    def discover(self) -> dict[TableId, TableSchema]:
+        """Check the server, find the captured tables and their schemas, create the target tables."""
+        conn = self.connect()
+        try:
+            self.server = inspect_server(conn, self.settings)
+            tables = catalog.discover(conn, self.settings, self.cfg.table_filter.matches)
+            if not tables:
+                raise ConfigError(
+                    f"{self.cfg.origin}: source.tables: cannot find any table by the option 'tables' "
+                    f"({self.cfg.source.tables!r}) on {self.settings.where}; check the database and table regexes "
+                    "(in `db.table`, a literal dot separates database from table and `\\.` means any character)"
+                )
+            schemas = {t: catalog.load_schema(conn, self.settings, t) for t in tables}
+        finally:
+            conn.close()
+        for t, schema in schemas.items():
+            if not schema.primary_key:
+                raise SchemaError(
+                    f"table {t} has no primary key, so its rows cannot be matched by key in the target; add a "
+                    "primary key, or exclude the table with source.tables.exclude "
+                    "(scan.incremental.snapshot.chunk.key-column support for such tables is planned)",
+                    table=str(t),
+                )
+            check_supported(schema, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
+        for t, schema in schemas.items():
+            self.sink.ensure_table(self.target(t), schema)
+        self.schemas = schemas
+        return schemas
+
+    def close(self) -> None:
+        if "state" in self.__dict__:
+            self.state.close()

@@ -1,0 +1,165 @@
+"""Streaming: tail the binlog from the restart point and apply changes to the target.
+
+Changes are buffered per table and written at a transaction boundary, in one sink transaction
+per flush; only then is the boundary saved as the restart point (write, then save: a crash in
+between replays a little, which upserts by key make harmless, and never skips).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cdc_assets.core.events import RowChange, collapse
+from cdc_assets.core.offsets import RestartPoint
+from cdc_assets.core.schema import TableId
+from cdc_assets.engine.context import RunContext, binlog_client_id
+from cdc_assets.errors import CdcError
+from cdc_assets.mysql.binlog import BinlogReader, Boundary, RowsRead
+from cdc_assets.mysql.server import current_position
+
+
+@dataclass
+class FlushInfo:
+    """What one flush applied: rows per source table, and where the stream now stands."""
+
+    rows: dict[TableId, int]
+    point: RestartPoint
+    lag_seconds: float | None
+    seconds: float
+
+
+@dataclass
+class StreamResult:
+    flushes: int = 0
+    rows: int = 0
+    point: RestartPoint | None = None
+    caught_up: bool = False
+    rows_by_table: dict[TableId, int] = field(default_factory=dict)
+
+
+def start_point(ctx: RunContext) -> RestartPoint:
+    """The saved restart point, else the lowest snapshot point, else (latest-offset) the binlog end now."""
+    saved = ctx.state.restart_point()
+    if saved is not None:
+        return saved
+    points = [s.snapshot_point for s in ctx.state.tables().values() if s.snapshot_point is not None]
+    if points:
+        return min(points, key=lambda p: p.position.sort_key() if p.position else (("",), 0, 0))
+    if ctx.cfg.source.startup_mode == "latest-offset":
+        conn = ctx.connect()
+        try:
+            assert ctx.server is not None
+            return current_position(conn, ctx.settings, ctx.server)
+        finally:
+            conn.close()
+    raise CdcError(
+        "no restart point and no snapshot yet: run the snapshot first (`cdc-assets sync` does both)"
+    )
+
+
+def _reached(point: RestartPoint, target: RestartPoint) -> bool:
+    if point.position is None or target.position is None:
+        return False
+    try:
+        return point.position >= target.position
+    except ValueError:  # a different binlog series: compare GTIDs instead
+        return bool(
+            point.gtid_set is not None and target.gtid_set is not None and target.gtid_set <= point.gtid_set
+        )
+
+
+def stream(
+    ctx: RunContext,
+    *,
+    until_caught_up: bool = False,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_flush: Callable[[FlushInfo], None] | None = None,
+    flush_interval: float = 1.0,
+    max_buffered_rows: int = 20_000,
+    clock: Callable[[], float] = time.time,
+) -> StreamResult:
+    """Apply binlog changes until stopped (``should_stop``) or, with ``until_caught_up``, until the
+    binlog end that existed when streaming started has been applied."""
+    assert ctx.server is not None, "discover() first"
+    missing = [
+        str(t) for t in ctx.schemas if (s := ctx.state.table(str(t))) is None or s.phase != "snapshotted"
+    ]
+    if ctx.cfg.source.startup_mode == "initial" and missing:
+        raise CdcError(
+            f"streaming needs every captured table snapshotted first; not yet: {', '.join(sorted(missing))}. "
+            "Run `cdc-assets sync` (it snapshots what is missing), or materialize the snapshot partitions in Dagster"
+        )
+    point = start_point(ctx)
+    result = StreamResult(point=point)
+    target = None
+    if until_caught_up:
+        conn = ctx.connect()
+        try:
+            target = current_position(conn, ctx.settings, ctx.server)
+        finally:
+            conn.close()
+        if _reached(point, target):
+            result.caught_up = True
+            ctx.state.save_restart_point(point)
+            return result
+    reader = BinlogReader(
+        ctx.settings,
+        ctx.server,
+        ctx.schemas,
+        server_id=binlog_client_id(ctx.cfg),
+        start=point,
+        heartbeat_seconds=max(0.2, min(1.0, ctx.cfg.source.heartbeat_interval or 1.0)),
+        tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean,
+    )
+    pending: dict[TableId, list[RowChange]] = {}
+    pending_rows = 0
+    last_flush = time.monotonic()
+    last_saved = point
+
+    def flush(boundary: RestartPoint) -> None:
+        nonlocal pending, pending_rows, last_flush, last_saved
+        started = time.monotonic()
+        batch = []
+        counts: dict[TableId, int] = {}
+        for table, changes in pending.items():
+            schema = ctx.schemas[table]
+            key_pos = [schema.column_names.index(k) for k in schema.primary_key]
+            keys, rows = collapse(changes, key_pos)
+            batch.append((ctx.target(table), schema, keys, rows))
+            counts[table] = len(changes)
+        ctx.sink.apply_batch(batch)
+        ctx.state.save_restart_point(boundary)
+        last_saved = boundary
+        result.flushes += 1
+        result.rows += pending_rows
+        for t, n in counts.items():
+            result.rows_by_table[t] = result.rows_by_table.get(t, 0) + n
+        result.point = boundary
+        lag = clock() - boundary.event_time if boundary.event_time else None
+        pending, pending_rows = {}, 0
+        last_flush = time.monotonic()
+        if on_flush:
+            on_flush(FlushInfo(counts, boundary, lag, time.monotonic() - started))
+
+    try:
+        for item in reader.events():
+            if isinstance(item, RowsRead):
+                pending.setdefault(item.table, []).extend(item.changes)
+                pending_rows += len(item.changes)
+                continue
+            assert isinstance(item, Boundary)
+            done = target is not None and _reached(item.point, target)
+            stop = done or should_stop()
+            due = pending_rows >= max_buffered_rows or time.monotonic() - last_flush >= flush_interval
+            if pending_rows and (due or stop):
+                flush(item.point)
+            elif not pending_rows and item.point != last_saved and (stop or due):
+                flush(item.point)  # nothing to write: just move the restart point (idle tables, heartbeats)
+            if stop:
+                result.caught_up = done
+                break
+    finally:
+        reader.close()
+    return result

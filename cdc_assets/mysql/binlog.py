@@ -1,0 +1,175 @@
+"""Tailing the source's binlog with python-mysql-replication, as a stream of our own events.
+
+The reader yields :class:`RowsRead` for row events of captured tables (values converted to target
+values, in the table's column order) and :class:`Boundary` whenever the stream stands between
+transactions: after a commit (XID, ``COMMIT``, or a DDL's implicit commit) and, while idle, after
+rotations and heartbeats. Only a ``Boundary`` carries a restart point (consistency-notes item 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+import pymysql
+from pymysqlreplication import BinLogStreamReader
+from pymysqlreplication.event import (
+    GtidEvent,
+    HeartbeatLogEvent,
+    MariadbGtidEvent,
+    QueryEvent,
+    RotateEvent,
+    XidEvent,
+)
+from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+
+from cdc_assets.core.events import RowChange
+from cdc_assets.core.offsets import BinlogPosition, RestartPoint
+from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.types import row_converter
+from cdc_assets.mysql.connection import ConnectionSettings, classify
+from cdc_assets.mysql.server import ServerInfo
+
+
+@dataclass(frozen=True)
+class RowsRead:
+    table: TableId
+    changes: list[RowChange]
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """The stream is between transactions; ``point`` is where to resume. ``committed`` if a transaction just ended."""
+
+    point: RestartPoint
+    committed: bool
+
+
+class _TableDecoder:
+    """Binlog row dicts (keyed by column name) -> converted tuples in the table's column order."""
+
+    def __init__(self, schema: TableSchema, tinyint1_as_boolean: bool):
+        self.names = schema.column_names
+        self.convert = row_converter(schema, "binlog", tinyint1_as_boolean=tinyint1_as_boolean)
+
+    def __call__(self, values: Mapping[str, object]) -> tuple:
+        return self.convert([values.get(n) for n in self.names])
+
+
+class BinlogReader:
+    """One binlog connection for every captured table of one MySQL instance."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        server: ServerInfo,
+        schemas: Mapping[TableId, TableSchema],
+        *,
+        server_id: int,
+        start: RestartPoint,
+        heartbeat_seconds: float = 1.0,
+        tinyint1_as_boolean: bool = True,
+        blocking: bool = True,
+    ):
+        if start.position is None:
+            raise ValueError(
+                "resuming by GTID alone is not supported yet: the restart point needs a binlog position"
+            )
+        self.settings = settings
+        self.server = server
+        self.point = start
+        self._decoders = {t: _TableDecoder(s, tinyint1_as_boolean) for t, s in schemas.items()}
+        self._in_tx = False
+        self._gtid: str | None = None
+        self._stream = BinLogStreamReader(
+            connection_settings=settings.pymysql_kwargs(),
+            server_id=server_id,
+            resume_stream=True,
+            blocking=blocking,
+            log_file=start.position.file,
+            log_pos=start.position.pos,
+            only_events=[
+                WriteRowsEvent,
+                UpdateRowsEvent,
+                DeleteRowsEvent,
+                XidEvent,
+                QueryEvent,
+                GtidEvent,
+                MariadbGtidEvent,
+                RotateEvent,
+                HeartbeatLogEvent,
+            ],
+            only_schemas=sorted({t.db for t in schemas}),
+            only_tables=sorted({t.table for t in schemas}),
+            is_mariadb=server.is_mariadb,
+            slave_heartbeat=heartbeat_seconds,
+            enable_logging=False,
+        )
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def _boundary(self, pos: int, event_time: int | None, committed: bool) -> Boundary:
+        position = BinlogPosition(self._stream.log_file, pos)
+        gtid, self._gtid = self._gtid, None
+        self.point = self.point.advance(position, gtid=gtid if committed else None, event_time=event_time)
+        return Boundary(self.point, committed)
+
+    def _idle_boundary(self, pos: int | None) -> Boundary:
+        if pos and pos >= 4 and self.point.position is not None:
+            here = BinlogPosition(self._stream.log_file, pos)
+            try:
+                ahead = here > self.point.position
+            except ValueError:  # another binlog series (server switched): keep the point
+                ahead = False
+            if ahead:
+                self.point = self.point.advance(here)
+        return Boundary(self.point, False)
+
+    def events(self) -> Iterator[RowsRead | Boundary]:
+        """Read until the stream ends (non-blocking) or forever (blocking); close() to stop."""
+        try:
+            for ev in self._stream:
+                yield from self._handle(ev)
+        except (pymysql.err.MySQLError, OSError) as exc:
+            raise classify(exc, self.settings, f"reading the binlog after {self.point}") from exc
+
+    def _handle(self, ev) -> Iterator[RowsRead | Boundary]:
+        pos = ev.packet.log_pos
+        if isinstance(ev, (GtidEvent, MariadbGtidEvent)):
+            self._gtid = ev.gtid
+            self._in_tx = True
+        elif isinstance(ev, (WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent)):
+            table = TableId(ev.schema, ev.table)
+            decode = self._decoders.get(table)
+            if decode is None:
+                return
+            yield RowsRead(table, _changes(ev, decode))
+        elif isinstance(ev, XidEvent):
+            self._in_tx = False
+            yield self._boundary(pos, ev.timestamp, True)
+        elif isinstance(ev, QueryEvent):
+            query = ev.query.strip().upper() if isinstance(ev.query, str) else ""
+            if query == "BEGIN":
+                self._in_tx = True
+            else:  # COMMIT of a non-transactional table, or DDL (an implicit commit)
+                self._in_tx = False
+                yield self._boundary(pos, ev.timestamp, True)
+        elif isinstance(ev, RotateEvent):
+            if not self._in_tx:
+                # python-mysql-replication already moved log_file to the new file
+                self.point = self.point.advance(BinlogPosition(ev.next_binlog, ev.position))
+                yield Boundary(self.point, False)
+        elif isinstance(ev, HeartbeatLogEvent):
+            # The server sends heartbeats only when it has nothing more to send: between
+            # transactions its position is a safe restart point.
+            if not self._in_tx:
+                yield self._idle_boundary(pos)
+
+
+def _changes(ev, decode: Callable[[Mapping[str, object]], tuple]) -> list[RowChange]:
+    if isinstance(ev, WriteRowsEvent):
+        return [RowChange("insert", None, decode(r["values"])) for r in ev.rows]
+    if isinstance(ev, UpdateRowsEvent):
+        return [RowChange("update", decode(r["before_values"]), decode(r["after_values"])) for r in ev.rows]
+    return [RowChange("delete", decode(r["values"]), None) for r in ev.rows]

@@ -1,0 +1,66 @@
+"""The source catalog: which tables exist, their columns and primary keys (information_schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cdc_assets.core.schema import Column, TableId, TableSchema
+from cdc_assets.mysql.connection import ConnectionSettings, run
+
+SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
+
+
+def list_tables(conn, settings: ConnectionSettings) -> list[TableId]:
+    """Every base table outside the system schemas, sorted."""
+    rows = run(
+        conn,
+        settings,
+        "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+        "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (%s, %s, %s, %s) "
+        "ORDER BY TABLE_SCHEMA, TABLE_NAME",
+        SYSTEM_SCHEMAS,
+        doing="listing tables",
+    )
+    return [TableId(str(db), str(t)) for db, t in rows]
+
+
+def discover(conn, settings: ConnectionSettings, matches: Callable[[TableId], bool]) -> list[TableId]:
+    """The tables ``matches`` accepts (the pipeline's ``tables`` / ``tables.exclude``)."""
+    return [t for t in list_tables(conn, settings) if matches(t)]
+
+
+def load_schema(conn, settings: ConnectionSettings, table: TableId) -> TableSchema:
+    """Columns in ordinal order and the primary key in key order."""
+    rows = run(
+        conn,
+        settings,
+        "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_MAXIMUM_LENGTH, "
+        "NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLLATION_NAME "
+        "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+        (table.db, table.table),
+        doing=f"reading the columns of {table}",
+    )
+    columns = tuple(
+        Column(
+            name=str(r[0]),
+            data_type=str(r[1]).lower(),
+            column_type=str(r[2]),
+            nullable=str(r[3]).upper() == "YES",
+            char_max_length=int(r[4]) if r[4] is not None else None,
+            numeric_precision=int(r[5]) if r[5] is not None else None,
+            numeric_scale=int(r[6]) if r[6] is not None else None,
+            datetime_precision=int(r[7]) if r[7] is not None else None,
+            charset=r[8],
+            collation=r[9],
+        )
+        for r in rows
+    )
+    pk_rows = run(
+        conn,
+        settings,
+        "SELECT COLUMN_NAME FROM information_schema.STATISTICS "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
+        (table.db, table.table),
+        doing=f"reading the primary key of {table}",
+    )
+    return TableSchema(table_id=table, columns=columns, primary_key=tuple(str(r[0]) for r in pk_rows))

@@ -1,0 +1,116 @@
+"""What the source server is and whether CDC can work with it; where its binlog ends now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdc_assets.core.offsets import (
+    BinlogPosition,
+    RestartPoint,
+    binlog_status_statements,
+    parse_gtid_set,
+    parse_server_version,
+)
+from cdc_assets.errors import SourceServerConfigError, TerminalError
+from cdc_assets.mysql.connection import ConnectionSettings, run
+
+# consistency-notes.md item 1: full row images are a precondition.
+_REQUIRED = {
+    "log_bin": ("ON", "start the server with log-bin (binary logging)"),
+    "binlog_format": ("ROW", "set binlog_format=ROW"),
+    "binlog_row_image": ("FULL", "set binlog_row_image=FULL"),
+}
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    flavor: str  # "mariadb" or "mysql"
+    version: tuple[int, ...]
+    version_text: str
+    server_id: int
+    gtid_enabled: bool
+    row_metadata_full: bool
+
+    @property
+    def is_mariadb(self) -> bool:
+        return self.flavor == "mariadb"
+
+
+def _variables(conn, settings: ConnectionSettings, names: list[str]) -> dict[str, str]:
+    rows = run(
+        conn,
+        settings,
+        "SHOW GLOBAL VARIABLES WHERE Variable_name IN (" + ", ".join(["%s"] * len(names)) + ")",
+        names,
+        doing="reading server variables",
+    )
+    return {str(k).lower(): str(v) for k, v in rows}
+
+
+def inspect_server(conn, settings: ConnectionSettings) -> ServerInfo:
+    """Read version and replication settings; refuse servers whose binlog CDC cannot use."""
+    (version_text,) = run(conn, settings, "SELECT VERSION()", doing="reading the server version")[0]
+    flavor, version = parse_server_version(str(version_text))
+    names = [*_REQUIRED, "server_id", "gtid_mode", "binlog_row_metadata", "gtid_binlog_pos"]
+    values = _variables(conn, settings, names)
+    problems = []
+    for name, (wanted, fix) in _REQUIRED.items():
+        have = values.get(name, "").upper()
+        if have != wanted:
+            problems.append(f"{name} is {have or 'unset'!r}, CDC needs {wanted!r}: {fix}")
+    if problems:
+        raise SourceServerConfigError(
+            f"{settings.where} cannot be captured: "
+            + "; ".join(problems)
+            + " (in the server's configuration file, then restart it)",
+            host=settings.host,
+        )
+    if flavor == "mariadb":
+        gtid = True  # MariaDB always writes GTIDs to the binlog (10.0.2+)
+    else:
+        gtid = values.get("gtid_mode", "OFF").upper() == "ON"
+    return ServerInfo(
+        flavor=flavor,
+        version=version,
+        version_text=str(version_text),
+        server_id=int(values.get("server_id", "0") or 0),
+        gtid_enabled=gtid,
+        row_metadata_full=values.get("binlog_row_metadata", "").upper() == "FULL",
+    )
+
+
+def current_position(conn, settings: ConnectionSettings, server: ServerInfo) -> RestartPoint:
+    """The binlog end now: the restart point at which a reader would see only later commits."""
+    rows = None
+    last_exc = None
+    for stmt in binlog_status_statements(server.flavor, server.version):
+        try:
+            rows = run(conn, settings, stmt, doing=f"running {stmt}")
+            break
+        except TerminalError as exc:  # syntax differs between versions; try the fallback
+            last_exc = exc
+    if rows is None:
+        raise last_exc  # type: ignore[misc]
+    if not rows:
+        raise SourceServerConfigError(
+            f"{settings.where} reports no binary log status; enable log-bin on the server",
+            host=settings.host,
+        )
+    row = rows[0]
+    position = BinlogPosition(str(row[0]), int(row[1]))
+    gtid_text: str | None = None
+    if server.is_mariadb:
+        (gtid_text,) = run(
+            conn, settings, "SELECT @@GLOBAL.gtid_binlog_pos", doing="reading gtid_binlog_pos"
+        )[0]
+    elif server.gtid_enabled and len(row) >= 5:
+        gtid_text = row[4]
+    gtid = parse_gtid_set(str(gtid_text).strip(), server.flavor) if gtid_text else None
+    return RestartPoint(position=position, gtid_set=gtid, server_id=server.server_id, event_time=None)
+
+
+def binlog_files(conn, settings: ConnectionSettings) -> list[tuple[str, int]]:
+    """``SHOW BINARY LOGS``: (file name, size) of every binlog the server still has."""
+    return [
+        (str(r[0]), int(r[1])) for r in run(conn, settings, "SHOW BINARY LOGS", doing="listing binary logs")
+    ]

@@ -1,0 +1,237 @@
+"""The pipeline's state: restart point, per-table phase and snapshot chunk progress.
+
+One SQLite file (``state.sqlite``) in the pipeline's state folder. SQLite because snapshot chunks
+are loaded by several processes at once (Dagster runs), and each records its progress in one
+transaction; WAL mode lets ``cdc-assets status`` read while they write. The format is versioned:
+a state folder written by an incompatible version is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cdc_assets.core.chunks import Chunk
+from cdc_assets.core.offsets import RestartPoint
+from cdc_assets.errors import StateError
+
+STATE_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tables (
+  source TEXT PRIMARY KEY,
+  target TEXT NOT NULL,
+  phase TEXT NOT NULL,
+  snapshot_point TEXT,
+  chunks_total INTEGER NOT NULL DEFAULT 0,
+  updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+  source TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  bounds TEXT NOT NULL,
+  done INTEGER NOT NULL DEFAULT 0,
+  rows INTEGER,
+  seconds REAL,
+  finished_at REAL,
+  PRIMARY KEY (source, idx)
+);
+"""
+
+PHASE_SNAPSHOTTING = "snapshotting"
+PHASE_SNAPSHOTTED = "snapshotted"
+
+
+@dataclass(frozen=True)
+class TableState:
+    source: str
+    target: str
+    phase: str
+    snapshot_point: RestartPoint | None
+    chunks_total: int
+    chunks_done: int
+    rows_snapshotted: int
+
+
+@dataclass(frozen=True)
+class ChunkState:
+    chunk: Chunk
+    done: bool
+    rows: int | None
+    seconds: float | None
+
+
+class StateStore:
+    """State of one pipeline, in ``directory/state.sqlite``."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        self.path = self.directory / "state.sqlite"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            with self._tx() as c:
+                for stmt in filter(str.strip, _SCHEMA.split(";")):
+                    c.execute(stmt)
+                row = c.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+                if row is None:
+                    c.execute("INSERT INTO meta VALUES ('version', ?)", (str(STATE_VERSION),))
+                elif int(row[0]) != STATE_VERSION:
+                    raise StateError(
+                        f"the state in {self.path} has format version {row[0]}, this cdc-assets reads version "
+                        f"{STATE_VERSION}; use the matching cdc-assets release, or move the folder away to start over",
+                        path=str(self.path),
+                    )
+        except sqlite3.Error as exc:
+            raise StateError(
+                f"cannot open the pipeline state {self.path}: {exc}; check the folder's permissions"
+            ) from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    # ---- restart point -------------------------------------------------------------------------
+
+    def restart_point(self) -> RestartPoint | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'restart_point'").fetchone()
+        return RestartPoint.from_dict(json.loads(row[0])) if row else None
+
+    def save_restart_point(self, point: RestartPoint) -> None:
+        """Saved only after the sink acknowledged everything before ``point`` (consistency-notes item 7)."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO meta VALUES ('restart_point', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (json.dumps(point.to_dict()),),
+            )
+            c.execute(
+                "INSERT INTO meta VALUES ('stream_heartbeat', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (repr(time.time()),),
+            )
+
+    def stream_heartbeat(self) -> float | None:
+        """Unix time of the last restart-point save (the streaming run's liveness signal)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'stream_heartbeat'").fetchone()
+        return float(row[0]) if row else None
+
+    def touch_heartbeat(self) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO meta VALUES ('stream_heartbeat', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (repr(time.time()),),
+            )
+
+    # ---- tables and chunks ---------------------------------------------------------------------
+
+    def _table_state(self, row) -> TableState:
+        source, target, phase, point, total = row
+        done, rows = self._conn.execute(
+            "SELECT count(*), coalesce(sum(rows), 0) FROM chunks WHERE source = ? AND done = 1", (source,)
+        ).fetchone()
+        return TableState(
+            source=source,
+            target=target,
+            phase=phase,
+            snapshot_point=RestartPoint.from_dict(json.loads(point)) if point else None,
+            chunks_total=total,
+            chunks_done=done,
+            rows_snapshotted=rows,
+        )
+
+    def table(self, source: str) -> TableState | None:
+        row = self._conn.execute(
+            "SELECT source, target, phase, snapshot_point, chunks_total FROM tables WHERE source = ?",
+            (source,),
+        ).fetchone()
+        return self._table_state(row) if row else None
+
+    def tables(self) -> dict[str, TableState]:
+        rows = self._conn.execute(
+            "SELECT source, target, phase, snapshot_point, chunks_total FROM tables ORDER BY source"
+        ).fetchall()
+        return {r[0]: self._table_state(r) for r in rows}
+
+    def plan_table(
+        self, source: str, target: str, snapshot_point: RestartPoint, chunks: Sequence[Chunk]
+    ) -> bool:
+        """Record a table's snapshot plan; returns False (and changes nothing) if it already has one."""
+        with self._tx() as c:
+            if c.execute("SELECT 1 FROM tables WHERE source = ?", (source,)).fetchone():
+                return False
+            c.execute(
+                "INSERT INTO tables VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    source,
+                    target,
+                    PHASE_SNAPSHOTTING,
+                    json.dumps(snapshot_point.to_dict()),
+                    len(chunks),
+                    time.time(),
+                ),
+            )
+            c.executemany(
+                "INSERT INTO chunks (source, idx, bounds) VALUES (?, ?, ?)",
+                [(source, ch.index, json.dumps(ch.to_dict())) for ch in chunks],
+            )
+            if not chunks:
+                c.execute("UPDATE tables SET phase = ? WHERE source = ?", (PHASE_SNAPSHOTTED, source))
+        return True
+
+    def chunks(self, source: str) -> list[ChunkState]:
+        rows = self._conn.execute(
+            "SELECT bounds, done, rows, seconds FROM chunks WHERE source = ? ORDER BY idx", (source,)
+        ).fetchall()
+        return [ChunkState(Chunk.from_dict(json.loads(b)), bool(d), r, s) for b, d, r, s in rows]
+
+    def chunk(self, source: str, index: int) -> ChunkState | None:
+        row = self._conn.execute(
+            "SELECT bounds, done, rows, seconds FROM chunks WHERE source = ? AND idx = ?", (source, index)
+        ).fetchone()
+        return ChunkState(Chunk.from_dict(json.loads(row[0])), bool(row[1]), row[2], row[3]) if row else None
+
+    def mark_chunk_done(self, source: str, index: int, *, rows: int, seconds: float) -> bool:
+        """Record a loaded chunk; returns True when this completed the table's snapshot."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE chunks SET done = 1, rows = ?, seconds = ?, finished_at = ? WHERE source = ? AND idx = ?",
+                (rows, seconds, time.time(), source, index),
+            )
+            (left,) = c.execute(
+                "SELECT count(*) FROM chunks WHERE source = ? AND done = 0", (source,)
+            ).fetchone()
+            if left == 0:
+                cur = c.execute(
+                    "UPDATE tables SET phase = ?, updated_at = ? WHERE source = ? AND phase != ?",
+                    (PHASE_SNAPSHOTTED, time.time(), source, PHASE_SNAPSHOTTED),
+                )
+                return cur.rowcount > 0
+        return False
+
+    def forget_table(self, source: str) -> None:
+        """Drop a table's snapshot bookkeeping (it will be snapshotted again)."""
+        with self._tx() as c:
+            c.execute("DELETE FROM chunks WHERE source = ?", (source,))
+            c.execute("DELETE FROM tables WHERE source = ?", (source,))

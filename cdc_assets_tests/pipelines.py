@@ -1,0 +1,79 @@
+"""Helpers for end-to-end tests: pipeline files for the session's private MariaDB, and comparisons."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cdc_assets.config import load_pipeline
+from cdc_assets.core.schema import TableId
+from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.verify import compare_table
+
+PASSWORD_ENV = "CDC_TEST_MYSQL_PASSWORD"
+CLI = str(Path(sys.executable).with_name("cdc-assets"))
+
+
+def write_pipeline(tmp: Path, source, db: str, *, chunk_size: int = 50, extra_source: str = "") -> Path:
+    """A Flink CDC pipeline file capturing every table of ``db`` into ``tmp/target.duckdb``.
+
+    The password is passed through ``${CDC_TEST_MYSQL_PASSWORD}`` (see :func:`env`), as users pass secrets.
+    """
+    path = tmp / "pipeline.yaml"
+    path.write_text(
+        f"""
+source:
+  type: mysql
+  hostname: {source.host}
+  port: {source.port}
+  username: {source.user}
+  password: ${{{PASSWORD_ENV}}}
+  tables: {db}.\\.*
+  server-id: 5501
+  scan.incremental.snapshot.chunk.size: {chunk_size}
+  scan.snapshot.fetch.size: 37
+  heartbeat.interval: 1s
+{extra_source}
+sink:
+  type: duckdb
+  path: target.duckdb
+pipeline:
+  name: e2e {db}
+"""
+    )
+    return path
+
+
+def env(source, **extra: str) -> dict[str, str]:
+    e = dict(os.environ)
+    e[PASSWORD_ENV] = source.password
+    e.update(extra)
+    return e
+
+
+def cli(*args: str, source, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CLI, *args], env=env(source), capture_output=True, text=True, timeout=timeout, **kw
+    )
+
+
+def compare_all(pipeline: Path, source, db: str, tables) -> dict[str, object]:
+    """Compare every table; returns {table: TableComparison} and asserts nothing itself."""
+    cfg = load_pipeline(pipeline, env={PASSWORD_ENV: source.password})
+    ctx = RunContext(cfg)
+    try:
+        return {t: compare_table(ctx, TableId(db, t)) for t in tables}
+    finally:
+        ctx.close()
+
+
+def assert_identical(pipeline: Path, source, db: str, tables) -> None:
+    results = compare_all(pipeline, source, db, tables)
+    bad = {t: r for t, r in results.items() if not r.identical}
+    assert not bad, "\n".join(
+        f"{t}: source {r.source_rows} rows, target {r.target_rows}; missing {r.missing}; extra {r.extra}"
+        for t, r in bad.items()
+    )
+    assert all(r.source_rows > 0 for r in results.values())

@@ -26,7 +26,7 @@ from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, Write
 from cdc_assets.core.events import RowChange
 from cdc_assets.core.offsets import BinlogPosition, RestartPoint
 from cdc_assets.core.schema import TableId, TableSchema
-from cdc_assets.core.types import row_converter
+from cdc_assets.core.types import binlog_values, row_converter
 from cdc_assets.mysql.connection import ConnectionSettings, classify
 from cdc_assets.mysql.server import ServerInfo
 
@@ -52,8 +52,9 @@ class _TableDecoder:
         self.names = schema.column_names
         self.convert = row_converter(schema, "binlog", tinyint1_as_boolean=tinyint1_as_boolean)
 
-    def __call__(self, values: Mapping[str, object]) -> tuple:
-        return self.convert([values.get(n) for n in self.names])
+    def __call__(self, values: Mapping[str, object], none_sources: Mapping[str, str] | None) -> tuple:
+        # none_sources is how python-mysql-replication tells an empty SET from NULL
+        return self.convert(binlog_values(values, none_sources or {}, self.names))
 
 
 class BinlogReader:
@@ -167,9 +168,16 @@ class BinlogReader:
                 yield self._idle_boundary(pos)
 
 
-def _changes(ev, decode: Callable[[Mapping[str, object]], tuple]) -> list[RowChange]:
+def _changes(ev, decode: Callable[..., tuple]) -> list[RowChange]:
     if isinstance(ev, WriteRowsEvent):
-        return [RowChange("insert", None, decode(r["values"])) for r in ev.rows]
+        return [RowChange("insert", None, decode(r["values"], r.get("none_sources"))) for r in ev.rows]
     if isinstance(ev, UpdateRowsEvent):
-        return [RowChange("update", decode(r["before_values"]), decode(r["after_values"])) for r in ev.rows]
-    return [RowChange("delete", decode(r["values"]), None) for r in ev.rows]
+        return [
+            RowChange(
+                "update",
+                decode(r["before_values"], r.get("before_none_sources")),
+                decode(r["after_values"], r.get("after_none_sources")),
+            )
+            for r in ev.rows
+        ]
+    return [RowChange("delete", decode(r["values"], r.get("none_sources")), None) for r in ev.rows]

@@ -111,7 +111,12 @@ def connect(
             charset="utf8mb4",
             autocommit=True,
             cursorclass=pymysql.cursors.SSCursor if streaming else pymysql.cursors.Cursor,
-            init_command="SET time_zone = '+00:00'" if utc else None,
+            # UTC: TIMESTAMP values read as instants; no CHAR padding: the binlog never pads CHAR
+            init_command=(
+                "SET time_zone = '+00:00', sql_mode = REPLACE(@@SESSION.sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')"
+                if utc
+                else None
+            ),
             read_timeout=None,
         )
     except (pymysql.err.MySQLError, OSError) as exc:

@@ -13,8 +13,6 @@ Every asset or op body is one call into the engine; this module only unpacks Dag
   (for CI: ``dagster job execute -m cdc_assets.definitions -j <pipeline>_sync_until_caught_up``).
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Iterable
 from pathlib import Path

@@ -64,9 +64,15 @@ class DuckDBSink:
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
         try:
+            # The file's catalog is named after its stem: "shop.duckdb" holds catalog "shop", which
+            # makes schema "shop" ambiguous; every table name is therefore fully qualified.
+            self._catalog = conn.execute("SELECT current_database()").fetchone()[0]
             yield conn
         finally:
             conn.close()
+
+    def _qualified(self, target: TableId) -> str:
+        return f"{quote_ident(self._catalog, 'duckdb')}.{quote_table(target.db, target.table, 'duckdb')}"
 
     # ---- DDL -----------------------------------------------------------------------------------
 
@@ -81,21 +87,19 @@ class DuckDBSink:
             cols.append(
                 "PRIMARY KEY (" + ", ".join(quote_ident(k, "duckdb") for k in schema.primary_key) + ")"
             )
-        return (
-            f"CREATE TABLE IF NOT EXISTS {quote_table(target.db, target.table, 'duckdb')} (\n  "
-            + ",\n  ".join(cols)
-            + "\n)"
-        )
+        return f"CREATE TABLE IF NOT EXISTS {self._qualified(target)} (\n  " + ",\n  ".join(cols) + "\n)"
 
     def ensure_table(self, target: TableId, schema: TableSchema) -> None:
         """Create the schema and table if missing (idempotent)."""
         with self._connect() as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(target.db, 'duckdb')}")
+            conn.execute(
+                f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self._catalog, 'duckdb')}.{quote_ident(target.db, 'duckdb')}"
+            )
             conn.execute(self.create_table_sql(target, schema))
 
     def drop_table(self, target: TableId) -> None:
         with self._connect() as conn:
-            conn.execute(f"DROP TABLE IF EXISTS {quote_table(target.db, target.table, 'duckdb')}")
+            conn.execute(f"DROP TABLE IF EXISTS {self._qualified(target)}")
 
     # ---- data ----------------------------------------------------------------------------------
 
@@ -125,7 +129,7 @@ class DuckDBSink:
             names=[f"k{i}" for i in range(len(key_fields))],
         )
         conn.register("__cdc_keys", key_table)
-        qt = quote_table(target.db, target.table, "duckdb")
+        qt = self._qualified(target)
         cond = " AND ".join(
             f"{qt}.{quote_ident(k, 'duckdb')} = __cdc_keys.k{i}" for i, k in enumerate(schema.primary_key)
         )
@@ -137,9 +141,7 @@ class DuckDBSink:
             return
         conn.register("__cdc_rows", table)
         cols = ", ".join(quote_ident(c.name, "duckdb") for c in schema.columns)
-        conn.execute(
-            f"INSERT INTO {quote_table(target.db, target.table, 'duckdb')} ({cols}) SELECT {cols} FROM __cdc_rows"
-        )
+        conn.execute(f"INSERT INTO {self._qualified(target)} ({cols}) SELECT {cols} FROM __cdc_rows")
         conn.unregister("__cdc_rows")
 
     def upsert(self, target: TableId, schema: TableSchema, rows: Sequence[Sequence[Any]]) -> int:
@@ -183,21 +185,16 @@ class DuckDBSink:
             return None
         with self._connect(read_only=True) as conn:
             found = conn.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                [target.db, target.table],
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+                [self._catalog, target.db, target.table],
             ).fetchone()[0]
             if not found:
                 return None
-            return int(
-                conn.execute(
-                    f"SELECT count(*) FROM {quote_table(target.db, target.table, 'duckdb')}"
-                ).fetchone()[0]
-            )
+            return int(conn.execute(f"SELECT count(*) FROM {self._qualified(target)}").fetchone()[0])
 
     def fetch_all(self, target: TableId, order_by: Sequence[str]) -> list[tuple]:
         """Every row, ordered by ``order_by`` columns (for verification)."""
         with self._connect(read_only=True) as conn:
             order = ", ".join(quote_ident(c, "duckdb") for c in order_by)
-            return conn.execute(
-                f"SELECT * FROM {quote_table(target.db, target.table, 'duckdb')} ORDER BY {order}"
-            ).fetchall()
+            return conn.execute(f"SELECT * FROM {self._qualified(target)} ORDER BY {order}").fetchall()

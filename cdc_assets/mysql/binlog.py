@@ -102,7 +102,10 @@ class BinlogReader:
             ],
             only_schemas=sorted({t.db for t in schemas}),
             only_tables=sorted({t.table for t in schemas}),
-            is_mariadb=server.is_mariadb,
+            # Not is_mariadb: in that mode python-mysql-replication ignores log_file / log_pos and
+            # positions by GTID only, so without a GTID it replays from the oldest binlog. The
+            # classic file + position dump works on MariaDB too (GTID events still arrive).
+            is_mariadb=False,
             slave_heartbeat=heartbeat_seconds,
             enable_logging=False,
         )

@@ -1,0 +1,92 @@
+"""Streaming against a real binlog: exact change counts, transaction boundaries, rotation."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from cdc_assets.config import load_pipeline
+from cdc_assets.core.sql import quote_ident
+from cdc_assets.engine.sync import run_sync
+from cdc_assets.state import StateStore
+from cdc_assets_tests.pipelines import PASSWORD_ENV, assert_identical, write_pipeline
+
+
+@pytest.fixture
+def table(mysql_source, fresh_db):
+    db = quote_ident(fresh_db)
+    mysql_source.server.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(20))")
+    mysql_source.server.execute(f"CREATE TABLE {db}.other (id INT PRIMARY KEY)")
+    mysql_source.server.execute(f"INSERT INTO {db}.t VALUES (1, 'a'), (2, 'b')")
+    return fresh_db
+
+
+def _cfg(tmp_path, mysql_source, db, **kw):
+    return load_pipeline(
+        write_pipeline(tmp_path, mysql_source, db, **kw), env={PASSWORD_ENV: mysql_source.password}
+    )
+
+
+def test_each_change_is_applied_once_and_never_replayed(mysql_source, table, tmp_path):
+    cfg = _cfg(tmp_path, mysql_source, table)
+    first = run_sync(cfg, until_caught_up=True)
+    assert first.snapshot_rows == 2 and first.stream.rows == 0
+    db = quote_ident(table)
+    conn = mysql_source.server.connect()
+    try:
+        with conn.cursor() as cur:
+            for i in range(3, 13):
+                cur.execute(f"INSERT INTO {db}.t VALUES (%s, %s)", (i, f"v{i}"))
+            cur.execute("BEGIN")  # one multi-table transaction
+            cur.execute(f"UPDATE {db}.t SET v = CONCAT(v, '!')")  # 12 rows
+            cur.execute(f"INSERT INTO {db}.other VALUES (1), (2)")
+            cur.execute("COMMIT")
+            cur.execute(f"DELETE FROM {db}.t WHERE id < 5")  # 4 rows
+    finally:
+        conn.close()
+    second = run_sync(cfg, until_caught_up=True)
+    counts = {str(t): n for t, n in second.stream.rows_by_table.items()}
+    assert counts == {f"{table}.t": 10 + 12 + 4, f"{table}.other": 2}
+    # The restart point is the binlog end: nothing between it and the end is left to apply.
+    status = mysql_source.server.execute("SHOW MASTER STATUS")[0]
+    with StateStore(cfg.state_dir) as st:
+        point = st.restart_point()
+    assert (point.position.file, point.position.pos) == (status[0], status[1])
+    assert point.gtid_set is not None and not point.gtid_set.is_empty
+    third = run_sync(cfg, until_caught_up=True)
+    assert third.stream.rows == 0
+    assert_identical(write_pipeline(tmp_path, mysql_source, table), mysql_source, table, ["t", "other"])
+
+
+def test_caught_up_is_reached_across_a_binlog_rotation(mysql_source, table, tmp_path):
+    cfg = _cfg(tmp_path, mysql_source, table)
+    run_sync(cfg, until_caught_up=True)
+    db = quote_ident(table)
+    mysql_source.server.execute(f"INSERT INTO {db}.t VALUES (50, 'x')")
+    mysql_source.server.execute("FLUSH BINARY LOGS")  # the end is now in a new file, after no commit
+    result: dict = {}
+    worker = threading.Thread(
+        target=lambda: result.update(s=run_sync(cfg, until_caught_up=True)), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "until-caught-up never finished after a rotation"
+    assert result["s"].stream.caught_up and result["s"].stream.rows == 1
+    status = mysql_source.server.execute("SHOW MASTER STATUS")[0]
+    assert result["s"].stream.point.position.file == status[0]
+
+
+def test_a_stop_request_ends_an_idle_stream_promptly(mysql_source, table, tmp_path):
+    cfg = _cfg(tmp_path, mysql_source, table)
+    stop = threading.Event()
+    result: dict = {}
+    worker = threading.Thread(target=lambda: result.update(s=run_sync(cfg, stop=stop)), daemon=True)
+    worker.start()
+    worker.join(timeout=8)
+    assert worker.is_alive()  # streaming forever, nothing to do
+    mysql_source.server.execute(f"INSERT INTO {quote_ident(table)}.t VALUES (60, 'late')")
+    stop.set()
+    worker.join(timeout=15)
+    assert not worker.is_alive(), "the stream did not stop on request while idle"
+    assert result["s"].stream.caught_up is False

@@ -147,3 +147,36 @@ def test_missing_pipeline_file_is_a_clear_error(tmp_path):
 
     with pytest.raises(ConfigError, match=PIPELINE_ENV):
         build_definitions({PIPELINE_ENV: str(tmp_path / "nope.yaml")})
+
+
+def _validate(cwd: Path, **extra: str) -> subprocess.CompletedProcess:
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    e = {k: v for k, v in env_without_pipeline().items()}
+    e.update(extra)
+    return subprocess.run(
+        [dagster, "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
+        cwd=cwd,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def env_without_pipeline() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != PIPELINE_ENV}
+
+
+def test_workspace_validates_with_no_pipeline_configured(tmp_path):
+    proc = _validate(ROOT, DAGSTER_HOME=str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workspace_validates_with_a_pipeline(mysql_source, fresh_db, shop, tmp_path):
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db)
+    proc = _validate(
+        ROOT, DAGSTER_HOME=str(tmp_path), **{PIPELINE_ENV: str(pipeline), PASSWORD_ENV: mysql_source.password}
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,8 @@ PIPELINE_ENV = "CDC_ASSETS_PIPELINE"
 STATE_DIR_ENV = "CDC_ASSETS_STATE_DIR"
 DEFAULT_PIPELINE = "pipeline.yaml"
 
+log = logging.getLogger("cdc_assets")
+
 
 def pipeline_files(env: Mapping[str, str] | None = None) -> list[Path]:
     env = os.environ if env is None else env
@@ -26,11 +29,20 @@ def pipeline_files(env: Mapping[str, str] | None = None) -> list[Path]:
             files += sorted([*entry.glob("*.yaml"), *entry.glob("*.yml")])
         elif entry.exists():
             files.append(entry)
+        elif not spec:
+            # Nothing configured and no default file: an empty code location, not a broken one.
+            log.warning(
+                "cdc_assets: no pipeline loaded: %s is unset and %s does not exist in %s; set %s to your "
+                "pipeline YAML file(s)",
+                PIPELINE_ENV,
+                DEFAULT_PIPELINE,
+                Path.cwd(),
+                PIPELINE_ENV,
+            )
         else:
             raise ConfigError(
-                f"{PIPELINE_ENV}: pipeline file {str(entry)!r} does not exist"
-                + ("" if spec else f" (the default when {PIPELINE_ENV} is unset)")
-                + f"; set {PIPELINE_ENV} to your pipeline YAML file(s), separated by '{os.pathsep}'"
+                f"{PIPELINE_ENV}: pipeline file {str(entry)!r} does not exist; set {PIPELINE_ENV} to your "
+                f"pipeline YAML file(s), separated by '{os.pathsep}'"
             )
     return files
 

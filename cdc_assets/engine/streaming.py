@@ -92,6 +92,8 @@ def stream(
             "Run `cdc-assets sync` (it snapshots what is missing), or materialize the snapshot partitions in Dagster"
         )
     point = start_point(ctx)
+    if ctx.state.restart_point() is None:
+        ctx.state.save_restart_point(point)  # where reading starts: always a safe restart point
     result = StreamResult(point=point)
     target = None
     if until_caught_up:

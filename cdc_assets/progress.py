@@ -48,11 +48,12 @@ def run_sync(cfg, *, until_caught_up: bool, progress: Progress, stop: threading.
     started = time.monotonic()
     counters = {"snap": 0, "applied": 0, "stream_started": None}
 
-    def on_chunk(res, done, total):
-        counters["snap"] += res.rows
+    def on_chunk(p):
+        counters["snap"] += p.last.rows
         rate = counters["snap"] / max(time.monotonic() - started, 1e-6)
         progress.update(
-            f"snapshot: chunks {done}/{total} ({res.table}), {counters['snap']:,} rows, {rate:,.0f} rows/s"
+            f"snapshot: tables {p.tables_done}/{p.tables_total}, chunks {p.chunks_done}/{p.chunks_total} "
+            f"({p.last.table}), {counters['snap']:,} rows, {rate:,.0f} rows/s"
         )
 
     def on_snapshot_done(rows):

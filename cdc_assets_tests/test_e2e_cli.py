@@ -197,3 +197,52 @@ def test_status_before_any_sync_shows_pending_tables(mysql_source, fresh_db, tmp
     assert "nothing streamed" in res.stdout
     for t in tables:
         assert f"{fresh_db}.{t}" in res.stdout
+
+
+def _run_on_a_terminal(args: list[str], environ: dict[str, str], timeout: float = 300) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal (as a person would see it); return (code, terminal text)."""
+    import os
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        args, env=environ, stdout=subprocess.DEVNULL, stderr=follower, stdin=subprocess.DEVNULL
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if ready:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the process ended
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    os.close(leader)
+    return proc.wait(timeout=30), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal_shows_tables_chunks_rate_and_lag(mysql_source, fresh_db, tmp_path):
+    _sample(mysql_source, fresh_db)
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=30)
+    load = _workload(mysql_source, fresh_db, seed=12, rate_per_s=300.0)
+    load.start()  # changes during the snapshot, streamed afterwards
+    try:
+        code, screen = _run_on_a_terminal(
+            [CLI, "sync", "-c", str(pipeline), "--until-caught-up"], env(mysql_source)
+        )
+    finally:
+        load.stop()
+    assert code == 0, screen
+    assert "snapshot: tables 4/4, chunks" in screen and "rows/s" in screen
+    assert "streaming:" in screen and "lag" in screen
+    # Not a terminal: no progress lines, only the summary.
+    _workload(mysql_source, fresh_db, seed=13).run_for(20)
+    res = cli("sync", "-c", str(pipeline), "--until-caught-up", source=mysql_source)
+    assert res.returncode == 0 and "snapshot:" not in res.stderr and "streaming:" not in res.stderr

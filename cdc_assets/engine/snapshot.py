@@ -90,18 +90,33 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
     return ChunkResult(table, state.chunk, rows, seconds, skipped=False)
 
 
-def snapshot_all(ctx: RunContext, on_chunk: Callable[[ChunkResult, int, int], None] | None = None) -> int:
+@dataclass(frozen=True)
+class SnapshotProgress:
+    """Where the whole snapshot stands after a chunk was loaded."""
+
+    last: ChunkResult
+    chunks_done: int
+    chunks_total: int
+    tables_done: int
+    tables_total: int
+
+
+def snapshot_all(ctx: RunContext, on_chunk: Callable[[SnapshotProgress], None] | None = None) -> int:
     """Plan every captured table and load every chunk not loaded yet; returns rows loaded."""
     plans = {t: plan_table(ctx, t) for t in sorted(ctx.schemas)}
     total = sum(len(p) for p in plans.values())
-    done = sum(1 for t in plans for c in ctx.state.chunks(str(t)) if c.done)
+    left = {t: sum(1 for c in ctx.state.chunks(str(t)) if not c.done) for t in plans}
+    done = total - sum(left.values())
     loaded = 0
     for table, chunks in plans.items():
         for chunk in chunks:
             result = load_chunk(ctx, table, chunk.index)
-            if not result.skipped:
-                done += 1
-                loaded += result.rows
-                if on_chunk:
-                    on_chunk(result, done, total)
+            if result.skipped:
+                continue
+            done += 1
+            left[table] -= 1
+            loaded += result.rows
+            if on_chunk:
+                tables_done = sum(1 for n in left.values() if n == 0)
+                on_chunk(SnapshotProgress(result, done, total, tables_done, len(plans)))
     return loaded

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from cdc_assets.config import PipelineConfig
 from cdc_assets.engine.catalog_cache import save_catalog
 from cdc_assets.engine.context import RunContext
-from cdc_assets.engine.snapshot import ChunkResult, snapshot_all
+from cdc_assets.engine.snapshot import SnapshotProgress, snapshot_all
 from cdc_assets.engine.streaming import FlushInfo, StreamResult, stream
 
 
@@ -32,7 +32,7 @@ def run_sync(
     *,
     until_caught_up: bool = False,
     stop: threading.Event | None = None,
-    on_chunk: Callable[[ChunkResult, int, int], None] | None = None,
+    on_chunk: Callable[[SnapshotProgress], None] | None = None,
     on_flush: Callable[[FlushInfo], None] | None = None,
     on_snapshot_done: Callable[[int], None] | None = None,
 ) -> SyncSummary:
@@ -55,6 +55,9 @@ def sync_until_caught_up(cfg: PipelineConfig, *, log: Callable[[str], None] = pr
     summary = run_sync(
         cfg,
         until_caught_up=True,
-        on_chunk=lambda r, done, total: log(f"snapshot chunk {done}/{total} of {r.table}: {r.rows} rows"),
+        on_chunk=lambda p: log(
+            f"snapshot: chunk {p.chunks_done}/{p.chunks_total} ({p.last.table}: {p.last.rows} rows), "
+            f"tables {p.tables_done}/{p.tables_total}"
+        ),
     )
     return summary

@@ -180,3 +180,56 @@ def test_workspace_validates_with_a_pipeline(mysql_source, fresh_db, shop, tmp_p
         ROOT, DAGSTER_HOME=str(tmp_path), **{PIPELINE_ENV: str(pipeline), PASSWORD_ENV: mysql_source.password}
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_streaming_job_applies_live_changes_and_resumes_after_termination(
+    mysql_source, fresh_db, shop, tmp_path, dagster_home, monkeypatch
+):
+    import signal
+    import time
+
+    from cdc_assets.engine.sync import run_sync
+    from cdc_assets_tests.pipelines import compare_all
+
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=500)
+    cfg_env = {PASSWORD_ENV: mysql_source.password}
+    from cdc_assets.config import load_pipeline
+
+    run_sync(load_pipeline(pipeline, env=cfg_env), until_caught_up=True)  # the snapshot, done beforehand
+    pid = _pid(_defs(pipeline, mysql_source, monkeypatch))
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    environ = env(mysql_source, **{PIPELINE_ENV: str(pipeline), "DAGSTER_HOME": str(dagster_home)})
+
+    def start():
+        return subprocess.Popen(
+            [dagster, "job", "execute", "-m", "cdc_assets.definitions", "-j", f"{pid}_stream"],
+            env=environ,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def wait_identical(proc, timeout=90.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read()[-3000:]
+            if all(r.identical for r in compare_all(pipeline, mysql_source, fresh_db, shop).values()):
+                return
+            time.sleep(1.0)
+        raise AssertionError("the streaming job did not bring the target level with the source")
+
+    proc = start()
+    try:
+        Workload(lambda: mysql_source.server.connect(database=fresh_db), fresh_db, seed=41).run_for(150)
+        wait_identical(proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # as `dagster` does when a run is terminated
+        proc.wait(timeout=60)
+    Workload(lambda: mysql_source.server.connect(database=fresh_db), fresh_db, seed=42).run_for(100)
+    proc = start()  # the keep-alive sensor's relaunch: resumes from the saved restart point
+    try:
+        wait_identical(proc)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)

@@ -53,7 +53,8 @@ def run_sync(cfg, *, until_caught_up: bool, progress: Progress, stop: threading.
         rate = counters["snap"] / max(time.monotonic() - started, 1e-6)
         progress.update(
             f"snapshot: tables {p.tables_done}/{p.tables_total}, chunks {p.chunks_done}/{p.chunks_total} "
-            f"({p.last.table}), {counters['snap']:,} rows, {rate:,.0f} rows/s"
+            f"({p.last.table}), {counters['snap']:,} rows, {rate:,.0f} rows/s",
+            force=p.chunks_done == p.chunks_total,  # the last frame is always shown
         )
 
     def on_snapshot_done(rows):

@@ -130,7 +130,7 @@ def run_demo(base: Path, *, rows: int = 5000, seconds: float = 10.0, out=sys.std
     )
     say("Open the same pipeline in the Dagster UI (the demo's MariaDB keeps running):")
     say(
-        f"  mkdir -p {home} && CDC_ASSETS_PIPELINE={pipeline} DAGSTER_HOME={home} "
+        f"  mkdir -p {home} && cp dagster.yaml {home}/ && CDC_ASSETS_PIPELINE={pipeline} DAGSTER_HOME={home} "
         ".venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000"
     )
     say(f"Stop the demo's MariaDB: .venv/bin/cdc-assets demo --dir {base} --stop")

@@ -54,6 +54,17 @@ def test_changes_before_during_and_after_the_snapshot_end_up_exact(mysql_source,
     assert "streaming" in status.stdout and "restart point: mysql-bin." in status.stdout
 
 
+def _start_sync(pipeline, mysql_source) -> subprocess.Popen:
+    """`cdc-assets sync` streaming forever, in the background."""
+    return subprocess.Popen(
+        [CLI, "sync", "-c", str(pipeline)],
+        env=env(mysql_source),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
 def _wait_for_restart_point(pipeline, mysql_source, proc, timeout=120.0):
     cfg = load_pipeline(pipeline, env={PASSWORD_ENV: mysql_source.password})
     deadline = time.monotonic() + timeout
@@ -71,13 +82,7 @@ def test_a_crash_in_the_middle_of_streaming_loses_and_duplicates_nothing(mysql_s
     tables = _sample(mysql_source, fresh_db)
     pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=200)
     load = _workload(mysql_source, fresh_db, seed=5, rate_per_s=300.0)
-    proc = subprocess.Popen(
-        [CLI, "sync", "-c", str(pipeline)],
-        env=env(mysql_source),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = _start_sync(pipeline, mysql_source)
     load.start()
     try:
         first_point = _wait_for_restart_point(pipeline, mysql_source, proc)
@@ -102,13 +107,7 @@ def test_a_crash_in_the_middle_of_streaming_loses_and_duplicates_nothing(mysql_s
 def test_sigterm_flushes_saves_the_restart_point_and_exits_cleanly(mysql_source, fresh_db, tmp_path):
     tables = _sample(mysql_source, fresh_db)
     pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=500)
-    proc = subprocess.Popen(
-        [CLI, "sync", "-c", str(pipeline)],
-        env=env(mysql_source),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = _start_sync(pipeline, mysql_source)
     _wait_for_restart_point(pipeline, mysql_source, proc)
     _workload(mysql_source, fresh_db, seed=8).run_for(100)
     time.sleep(1.5)

@@ -5,13 +5,8 @@ coordinates exist, and a restart point may carry any of them:
 
 - ``BinlogPosition``: ``mysql-bin.000003:1234``, a byte offset in one server's binlog files. It
   means nothing on another server (after a failover, resume by GTID instead).
-- ``MySqlGtidSet``: the transactions a MySQL server has executed, as ``uuid:1-5:7-9``. An
-  interval ``a-b`` on the text is *inclusive*: it names the transactions numbered a, a+1, ..., b
-  that originated on the server whose ``server_uuid`` is ``uuid``. MySQL 8.3+ tagged GTIDs
-  (``uuid:tag:1-5``) form their own interval lists beside the untagged ones.
-- ``MariaDbGtidSet``: MariaDB's ``gtid_binlog_pos`` / ``gtid_slave_pos``, one
-  ``domain-server-seq`` per replication domain. Within a domain transactions are ordered by
-  ``seq``, so the last one applied stands for all before it.
+- GTID sets (``MySqlGtidSet`` ``uuid:1-5:7-9``, ``MariaDbGtidSet`` ``domain-server-seq``), defined in
+  :mod:`cdc_assets.core.gtid` and re-exported here.
 
 Only a restart point *after a committed transaction* is ever stored (see ``RestartPoint``).
 

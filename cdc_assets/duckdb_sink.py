@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from cdc_assets.core.events import key_of
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.types import arrow_type, duckdb_type
@@ -148,8 +149,8 @@ class DuckDBSink:
         """Insert rows, replacing any with the same key (snapshot chunks; re-running one is harmless)."""
         if not rows:
             return 0
-        key_pos = [schema.column_names.index(k) for k in schema.primary_key]
-        keys = list(dict.fromkeys(tuple(r[i] for i in key_pos) for r in rows))
+        key_pos = schema.key_positions
+        keys = list(dict.fromkeys(key_of(r, key_pos) for r in rows))
         table = self.to_arrow(schema, rows)
         with self._connect() as conn:
             conn.execute("BEGIN")

@@ -65,3 +65,9 @@ class TableSchema:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def key_positions(self) -> tuple[int, ...]:
+        """Positions of the primary key columns in a row (column order), in key order."""
+        names = self.column_names
+        return tuple(names.index(k) for k in self.primary_key)

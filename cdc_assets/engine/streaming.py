@@ -127,8 +127,7 @@ def stream(
         counts: dict[TableId, int] = {}
         for table, changes in pending.items():
             schema = ctx.schemas[table]
-            key_pos = [schema.column_names.index(k) for k in schema.primary_key]
-            keys, rows = collapse(changes, key_pos)
+            keys, rows = collapse(changes, schema.key_positions)
             batch.append((ctx.target(table), schema, keys, rows))
             counts[table] = len(changes)
         ctx.sink.apply_batch(batch)
@@ -155,10 +154,9 @@ def stream(
             done = target is not None and _reached(item.point, target)
             stop = done or should_stop()
             due = pending_rows >= max_buffered_rows or time.monotonic() - last_flush >= flush_interval
-            if pending_rows and (due or stop):
+            # With nothing pending, a flush only moves the restart point (idle tables, heartbeats).
+            if (due or stop) and (pending_rows or item.point != last_saved):
                 flush(item.point)
-            elif not pending_rows and item.point != last_saved and (stop or due):
-                flush(item.point)  # nothing to write: just move the restart point (idle tables, heartbeats)
             if stop:
                 result.caught_up = done
                 break

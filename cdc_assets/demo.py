@@ -90,11 +90,8 @@ def run_demo(base: Path, *, rows: int = 5000, seconds: float = 10.0, out=sys.std
     shutil.rmtree(cfg.state_dir, ignore_errors=True)
     for suffix in ("", ".wal"):
         Path(str(cfg.sink.path) + suffix).unlink(missing_ok=True)
-    conn = server.connect()
-    try:
+    with server.connect() as conn:
         tables = create_sample_database(conn, "shop", rows=rows)
-    finally:
-        conn.close()
     say(f"sample database `shop` created on 127.0.0.1:{server.port}: {', '.join(tables)}")
 
     workload = Workload(lambda: server.connect(database="shop"), "shop", rate_per_s=200.0)
@@ -138,11 +135,8 @@ def run_demo(base: Path, *, rows: int = 5000, seconds: float = 10.0, out=sys.std
 
 
 def _report(server: LocalMariaDB, cfg, tables: list[str], say) -> bool:
-    conn = server.connect()
-    try:
+    with server.connect() as conn:
         source = table_row_counts(conn, "shop")
-    finally:
-        conn.close()
     ctx = RunContext(cfg)
     ok = True
     try:

@@ -79,8 +79,7 @@ class RunContext:
 
     def discover(self) -> dict[TableId, TableSchema]:
         """Check the server, find the captured tables and their schemas, create the target tables."""
-        conn = self.connect()
-        try:
+        with self.connect() as conn:
             self.server = inspect_server(conn, self.settings)
             tables = catalog.discover(conn, self.settings, self.cfg.table_filter.matches)
             if not tables:
@@ -90,8 +89,6 @@ class RunContext:
                     "(in `db.table`, a literal dot separates database from table and `\\.` means any character)"
                 )
             schemas = {t: catalog.load_schema(conn, self.settings, t) for t in tables}
-        finally:
-            conn.close()
         for t, schema in schemas.items():
             if not schema.primary_key:
                 raise SchemaError(

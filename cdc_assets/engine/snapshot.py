@@ -43,14 +43,11 @@ def plan_table(ctx: RunContext, table: TableId) -> list[Chunk]:
     """Record the table's snapshot point and chunk plan (once; later calls return the stored plan)."""
     key = str(table)
     if ctx.state.table(key) is None:
-        conn = ctx.connect()
-        try:
+        with ctx.connect() as conn:
             assert ctx.server is not None, "discover() first"
             point = current_position(conn, ctx.settings, ctx.server)
             schema = ctx.schemas[table]
             boundaries = list(find_boundaries(conn, ctx.settings, schema, ctx.cfg.source.chunk_size))
-        finally:
-            conn.close()
         ctx.state.plan_table(key, str(ctx.target(table)), point, chunks_from_boundaries(boundaries))
     return [c.chunk for c in ctx.state.chunks(key)]
 
@@ -75,16 +72,13 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
     started = time.monotonic()
     rows = 0
     buffered: list[tuple] = []
-    conn = ctx.connect(streaming=True)
-    try:
+    with ctx.connect(streaming=True) as conn:
         for batch in read_chunk(ctx.settings, conn, schema, state.chunk, ctx.cfg.source.fetch_size):
             buffered.extend(convert(r) for r in batch)
             if len(buffered) >= WRITE_BATCH_ROWS:
                 rows += ctx.sink.upsert(target, schema, buffered)
                 buffered = []
         rows += ctx.sink.upsert(target, schema, buffered)
-    finally:
-        conn.close()
     seconds = time.monotonic() - started
     ctx.state.mark_chunk_done(key, index, rows=rows, seconds=seconds)
     return ChunkResult(table, state.chunk, rows, seconds, skipped=False)

@@ -75,14 +75,11 @@ def pipeline_status(cfg: PipelineConfig, *, count_source: bool = True) -> Pipeli
         source_counts: dict[str, int] = {}
         if count_source:
             try:
-                conn = ctx.connect()
-                try:
+                with ctx.connect() as conn:
                     for t in discover(conn, ctx.settings, cfg.table_filter.matches):
                         tables.add(str(t))
                         sql = f"SELECT COUNT(*) FROM {quote_table(t.db, t.table)}"
                         source_counts[str(t)] = int(run(conn, ctx.settings, sql, doing=f"counting {t}")[0][0])
-                finally:
-                    conn.close()
             except CdcError as exc:
                 status.source_error = str(exc)
         for name in sorted(tables):

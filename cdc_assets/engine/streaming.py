@@ -48,12 +48,9 @@ def start_point(ctx: RunContext) -> RestartPoint:
     if points:
         return min(points, key=lambda p: p.position.sort_key() if p.position else (("",), 0, 0))
     if ctx.cfg.source.startup_mode == "latest-offset":
-        conn = ctx.connect()
-        try:
+        with ctx.connect() as conn:
             assert ctx.server is not None
             return current_position(conn, ctx.settings, ctx.server)
-        finally:
-            conn.close()
     raise CdcError(
         "no restart point and no snapshot yet: run the snapshot first (`cdc-assets sync` does both)"
     )
@@ -97,11 +94,8 @@ def stream(
     result = StreamResult(point=point)
     target = None
     if until_caught_up:
-        conn = ctx.connect()
-        try:
+        with ctx.connect() as conn:
             target = current_position(conn, ctx.settings, ctx.server)
-        finally:
-            conn.close()
         if _reached(point, target):
             result.caught_up = True
             ctx.state.save_restart_point(point)

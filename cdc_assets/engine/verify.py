@@ -30,8 +30,7 @@ class TableComparison:
 
 
 def compare_table(ctx: RunContext, table: TableId, *, sample: int = 5) -> TableComparison:
-    conn = ctx.connect()
-    try:
+    with ctx.connect() as conn:
         schema = load_schema(conn, ctx.settings, table)
         convert = row_converter(
             schema, "snapshot", tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean
@@ -44,8 +43,6 @@ def compare_table(ctx: RunContext, table: TableId, *, sample: int = 5) -> TableC
             doing=f"reading {table}",
         )
         source = [convert(r) for r in rows]
-    finally:
-        conn.close()
     target = [tuple(r) for r in ctx.sink.fetch_all(ctx.target(table), schema.primary_key)]
     s, t = set(source), set(target)
     return TableComparison(

@@ -27,6 +27,7 @@ from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.snapshot import load_chunk, plan_table
 from cdc_assets.engine.streaming import stream
 from cdc_assets.engine.sync import sync_until_caught_up
+from cdc_assets.state import StateStore
 
 SNAPSHOT_POOL = "cdc_snapshot"
 ACTIVE_STATUSES = [
@@ -169,12 +170,8 @@ def _keepalive_sensor(path: Path, state_dir: str | None, cfg: PipelineConfig, jo
         )
         if runs:
             return dg.SkipReason(f"{job.name} is running ({runs[0].run_id})")
-        cfg_now = load_pipeline(path, state_dir=state_dir)
-        ctx = RunContext(cfg_now)
-        try:
-            tables = ctx.state.tables()
-        finally:
-            ctx.close()
+        with StateStore(cfg.state_dir) as state:
+            tables = state.tables()
         pending = [t for t, s in tables.items() if s.phase != "snapshotted"]
         if not tables or pending:
             return dg.SkipReason(

@@ -8,6 +8,7 @@ discovery is attempted.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -36,19 +37,17 @@ def load_catalog(cfg: PipelineConfig) -> list[TableId] | None:
     return [TableId.parse(t) for t in json.loads(path.read_text())["tables"]]
 
 
-def known_tables(cfg: PipelineConfig, *, discover_if_unknown: bool = True) -> list[TableId]:
+def known_tables(cfg: PipelineConfig) -> list[TableId]:
     """Tables from the cached catalog; with none cached, a quick discovery (failures give [])."""
     cached = load_catalog(cfg)
     if cached is not None:
         return cached
-    if not discover_if_unknown:
-        return []
     from cdc_assets.engine.context import RunContext
 
     try:
         ctx = RunContext(cfg)
         try:
-            ctx.settings = type(ctx.settings)(**{**ctx.settings.__dict__, "connect_timeout": 5.0})
+            ctx.settings = dataclasses.replace(ctx.settings, connect_timeout=5.0)
             schemas = ctx.discover()
         finally:
             ctx.close()

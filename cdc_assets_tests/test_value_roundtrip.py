@@ -290,8 +290,9 @@ def _assert_same(got: list, want: list, where: str) -> None:
             assert (g.utcoffset() is None) == (w.utcoffset() is None), f"{where}: {g!r} vs {w!r}"
 
 
-def _binlog_rows(mariadb, db: str, start: tuple[str, int], names: tuple[str, ...]) -> list[list[Any]]:
-    stream = BinLogStreamReader(
+def _stream(mariadb, db: str, start: tuple[str, int], event: type) -> BinLogStreamReader:
+    """The test table's row events of one kind, from ``start`` to the binlog end (non-blocking)."""
+    return BinLogStreamReader(
         connection_settings={
             "host": mariadb.host,
             "port": mariadb.port,
@@ -305,8 +306,12 @@ def _binlog_rows(mariadb, db: str, start: tuple[str, int], names: tuple[str, ...
         blocking=False,
         only_schemas=[db],
         only_tables=[TABLE],
-        only_events=[WriteRowsEvent],
+        only_events=[event],
     )
+
+
+def _binlog_rows(mariadb, db: str, start: tuple[str, int], names: tuple[str, ...]) -> list[list[Any]]:
+    stream = _stream(mariadb, db, start, WriteRowsEvent)
     try:
         return [binlog_values(r["values"], r["none_sources"], names) for ev in stream for r in ev.rows]
     finally:
@@ -417,22 +422,7 @@ def test_empty_set_in_update_images(mariadb, fresh_db):
         conn.close()
     convert = row_converter(schema, "binlog")
     names = schema.column_names
-    stream = BinLogStreamReader(
-        connection_settings={
-            "host": mariadb.host,
-            "port": mariadb.port,
-            "user": mariadb.user,
-            "password": mariadb.password,
-        },
-        server_id=random.randint(10_000, 2**31),
-        log_file=log_file,
-        log_pos=log_pos,
-        resume_stream=True,
-        blocking=False,
-        only_schemas=[fresh_db],
-        only_tables=[TABLE],
-        only_events=[UpdateRowsEvent],
-    )
+    stream = _stream(mariadb, fresh_db, (log_file, log_pos), UpdateRowsEvent)
     try:
         images = [
             (

@@ -287,22 +287,22 @@ def _by_target(col: Column, target: str) -> Converter | None:
     return None
 
 
-def snapshot_converter_for(col: Column, target: str) -> Converter | None:
-    """Converter for a PyMySQL value of ``col`` mapped to DuckDB type ``target``; None = identity."""
+def _converter_for(col: Column, target: str, makers: dict) -> Converter | None:
     special = _by_target(col, target)
     if special is not None:
         return special
-    make = _SNAPSHOT.get(col.data_type)
+    make = makers.get(col.data_type)
     return make(col) if make else None
+
+
+def snapshot_converter_for(col: Column, target: str) -> Converter | None:
+    """Converter for a PyMySQL value of ``col`` mapped to DuckDB type ``target``; None = identity."""
+    return _converter_for(col, target, _SNAPSHOT)
 
 
 def binlog_converter_for(col: Column, target: str) -> Converter | None:
     """Converter for a python-mysql-replication value of ``col`` mapped to ``target``; None = identity."""
-    special = _by_target(col, target)
-    if special is not None:
-        return special
-    make = _BINLOG.get(col.data_type)
-    return make(col) if make else None
+    return _converter_for(col, target, _BINLOG)
 
 
 def _binlog_encoding(charset: str) -> str:

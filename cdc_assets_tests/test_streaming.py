@@ -90,3 +90,20 @@ def test_a_stop_request_ends_an_idle_stream_promptly(mysql_source, table, tmp_pa
     worker.join(timeout=15)
     assert not worker.is_alive(), "the stream did not stop on request while idle"
     assert result["s"].stream.caught_up is False
+
+
+def test_discovering_only_named_tables_loads_just_those_and_names_a_dropped_one(
+    mysql_source, table, tmp_path
+):
+    from cdc_assets.core.schema import TableId
+    from cdc_assets.engine.context import RunContext
+    from cdc_assets.errors import SchemaError
+
+    ctx = RunContext(_cfg(tmp_path, mysql_source, table))
+    try:
+        assert set(ctx.discover(only=[TableId(table, "t")])) == {TableId(table, "t")}
+        mysql_source.server.execute(f"DROP TABLE {quote_ident(table)}.other")
+        with pytest.raises(SchemaError, match=rf"{table}\.other does not exist"):
+            ctx.discover(only=[TableId(table, "other")])
+    finally:
+        ctx.close()

@@ -51,11 +51,11 @@ def partitions_def_name(pipeline_id: str, table: TableId) -> str:
     return _ident(f"{pipeline_id}__{table.db}__{table.table}")
 
 
-def _open(path: Path, state_dir: str | None) -> tuple[PipelineConfig, RunContext]:
-    cfg = load_pipeline(path, state_dir=state_dir)
-    ctx = RunContext(cfg)
-    ctx.discover()
-    return cfg, ctx
+def _open(path: Path, state_dir: str | None, only: Iterable[TableId] | None = None) -> RunContext:
+    """A run context on the pipeline file as it is now, with every captured table (or just ``only``) discovered."""
+    ctx = RunContext(load_pipeline(path, state_dir=state_dir))
+    ctx.discover(only)
+    return ctx
 
 
 def _snapshot_asset(
@@ -75,7 +75,7 @@ def _snapshot_asset(
     )
     def _load(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         index = chunk_index_from_partition_key(context.partition_key)
-        _, ctx = _open(path, state_dir)
+        ctx = _open(path, state_dir, only=[table])  # one chunk of one table: no need for the rest
         try:
             res = load_chunk(ctx, table, index)
         finally:
@@ -102,7 +102,7 @@ def _planner_sensor(path: Path, state_dir: str | None, cfg: PipelineConfig) -> d
         description="Plans snapshot chunks of captured tables and registers them as partitions.",
     )
     def _plan(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        _, ctx = _open(path, state_dir)
+        ctx = _open(path, state_dir)
         requests = []
         try:
             for table in sorted(ctx.schemas):
@@ -125,7 +125,7 @@ def _stream_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.Jo
         description="Tails the binlog forever and applies changes.",
     )
     def _tail(context: dg.OpExecutionContext) -> None:
-        _, ctx = _open(path, state_dir)
+        ctx = _open(path, state_dir)
         try:
 
             def on_flush(info) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -77,11 +78,15 @@ class RunContext:
     def target(self, table: TableId) -> TableId:
         return self.cfg.target_for(table)
 
-    def discover(self) -> dict[TableId, TableSchema]:
-        """Check the server, find the captured tables and their schemas, create the target tables."""
+    def discover(self, only: Iterable[TableId] | None = None) -> dict[TableId, TableSchema]:
+        """Check the server, find the captured tables (or just ``only``) and their schemas, create the
+        target tables."""
         with self.connect() as conn:
             self.server = inspect_server(conn, self.settings)
-            tables = catalog.discover(conn, self.settings, self.cfg.table_filter.matches)
+            if only is not None:
+                tables = sorted(only)
+            else:
+                tables = catalog.discover(conn, self.settings, self.cfg.table_filter.matches)
             if not tables:
                 raise ConfigError(
                     f"{self.cfg.origin}: source.tables: cannot find any table by the option 'tables' "
@@ -90,6 +95,12 @@ class RunContext:
                 )
             schemas = {t: catalog.load_schema(conn, self.settings, t) for t in tables}
         for t, schema in schemas.items():
+            if not schema.columns:
+                raise SchemaError(
+                    f"table {t} does not exist on {self.settings.where}; it was captured earlier, so it was dropped "
+                    "or renamed: run the snapshot planner (or `cdc-assets sync`) again",
+                    table=str(t),
+                )
             if not schema.primary_key:
                 raise SchemaError(
                     f"table {t} has no primary key, so its rows cannot be matched by key in the target; add a "

@@ -9,6 +9,7 @@ a state folder written by an incompatible version is refused with a clear error.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -41,6 +42,12 @@ CREATE TABLE IF NOT EXISTS chunks (
   seconds REAL,
   finished_at REAL,
   PRIMARY KEY (source, idx)
+);
+CREATE TABLE IF NOT EXISTS sink_txns (
+  label TEXT PRIMARY KEY,
+  db TEXT NOT NULL,
+  tbl TEXT NOT NULL,
+  started_at REAL NOT NULL
 );
 """
 
@@ -84,12 +91,19 @@ class StateStore:
                 row = c.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
                 if row is None:
                     c.execute("INSERT INTO meta VALUES ('version', ?)", (str(STATE_VERSION),))
+                    c.execute("INSERT INTO meta VALUES ('generation', ?)", (secrets.token_hex(4),))
                 elif int(row[0]) != STATE_VERSION:
                     raise StateError(
                         f"the state in {self.path} has format version {row[0]}, this cdc-assets reads version "
                         f"{STATE_VERSION}; use the matching cdc-assets release, or move the folder away to start over",
                         path=str(self.path),
                     )
+                # Additive, backward-compatible changes of format version 1 (older folders get them here).
+                if c.execute("SELECT 1 FROM meta WHERE key = 'generation'").fetchone() is None:
+                    c.execute("INSERT INTO meta VALUES ('generation', ?)", (secrets.token_hex(4),))
+                chunk_columns = {r[1] for r in c.execute("PRAGMA table_info(chunks)")}
+                if "attempts" not in chunk_columns:
+                    c.execute("ALTER TABLE chunks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
         except sqlite3.Error as exc:
             raise StateError(
                 f"cannot open the pipeline state {self.path}: {exc}; check the folder's permissions"
@@ -113,6 +127,12 @@ class StateStore:
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
+
+    @property
+    def generation(self) -> str:
+        """A random id of this state folder: sink load labels include it, so a pipeline started over
+        from a new state folder never collides with the labels of an earlier life."""
+        return self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
 
     # ---- restart point -------------------------------------------------------------------------
 
@@ -229,6 +249,40 @@ class StateStore:
                 )
                 return cur.rowcount > 0
         return False
+
+    def start_chunk_attempt(self, source: str, index: int) -> int:
+        """Count one more read of a chunk and return the count (1 for the first read). Sink labels of a
+        chunk include it: a retry re-reads the source, so its rows must not be deduplicated against
+        the labels of an earlier read."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE chunks SET attempts = attempts + 1 WHERE source = ? AND idx = ?", (source, index)
+            )
+            row = c.execute(
+                "SELECT attempts FROM chunks WHERE source = ? AND idx = ?", (source, index)
+            ).fetchone()
+        if row is None:
+            raise StateError(f"{source} has no chunk {index} in its snapshot plan")
+        return int(row[0])
+
+    # ---- sink transactions in flight (the StarRocks sink's journal) -----------------------------
+
+    def sink_txn_started(self, label: str, db: str, table: str) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO sink_txns VALUES (?, ?, ?, ?) ON CONFLICT(label) DO NOTHING",
+                (label, db, table, time.time()),
+            )
+
+    def sink_txn_finished(self, label: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM sink_txns WHERE label = ?", (label,))
+
+    def sink_txns_open(self) -> list[tuple[str, str, str]]:
+        """``(label, db, table)`` of sink transactions begun and not known to be finished."""
+        return [
+            tuple(r) for r in self._conn.execute("SELECT label, db, tbl FROM sink_txns ORDER BY started_at")
+        ]
 
     def forget_table(self, source: str) -> None:
         """Drop a table's snapshot bookkeeping (it will be snapshotted again)."""

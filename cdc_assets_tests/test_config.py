@@ -138,6 +138,24 @@ def test_duckdb_pipeline_validates() -> None:
     assert config.not_applicable == [] and config.warnings == []
 
 
+@pytest.mark.parametrize(
+    "url, addresses",
+    [
+        ("jdbc:mysql://fe1:9030,fe2:9031", (("fe1", 9030), ("fe2", 9031))),
+        ("jdbc:mysql://fe1/db?useSSL=false", (("fe1", 9030),)),
+        ("JDBC:MYSQL://[::1]:9030", (("::1", 9030),)),
+    ],
+)
+def test_jdbc_url_names_the_fe_query_addresses(url, addresses) -> None:
+    assert parse(doc(sink=STARROCKS_SINK.replace("jdbc:mysql://fe:9030", url))).sink.query_addresses == addresses
+
+
+def test_a_jdbc_url_that_is_not_one_is_refused_when_used() -> None:
+    sink = parse(doc(sink=STARROCKS_SINK.replace("jdbc:mysql://fe:9030", "fe:9030"))).sink  # validates (redacted seeds)
+    with pytest.raises(ConfigError, match=r"sink.jdbc-url: 'fe:9030' is not a JDBC MySQL URL; expected e.g."):
+        sink.query_addresses
+
+
 def test_defaults_are_flinks() -> None:
     src = parse(doc()).source
     assert (src.port, src.chunk_size, src.fetch_size, src.connect_max_retries) == (3306, 8096, 1024, 3)
@@ -151,11 +169,10 @@ def test_defaults_are_flinks() -> None:
     sink = parse(doc(sink=STARROCKS_SINK)).sink
     assert isinstance(sink, StarRocksSinkConfig)
     assert sink.load_url == ("fe1:8030", "fe2:8030") and sink.password.get_secret_value() == ""
-    assert (sink.buffer_flush_interval_ms, sink.io_thread_count, sink.connect_timeout_ms) == (
-        300000,
-        2,
-        30000,
-    )
+    assert (sink.buffer_flush_interval_ms, sink.io_thread_count, sink.connect_timeout_ms) == (None, 2, 30000)
+    # the one deliberate difference: Flink's 300 s flush interval would put 5 minutes of latency on every row
+    assert sink.flush_interval_seconds == 1.0
+    assert sink.query_addresses == (("fe", 9030),)
     assert (sink.wait_for_continue_timeout_ms, sink.schema_change_timeout) == (30000, 1800.0)
     assert sink.label_prefix is None and sink.table_create_num_buckets is None and sink.properties == {}
     config = parse(doc())

@@ -219,6 +219,26 @@ def _load_urls(value: Any) -> tuple[str, ...]:
     return urls
 
 
+_JDBC_URL = re.compile(r"^jdbc:mysql://([^/?#]+)(?:/([^?#]*))?(?:\?.*)?$", re.IGNORECASE)
+
+
+def parse_jdbc_url(url: str) -> tuple[tuple[str, int], ...]:
+    """The FE query addresses of ``jdbc:mysql://fe1:9030,fe2:9030[/db][?props]`` (port 9030 when omitted)."""
+    m = _JDBC_URL.match(url.strip())
+    if not m:
+        raise ValueError(f"'{url}' is not a JDBC MySQL URL; expected e.g. jdbc:mysql://fe1:9030,fe2:9030")
+    out = []
+    for part in m.group(1).split(","):
+        host, sep, port = part.strip().rpartition(":")
+        if not sep:
+            host, port = part.strip(), "9030"
+        host = host.strip("[]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"'{part}' in '{url}' is not host:port")
+        out.append((host, int(port)))
+    return tuple(out)
+
+
 def _label_prefix(value: Any) -> str:
     text = _text(value)
     if not re.fullmatch(r"[-_A-Za-z0-9]{1,100}", text):

@@ -15,6 +15,7 @@ import pytest
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.types import (
     OVERRIDES,
+    SPATIAL_TYPES,
     TYPE_RULES,
     UNSUPPORTED,
     arrow_type,
@@ -107,6 +108,7 @@ MAPPING = [
     ("longblob", True, "BLOB", pa.large_binary()),
     ("bit(1)", True, "UBIGINT", pa.uint64()),
     ("bit(64)", True, "UBIGINT", pa.uint64()),
+    *((spatial, True, "BLOB", pa.large_binary()) for spatial in SPATIAL_TYPES),
 ]
 
 
@@ -168,15 +170,6 @@ def test_non_obvious_rules_carry_a_reason(rule):
 
 
 UNSUPPORTED_CASES = [
-    ("geometry", "spatial"),
-    ("point", "spatial"),
-    ("linestring", "spatial"),
-    ("polygon", "spatial"),
-    ("multipoint", "spatial"),
-    ("multilinestring", "spatial"),
-    ("multipolygon", "spatial"),
-    ("geometrycollection", "spatial"),
-    ("geomcollection", "spatial"),
     ("uuid", "no mapping"),
     ("inet6", "no mapping"),
     ("vector(3)", "no mapping"),
@@ -197,6 +190,15 @@ def test_unsupported_type(column_type, why):
         check_supported(schema)
     assert "shop.places.shape col" in str(err.value) and why in str(err.value)
     assert err.value.context["column"] == "shop.places.shape col"
+
+
+def test_spatial_columns_are_replicated_as_their_stored_bytes():
+    columns = tuple(col(t, name=t) for t in SPATIAL_TYPES)
+    schema = TableSchema(TableId("geo", "shapes"), (col("int(11)", name="id"), *columns), ("id",))
+    check_supported(schema)
+    assert not set(SPATIAL_TYPES) & set(UNSUPPORTED)
+    for c in columns:
+        assert snapshot_converter(c) is None and binlog_converter(c) is None
 
 
 def test_every_unsupported_type_has_a_case():
@@ -242,11 +244,15 @@ def test_charsets_the_binlog_decoder_cannot_return_exactly(column_type, charset,
         ("bit(3)", "b", "`b`"),
         ("set('a')", "s", "`s`"),
         ("decimal(65,30)", "x", "`x`"),
+        ("point", "p", "`p`"),  # the stored bytes, SRID included, as the binlog carries them
+        ("geometry", "g", "`g`"),
     ],
 )
 def test_snapshot_select_expr(column_type, name, expr):
     assert snapshot_select_expr(col(column_type, name=name)) == expr
 
+
+_POINT_4326 = bytes.fromhex("E61000000101000000000000000000F03F0000000000000040")
 
 # column_type, origin ('snapshot' / 'binlog' / 'both'), driver value, canonical value
 CONVERSIONS = [
@@ -329,6 +335,9 @@ CONVERSIONS = [
     ("json", "snapshot", '{"a":[1,2.5,"x"],"b":null}', '{"a": [1, 2.5, "x"], "b": null}'),
     ("json", "binlog", {b"d": Decimal("1.5")}, '{"d": 1.5}'),
     ("json", "snapshot", b'"str"', '"str"'),
+    # SRID 4326, then the WKB of POINT(1 2): both drivers return the stored bytes as they are
+    ("point", "both", _POINT_4326, _POINT_4326),
+    ("geometry", "both", _POINT_4326, _POINT_4326),
 ]
 
 
@@ -371,6 +380,8 @@ def test_null_passes_through(case, origin):
         ("varchar(9)", "binlog"),
         ("time", "binlog"),
         ("double", "snapshot"),
+        ("point", "snapshot"),
+        ("geometry", "binlog"),
     ],
 )
 def test_identity_columns_have_no_converter(column_type, origin):

@@ -31,6 +31,7 @@ from cdc_assets.errors import UnsupportedTypeError
 __all__ = [
     "ARROW_BY_DUCKDB",
     "OVERRIDES",
+    "SPATIAL_TYPES",
     "TYPE_RULES",
     "UNSUPPORTED",
     "Converter",
@@ -74,9 +75,22 @@ class Override:
     reason: str
 
 
-_SPATIAL = (
-    "spatial values have no DuckDB type without the spatial extension, and the binlog carries them as "
-    "internal WKB with an SRID prefix"
+#: information_schema DATA_TYPE of the spatial types (MySQL 8 says geomcollection, MariaDB geometrycollection)
+SPATIAL_TYPES = (
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+    "geomcollection",
+)
+_SPATIAL_REASON = (
+    "the server's stored value, byte for byte: a 4-byte little-endian SRID, then the WKB, which is what both "
+    "the snapshot and the binlog return. No DuckDB extension is needed to load it; with the spatial "
+    "extension, ST_GeomFromWKB(col[5:]) reads the geometry (DuckDB's substr() does not take a BLOB)"
 )
 
 TYPE_RULES: tuple[TypeRule, ...] = (
@@ -164,6 +178,7 @@ TYPE_RULES: tuple[TypeRule, ...] = (
         reason="BIT(n), n <= 64, as its unsigned integer value (Flink CDC maps BIT(1) to BOOLEAN and BIT(n>1) "
         "to bytes)",
     ),
+    *(TypeRule(name, "BLOB", reason=_SPATIAL_REASON) for name in SPATIAL_TYPES),
 )
 
 _TINYINT_WIDTH = re.compile(r"^\s*tinyint\s*\(\s*(\d+)\s*\)", re.IGNORECASE)
@@ -204,21 +219,8 @@ OVERRIDES: tuple[Override, ...] = (
     ),
 )
 
-#: data_type -> why it is refused
-UNSUPPORTED: dict[str, str] = {
-    name: _SPATIAL
-    for name in (
-        "geometry",
-        "point",
-        "linestring",
-        "polygon",
-        "multipoint",
-        "multilinestring",
-        "multipolygon",
-        "geometrycollection",
-        "geomcollection",
-    )
-}
+#: data_type -> why it is refused (nothing today: every type the catalog reports is mapped or unknown)
+UNSUPPORTED: dict[str, str] = {}
 
 ARROW_BY_DUCKDB: dict[str, pa.DataType] = {
     "BOOLEAN": pa.bool_(),
@@ -276,7 +278,7 @@ def _unsupported(where: str, col: Column, reason: str) -> UnsupportedTypeError:
 
 
 def duckdb_type(col: Column, *, tinyint1_as_boolean: bool = True) -> str:
-    """The DuckDB column type text for ``col``; raises UnsupportedTypeError for spatial and unknown types."""
+    """The DuckDB column type text for ``col``; raises UnsupportedTypeError for unknown types."""
     text, reason = _resolve(col, tinyint1_as_boolean)
     if text is None:
         raise _unsupported(col.name, col, reason)

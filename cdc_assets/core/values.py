@@ -28,6 +28,8 @@ VARCHAR (SET)   members in definition order    'a,c'                            
 JSON            text                           str                                         parsed document
 BLOB            bytes                          bytes                                       bytes, '' when empty;
                                                                                            BINARY(n) unpadded
+BLOB (spatial)  bytes as stored: 4-byte        bytes                                       bytes (the same)
+                little-endian SRID, then WKB
 UBIGINT (BIT)   int                            big-endian bytes                            '0101' bit string
 ==============  =============================  ==========================================  ====================
 
@@ -81,7 +83,9 @@ def snapshot_select_expr(col: Column) -> str:
     Only FLOAT is wrapped: the server prints FLOAT with 6 significant digits (16777217 -> '16777200',
     1.1754943508e-38 -> '1.17549e-38'), while ``CAST(x AS DOUBLE)`` widens the stored float32
     exactly. Everything else is read as stored, relying on the session's ``time_zone = '+00:00'``
-    (TIMESTAMP comes back as UTC) and utf8mb4 (text comes back as unicode).
+    (TIMESTAMP comes back as UTC) and utf8mb4 (text comes back as unicode). Spatial columns too: the bare
+    column returns the stored bytes (SRID + WKB), which is what the binlog carries, while
+    ``ST_AsBinary`` would drop the SRID (and on MySQL 8 give geographic coordinates in the SRS's axis order).
     """
     name = quote_ident(col.name)
     if col.data_type == "float":

@@ -75,7 +75,7 @@ def cmd_demo(args) -> int:
 
     if args.stop:
         return stop_demo(Path(args.dir))
-    return run_demo(Path(args.dir), rows=args.rows, seconds=args.seconds)
+    return run_demo(Path(args.dir), rows=args.rows, seconds=args.seconds, sink=args.sink)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,11 +114,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=10.0, help="how long the write workload runs while streaming"
     )
     sp.add_argument("--stop", action="store_true", help="stop the demo's MariaDB server and exit")
+    sp.add_argument(
+        "--sink",
+        choices=("duckdb", "starrocks"),
+        default="duckdb",
+        help="where the demo replicates to: a DuckDB file, or the StarRocks stand-in it starts in-process",
+    )
     sp.set_defaults(func=cmd_demo)
+    sp = sub.add_parser(
+        "starrocks-standin",
+        add_help=False,
+        help="run the local StarRocks stand-in (FE query port, FE and BE HTTP ports) in the foreground; "
+        "see `cdc-assets starrocks-standin --help`",
+    )
+    sp.add_argument("standin_args", nargs=argparse.REMAINDER)  # main() hands these to the stand-in
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["starrocks-standin"]:  # its options belong to the stand-in's own parser
+        from cdc_assets.standin.server import main as standin_main
+
+        return standin_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

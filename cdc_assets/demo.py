@@ -42,12 +42,26 @@ source:
   scan.incremental.snapshot.chunk.size: 2000
   heartbeat.interval: 1s
 
+{sink}
+pipeline:
+  name: cdc-assets demo
+"""
+
+DUCKDB_SINK = """\
 sink:
   type: duckdb
   path: shop.duckdb
+"""
 
-pipeline:
-  name: cdc-assets demo
+STARROCKS_SINK = """\
+sink:
+  type: starrocks
+  jdbc-url: {jdbc_url}
+  load-url: {load_url}
+  username: root
+  password: ""
+  table.create.properties.replication_num: 1
+  sink.buffer-flush.interval-ms: 1000
 """
 
 
@@ -72,31 +86,62 @@ def stop_demo(base: Path) -> int:
     return 0
 
 
-def run_demo(base: Path, *, rows: int = 5000, seconds: float = 10.0, out=sys.stdout) -> int:
+def run_demo(
+    base: Path, *, rows: int = 5000, seconds: float = 10.0, sink: str = "duckdb", out=sys.stdout
+) -> int:
+    """The quickstart; ``sink`` is ``duckdb`` or ``starrocks`` (the stand-in, run in this process)."""
     base = base.resolve()
     base.mkdir(parents=True, exist_ok=True)
     say = lambda msg: print(msg, file=out, flush=True)  # noqa: E731
+    if sink != "starrocks":
+        return _run(base, rows, seconds, DUCKDB_SINK, say)
+    from cdc_assets.standin import StandIn
+
+    data_dir = base / "starrocks"
+    shutil.rmtree(data_dir, ignore_errors=True)  # start over, like the sample database
+    with StandIn(data_dir=data_dir) as standin:
+        say(f"StarRocks stand-in started: {standin.jdbc_url}, Stream Load at {standin.load_url}")
+        code = _run(
+            base,
+            rows,
+            seconds,
+            STARROCKS_SINK.format(jdbc_url=standin.jdbc_url, load_url=standin.load_url),
+            say,
+        )
+    say("The stand-in stopped with the demo; its data stays. Query it with any MySQL client:")
+    say(
+        f"  .venv/bin/cdc-assets starrocks-standin --data-dir {data_dir} &   # then: mysql -h 127.0.0.1 -P 9030 -u root"
+    )
+    return code
+
+
+def _run(base: Path, rows: int, seconds: float, sink_yaml: str, say) -> int:
     say(f"starting a private MariaDB (row binlog) in {base / 'mariadb'} ...")
     server = _server(base)
     server.create_user(DEMO_USER, DEMO_PASSWORD_DEFAULT)
     pipeline = base / "pipeline.yaml"
     pipeline.write_text(
         PIPELINE_YAML.format(
-            port=server.port, user=DEMO_USER, pw_env=DEMO_PASSWORD_ENV, pw_default=DEMO_PASSWORD_DEFAULT
+            port=server.port,
+            user=DEMO_USER,
+            pw_env=DEMO_PASSWORD_ENV,
+            pw_default=DEMO_PASSWORD_DEFAULT,
+            sink=sink_yaml,
         )
     )
     cfg = load_pipeline(pipeline)
     # Start over: a new sample database invalidates the old state and target.
     shutil.rmtree(cfg.state_dir, ignore_errors=True)
-    for suffix in ("", ".wal"):
-        Path(str(cfg.sink.path) + suffix).unlink(missing_ok=True)
+    if cfg.sink.type == "duckdb":
+        for suffix in ("", ".wal"):
+            Path(str(cfg.sink.path) + suffix).unlink(missing_ok=True)
     with server.connect() as conn:
         tables = create_sample_database(conn, "shop", rows=rows)
     say(f"sample database `shop` created on 127.0.0.1:{server.port}: {', '.join(tables)}")
 
     workload = Workload(lambda: server.connect(database="shop"), "shop", rate_per_s=200.0)
     workload.start()
-    say(f"write workload running (~200 transactions/s); syncing into {cfg.sink.path} ...")
+    say(f"write workload running (~200 transactions/s); syncing into {_target_name(cfg)} ...")
     stop = threading.Event()
     timer = threading.Timer(seconds, stop.set)
     progress = Progress()
@@ -120,18 +165,23 @@ def run_demo(base: Path, *, rows: int = 5000, seconds: float = 10.0, out=sys.std
     ok = _report(server, cfg, tables, say)
     home = base / "dagster_home"
     say("")
-    say(f"DuckDB file: {cfg.sink.path}")
-    say(
-        f"  look inside: .venv/bin/python -c \"import duckdb; print(duckdb.connect('{cfg.sink.path}', read_only=True)"
-        f".sql('select * from shop.customers limit 5'))\""
-    )
-    say("Open the same pipeline in the Dagster UI (the demo's MariaDB keeps running):")
-    say(
-        f"  mkdir -p {home} && cp dagster.yaml {home}/ && CDC_ASSETS_PIPELINE={pipeline} DAGSTER_HOME={home} "
-        ".venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000"
-    )
+    if cfg.sink.type == "duckdb":
+        say(f"DuckDB file: {cfg.sink.path}")
+        say(
+            f"  look inside: .venv/bin/python -c \"import duckdb; print(duckdb.connect('{cfg.sink.path}', read_only=True)"
+            f".sql('select * from shop.customers limit 5'))\""
+        )
+        say("Open the same pipeline in the Dagster UI (the demo's MariaDB keeps running):")
+        say(
+            f"  mkdir -p {home} && cp dagster.yaml {home}/ && CDC_ASSETS_PIPELINE={pipeline} DAGSTER_HOME={home} "
+            ".venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000"
+        )
     say(f"Stop the demo's MariaDB: .venv/bin/cdc-assets demo --dir {base} --stop")
     return 0 if ok else 1
+
+
+def _target_name(cfg) -> str:
+    return str(cfg.sink.path) if cfg.sink.type == "duckdb" else f"StarRocks ({cfg.sink.jdbc_url})"
 
 
 def _report(server: LocalMariaDB, cfg, tables: list[str], say) -> bool:

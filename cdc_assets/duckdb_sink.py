@@ -145,8 +145,12 @@ class DuckDBSink:
         conn.execute(f"INSERT INTO {self._qualified(target)} ({cols}) SELECT {cols} FROM __cdc_rows")
         conn.unregister("__cdc_rows")
 
-    def upsert(self, target: TableId, schema: TableSchema, rows: Sequence[Sequence[Any]]) -> int:
-        """Insert rows, replacing any with the same key (snapshot chunks; re-running one is harmless)."""
+    def upsert(
+        self, target: TableId, schema: TableSchema, rows: Sequence[Sequence[Any]], *, tag: str = ""
+    ) -> int:
+        """Insert rows, replacing any with the same key (snapshot chunks; re-running one is harmless).
+
+        ``tag`` (what the write holds) is not needed here: one DuckDB transaction either happened or not."""
         if not rows:
             return 0
         key_pos = schema.key_positions
@@ -164,7 +168,7 @@ class DuckDBSink:
         return len(rows)
 
     def apply_batch(
-        self, batch: Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]]
+        self, batch: Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]], *, tag: str = ""
     ) -> None:
         """Apply ``(target, schema, keys_to_delete, rows_to_insert)`` for several tables in ONE transaction."""
         if not batch:
@@ -194,8 +198,12 @@ class DuckDBSink:
                 return None
             return int(conn.execute(f"SELECT count(*) FROM {self._qualified(target)}").fetchone()[0])
 
-    def fetch_all(self, target: TableId, order_by: Sequence[str]) -> list[tuple]:
-        """Every row, ordered by ``order_by`` columns (for verification)."""
+    def fetch_all(self, target: TableId, schema: TableSchema) -> list[tuple]:
+        """Every row in source column order, ordered by the primary key (for verification)."""
         with self._connect(read_only=True) as conn:
-            order = ", ".join(quote_ident(c, "duckdb") for c in order_by)
-            return conn.execute(f"SELECT * FROM {self._qualified(target)} ORDER BY {order}").fetchall()
+            cols = ", ".join(quote_ident(c, "duckdb") for c in schema.column_names)
+            order = ", ".join(quote_ident(c, "duckdb") for c in schema.primary_key)
+            return conn.execute(f"SELECT {cols} FROM {self._qualified(target)} ORDER BY {order}").fetchall()
+
+    def close(self) -> None:
+        """Nothing stays open between operations."""

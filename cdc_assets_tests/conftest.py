@@ -72,6 +72,20 @@ def mysql_source(mariadb: LocalMariaDB) -> MySQLSource:
     return MySQLSource(mariadb.host, mariadb.port, CDC_USER, CDC_PASSWORD, mariadb)
 
 
+STARROCKS_PASSWORD = "sr-secret-pw"
+
+
+@pytest.fixture(scope="session")
+def standin(tmp_path_factory):
+    """The StarRocks stand-in for the whole session (FE query, FE HTTP and BE HTTP ports on free ports).
+
+    Tests write into databases of their own names, so they share it safely."""
+    from cdc_assets.standin import StandIn
+
+    with StandIn(password=STARROCKS_PASSWORD, data_dir=tmp_path_factory.mktemp("standin")) as server:
+        yield server
+
+
 @pytest.fixture
 def fresh_db(mariadb: LocalMariaDB) -> Iterator[str]:
     """A new, empty database with a unique name, dropped after the test."""

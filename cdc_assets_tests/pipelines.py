@@ -11,15 +11,35 @@ from cdc_assets.config import load_pipeline
 from cdc_assets.core.schema import TableId
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.verify import compare_table
+from cdc_assets_tests.conftest import STARROCKS_PASSWORD
 
 PASSWORD_ENV = "CDC_TEST_MYSQL_PASSWORD"
+STARROCKS_PASSWORD_ENV = "CDC_TEST_STARROCKS_PASSWORD"
 CLI = str(Path(sys.executable).with_name("cdc-assets"))
 
 
-def write_pipeline(tmp: Path, source, db: str, *, chunk_size: int = 50, extra_source: str = "") -> Path:
-    """A Flink CDC pipeline file capturing every table of ``db`` into ``tmp/target.duckdb``.
+def sink_block(standin=None) -> str:
+    """``tmp/target.duckdb``, or the StarRocks stand-in ``standin`` (its password through an env var)."""
+    if standin is None:
+        return "sink:\n  type: duckdb\n  path: target.duckdb\n"
+    return f"""sink:
+  type: starrocks
+  jdbc-url: {standin.jdbc_url}
+  load-url: {standin.load_url}
+  username: root
+  password: ${{{STARROCKS_PASSWORD_ENV}}}
+  table.create.properties.replication_num: 1
+  sink.buffer-flush.interval-ms: 1000
+"""
 
-    The password is passed through ``${CDC_TEST_MYSQL_PASSWORD}`` (see :func:`env`), as users pass secrets.
+
+def write_pipeline(
+    tmp: Path, source, db: str, *, chunk_size: int = 50, extra_source: str = "", standin=None
+) -> Path:
+    """A Flink CDC pipeline file capturing every table of ``db`` into ``tmp/target.duckdb``, or into the
+    StarRocks stand-in when ``standin`` is given (same database and table names).
+
+    Passwords are passed through ``${CDC_TEST_MYSQL_PASSWORD}`` (see :func:`env`), as users pass secrets.
     """
     path = tmp / "pipeline.yaml"
     path.write_text(
@@ -36,9 +56,7 @@ source:
   scan.snapshot.fetch.size: 37
   heartbeat.interval: 1s
 {extra_source}
-sink:
-  type: duckdb
-  path: target.duckdb
+{sink_block(standin)}
 pipeline:
   name: e2e {db}
 """
@@ -46,9 +64,14 @@ pipeline:
     return path
 
 
+def secrets_env(source) -> dict[str, str]:
+    """The variables a test pipeline file's ``${...}`` secrets refer to."""
+    return {PASSWORD_ENV: source.password, STARROCKS_PASSWORD_ENV: STARROCKS_PASSWORD}
+
+
 def env(source, **extra: str) -> dict[str, str]:
     e = dict(os.environ)
-    e[PASSWORD_ENV] = source.password
+    e.update(secrets_env(source))
     e.update(extra)
     return e
 
@@ -61,7 +84,7 @@ def cli(*args: str, source, timeout: float = 300, **kw) -> subprocess.CompletedP
 
 def compare_all(pipeline: Path, source, db: str, tables) -> dict[str, object]:
     """Compare every table; returns {table: TableComparison} and asserts nothing itself."""
-    cfg = load_pipeline(pipeline, env={PASSWORD_ENV: source.password})
+    cfg = load_pipeline(pipeline, env=secrets_env(source))
     ctx = RunContext(cfg)
     try:
         return {t: compare_table(ctx, TableId(db, t)) for t in tables}

@@ -147,13 +147,17 @@ def test_duckdb_pipeline_validates() -> None:
     ],
 )
 def test_jdbc_url_names_the_fe_query_addresses(url, addresses) -> None:
-    assert parse(doc(sink=STARROCKS_SINK.replace("jdbc:mysql://fe:9030", url))).sink.query_addresses == addresses
+    assert (
+        parse(doc(sink=STARROCKS_SINK.replace("jdbc:mysql://fe:9030", url))).sink.query_addresses == addresses
+    )
 
 
 def test_a_jdbc_url_that_is_not_one_is_refused_when_used() -> None:
-    sink = parse(doc(sink=STARROCKS_SINK.replace("jdbc:mysql://fe:9030", "fe:9030"))).sink  # validates (redacted seeds)
+    sink = parse(
+        doc(sink=STARROCKS_SINK.replace("jdbc:mysql://fe:9030", "fe:9030"))
+    ).sink  # validates (redacted seeds)
     with pytest.raises(ConfigError, match=r"sink.jdbc-url: 'fe:9030' is not a JDBC MySQL URL; expected e.g."):
-        sink.query_addresses
+        _ = sink.query_addresses
 
 
 def test_defaults_are_flinks() -> None:

@@ -41,7 +41,7 @@ def test_a_file_named_like_the_schema_works(tmp_path, file_name):
     assert sink.upsert(target, SCHEMA, [ROW_A, ROW_B]) == 2
     assert sink.upsert(target, SCHEMA, [ROW_A]) == 1  # re-loading a chunk replaces, never duplicates
     assert sink.row_count(target) == 2
-    assert sink.fetch_all(target, ["sku"]) == [ROW_A, ROW_B]
+    assert sink.fetch_all(target, SCHEMA) == [ROW_A, ROW_B]
 
 
 def test_missing_table_counts_as_none(tmp_path):
@@ -65,7 +65,7 @@ def test_apply_batch_gives_each_key_its_last_state_and_is_idempotent(tmp_path):
     keys, rows = collapse(changes, [0])
     for _ in range(2):  # replaying after a crash changes nothing
         sink.apply_batch([(target, SCHEMA, keys, rows)])
-        assert sink.fetch_all(target, ["sku"]) == [
+        assert sink.fetch_all(target, SCHEMA) == [
             ("ABC", Decimal("2.00"), None),
             ("new", Decimal("4.00"), None),
         ]

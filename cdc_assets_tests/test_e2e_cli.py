@@ -6,10 +6,20 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from cdc_assets.config import load_pipeline
 from cdc_assets.demo_data import Workload, create_sample_database
 from cdc_assets.state import StateStore
-from cdc_assets_tests.pipelines import CLI, PASSWORD_ENV, assert_identical, cli, env, write_pipeline
+from cdc_assets_tests.pipelines import (
+    CLI,
+    PASSWORD_ENV,
+    assert_identical,
+    cli,
+    env,
+    secrets_env,
+    write_pipeline,
+)
 
 
 def _sample(mysql_source, db: str) -> list[str]:
@@ -24,9 +34,15 @@ def _workload(mysql_source, db: str, **kw) -> Workload:
     return Workload(lambda: mysql_source.server.connect(database=db), db, **kw)
 
 
-def test_changes_before_during_and_after_the_snapshot_end_up_exact(mysql_source, fresh_db, tmp_path):
+@pytest.fixture(params=["duckdb", "starrocks"])
+def target(request):
+    """The skeleton's end-to-end tests run against both sinks: None is DuckDB, else the StarRocks stand-in."""
+    return request.getfixturevalue("standin") if request.param == "starrocks" else None
+
+
+def test_changes_before_during_and_after_the_snapshot_end_up_exact(mysql_source, fresh_db, tmp_path, target):
     tables = _sample(mysql_source, fresh_db)
-    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=40)
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=40, standin=target)
     before = _workload(mysql_source, fresh_db, seed=1)
     before.run_for(150)  # before the snapshot
 
@@ -66,7 +82,7 @@ def _start_sync(pipeline, mysql_source) -> subprocess.Popen:
 
 
 def _wait_for_restart_point(pipeline, mysql_source, proc, timeout=120.0):
-    cfg = load_pipeline(pipeline, env={PASSWORD_ENV: mysql_source.password})
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read()
@@ -78,9 +94,11 @@ def _wait_for_restart_point(pipeline, mysql_source, proc, timeout=120.0):
     raise AssertionError("the sync never saved a restart point")
 
 
-def test_a_crash_in_the_middle_of_streaming_loses_and_duplicates_nothing(mysql_source, fresh_db, tmp_path):
+def test_a_crash_in_the_middle_of_streaming_loses_and_duplicates_nothing(
+    mysql_source, fresh_db, tmp_path, target
+):
     tables = _sample(mysql_source, fresh_db)
-    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=200)
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=200, standin=target)
     load = _workload(mysql_source, fresh_db, seed=5, rate_per_s=300.0)
     proc = _start_sync(pipeline, mysql_source)
     load.start()
@@ -92,7 +110,7 @@ def test_a_crash_in_the_middle_of_streaming_loses_and_duplicates_nothing(mysql_s
         time.sleep(0.5)
     finally:
         load.stop()
-    cfg = load_pipeline(pipeline, env={PASSWORD_ENV: mysql_source.password})
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
     with StateStore(cfg.state_dir) as st:
         crashed_at = st.restart_point()
     assert crashed_at is not None and crashed_at.position >= first_point.position
@@ -104,9 +122,9 @@ def test_a_crash_in_the_middle_of_streaming_loses_and_duplicates_nothing(mysql_s
     assert_identical(pipeline, mysql_source, fresh_db, tables)
 
 
-def test_sigterm_flushes_saves_the_restart_point_and_exits_cleanly(mysql_source, fresh_db, tmp_path):
+def test_sigterm_flushes_saves_the_restart_point_and_exits_cleanly(mysql_source, fresh_db, tmp_path, target):
     tables = _sample(mysql_source, fresh_db)
-    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=500)
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=500, standin=target)
     proc = _start_sync(pipeline, mysql_source)
     _wait_for_restart_point(pipeline, mysql_source, proc)
     _workload(mysql_source, fresh_db, seed=8).run_for(100)

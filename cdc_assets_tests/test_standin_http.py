@@ -900,9 +900,8 @@ def test_labels_and_prepared_transactions_survive_a_restart(tmp_path: Path) -> N
 def test_cli_prints_one_ready_line_and_stops_on_sigterm(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-c",
-            "import sys; from cdc_assets.standin import main; sys.exit(main(sys.argv[1:]))",
+            str(Path(sys.executable).with_name("cdc-assets")),
+            "starrocks-standin",
             "--data-dir",
             str(tmp_path),
             "--query-port",

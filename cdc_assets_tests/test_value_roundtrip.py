@@ -5,7 +5,8 @@ snapshot path (PyMySQL, ``snapshot_select_expr``, session time zone UTC, ``row_c
 and through the binlog (python-mysql-replication from the position before the inserts,
 ``binlog_values`` + ``row_converter('binlog')``). Both must equal the expected canonical values, and
 so must what DuckDB returns after loading them as Arrow arrays of ``arrow_type`` into a table of
-``duckdb_type``.
+``duckdb_type``, and what the StarRocks stand-in returns after the StarRocks sink created the table
+and loaded them by Stream Load.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from pydantic import SecretStr
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.constants import NONE_SOURCE
 from pymysqlreplication.row_event import UpdateRowsEvent, WriteRowsEvent
 
+from cdc_assets.config import StarRocksSinkConfig
+from cdc_assets.config.values import to_tzinfo
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.types import (
@@ -35,6 +39,9 @@ from cdc_assets.core.types import (
     snapshot_select_expr,
 )
 from cdc_assets.core.values import EMPTY_SET_SOURCE
+from cdc_assets.starrocks import StarRocksSink
+from cdc_assets.state import StateStore
+from cdc_assets_tests.conftest import STARROCKS_PASSWORD
 
 pytestmark = pytest.mark.mariadb
 
@@ -70,8 +77,32 @@ class Case:
     tinyint1_as_boolean: bool = True
     duck: str | None = None  # expected DuckDB type, where the case is about it
     extra: dict = field(default_factory=dict)
+    placeholder: str = "%s"  # the INSERT's SQL for the bound value, e.g. "ST_GeomFromText(%s, 4326)"
 
 
+def srid(n: int, wkb: bytes) -> bytes:
+    """MySQL's stored spatial value: the SRID as 4 little-endian bytes, then little-endian WKB."""
+    return struct.pack("<I", n) + wkb
+
+
+def wkb(kind: int, body: bytes) -> bytes:
+    """WKB of geometry type ``kind`` (1 point, 2 linestring, 3 polygon, 4 multipoint, 7 collection)."""
+    return struct.pack("<BI", 1, kind) + body
+
+
+def pt(x: float, y: float) -> bytes:
+    return wkb(1, struct.pack("<dd", x, y))
+
+
+def pts(*xy: tuple[float, float]) -> bytes:
+    return struct.pack("<I", len(xy)) + b"".join(struct.pack("<dd", x, y) for x, y in xy)
+
+
+def many(*parts: bytes) -> bytes:
+    return struct.pack("<I", len(parts)) + b"".join(parts)
+
+
+MULTIPOINT_2154 = srid(2154, wkb(4, many(pt(1, 2), pt(-3, 0.25))))
 MAX65 = "99999999999999999999999999999999999.999999999999999999999999999999"
 
 CASES = [
@@ -265,6 +296,53 @@ CASES = [
     Case("bit1", "BIT(1)", [(0, 0), (1, 1)], duck="UBIGINT"),
     Case("bit64", "BIT(64)", [(2**64 - 1, 2**64 - 1), (2**63, 2**63), (0, 0), (1, 1)]),
     Case("bit10", "BIT(10)", [(513, 513), (1023, 1023)]),
+    Case(
+        "point-srid4326",
+        "POINT",
+        [
+            ("POINT(1 2)", srid(4326, pt(1, 2))),
+            ("POINT(-179.9 0.1)", srid(4326, pt(-179.9, 0.1))),
+            ("POINT(1e300 -5e-324)", srid(4326, pt(1e300, -5e-324))),
+        ],
+        placeholder="ST_GeomFromText(%s, 4326)",
+        duck="BLOB",
+    ),
+    Case(
+        "polygon",
+        "POLYGON",
+        [
+            (
+                "POLYGON((0 0,10 0,10 10,0 10,0 0),(1 1,2 1,2 2,1 1))",
+                srid(
+                    0,
+                    wkb(
+                        3,
+                        many(
+                            pts((0, 0), (10, 0), (10, 10), (0, 10), (0, 0)),
+                            pts((1, 1), (2, 1), (2, 2), (1, 1)),
+                        ),
+                    ),
+                ),
+            )
+        ],
+        placeholder="ST_GeomFromText(%s)",
+    ),
+    Case(
+        "geometry-srid3857",
+        "GEOMETRY",
+        [
+            ("POINT(-0.5 1.25)", srid(3857, pt(-0.5, 1.25))),
+            ("LINESTRING(0 0,1 1,2 0.5)", srid(3857, wkb(2, pts((0, 0), (1, 1), (2, 0.5))))),
+            ("MULTIPOINT(0 0,3 4)", srid(3857, wkb(4, many(pt(0, 0), pt(3, 4))))),
+            (
+                "GEOMETRYCOLLECTION(POINT(7 8),LINESTRING(1 2,3 4))",
+                srid(3857, wkb(7, many(pt(7, 8), wkb(2, pts((1, 2), (3, 4)))))),
+            ),
+        ],
+        placeholder="ST_GeomFromText(%s, 3857)",
+    ),
+    # the stored format itself is accepted as a value (as mysqldump --hex-blob writes it)
+    Case("multipoint-stored-bytes", "MULTIPOINT", [(MULTIPOINT_2154, MULTIPOINT_2154)]),
 ]
 
 
@@ -337,12 +415,41 @@ def _through_duckdb(schema: TableSchema, rows: list[tuple], t1b: bool) -> list[t
         con.close()
 
 
+def _through_starrocks(
+    standin, state_dir, db: str, schema: TableSchema, rows: list[tuple], t1b: bool
+) -> list[tuple]:
+    """Create the table in the StarRocks stand-in, load ``rows`` by Stream Load, read them back over its
+    MySQL protocol and decode them to canonical values (TIMESTAMPs travel as +08:00 wall-clock time)."""
+    cfg = StarRocksSinkConfig(
+        jdbc_url=standin.jdbc_url,
+        load_url=(standin.load_url,),
+        username="root",
+        password=SecretStr(STARROCKS_PASSWORD),
+        table_create_properties={"replication_num": "1"},
+    )
+    with StateStore(state_dir) as journal:
+        sink = StarRocksSink(
+            cfg,
+            pipeline_id="roundtrip",
+            journal=journal,
+            tinyint1_as_boolean=t1b,
+            time_zone=to_tzinfo("+08:00"),
+        )
+        try:
+            target = TableId(db, TABLE)
+            sink.ensure_table(target, schema)
+            sink.upsert(target, schema, rows, tag="roundtrip")
+            return sink.fetch_all(target, schema)
+        finally:
+            sink.close()
+
+
 def test_none_source_tag_matches_the_library():
     assert NONE_SOURCE.EMPTY_SET == EMPTY_SET_SOURCE
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_value_roundtrip(mariadb, fresh_db, case: Case):
+def test_value_roundtrip(mariadb, fresh_db, case: Case, standin, tmp_path):
     t1b = case.tinyint1_as_boolean
     admin = mariadb.connect(fresh_db)
     old_zone = None
@@ -366,7 +473,7 @@ def test_value_roundtrip(mariadb, fresh_db, case: Case):
                         icur.execute("SELECT @@SESSION.time_zone")
                         assert icur.fetchone()[0] == case.time_zone
                     icur.executemany(
-                        f"INSERT INTO {quote_ident(TABLE)} VALUES (%s, %s)",
+                        f"INSERT INTO {quote_ident(TABLE)} VALUES (%s, {case.placeholder})",
                         [(i, v) for i, (v, _) in enumerate(case.rows)] + [(len(case.rows), None)],
                     )
             finally:
@@ -404,6 +511,9 @@ def test_value_roundtrip(mariadb, fresh_db, case: Case):
 
     back = _through_duckdb(schema, snapshot, t1b)
     _assert_same([v for _, v in back], [v for _, v in expected], "duckdb")
+
+    starrocks = _through_starrocks(standin, tmp_path / "state", fresh_db, schema, snapshot, t1b)
+    _assert_same([v for _, v in starrocks], [v for _, v in expected], "starrocks")
 
 
 def test_empty_set_in_update_images(mariadb, fresh_db):

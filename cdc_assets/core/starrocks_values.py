@@ -54,7 +54,7 @@ def _decoder(col: SrColumn, zone: _dt.tzinfo) -> Decoder | None:
     dt = src.data_type.lower()
     base = _base(col.type_sql)
     if base == "BOOLEAN":
-        return lambda v: bool(int(v))
+        return (lambda v: int(v)) if dt == "bit" else (lambda v: bool(int(v)))
     if base == "LARGEINT" or (base == "BIGINT" and dt == "bit"):
         return int
     if dt == "timestamp":

@@ -10,7 +10,7 @@ from functools import cached_property
 from cdc_assets.config import PipelineConfig
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.types import check_supported
-from cdc_assets.duckdb_sink import DuckDBSink
+from cdc_assets.engine.sinks import Sink, make_sink
 from cdc_assets.errors import ConfigError, SchemaError
 from cdc_assets.mysql import catalog
 from cdc_assets.mysql.connection import ConnectionSettings, connect
@@ -31,15 +31,6 @@ def connection_settings(cfg: PipelineConfig) -> ConnectionSettings:
     )
 
 
-def make_sink(cfg: PipelineConfig) -> DuckDBSink:
-    if cfg.sink.type == "duckdb":
-        return DuckDBSink(cfg.sink.path, tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean)
-    raise ConfigError(
-        f"{cfg.origin}: sink.type: the {cfg.sink.type!r} sink validates but cannot be run yet in this release "
-        "(the StarRocks sink is planned); use `type: duckdb` with a `path:` for now"
-    )
-
-
 def binlog_client_id(cfg: PipelineConfig) -> int:
     """The server id this pipeline's binlog reader uses: the first of ``server-id``, else one derived
     from the pipeline id in Flink's default range 5400-6400 (stable across restarts)."""
@@ -54,7 +45,6 @@ class RunContext:
 
     cfg: PipelineConfig
     settings: ConnectionSettings = field(init=False)
-    sink: DuckDBSink = field(init=False)
     server: ServerInfo | None = None
     schemas: dict[TableId, TableSchema] = field(default_factory=dict)
 
@@ -66,11 +56,14 @@ class RunContext:
                 f"supported now: {', '.join(SUPPORTED_STARTUP_MODES)}"
             )
         self.settings = connection_settings(self.cfg)
-        self.sink = make_sink(self.cfg)
 
     @cached_property
     def state(self) -> StateStore:
         return StateStore(self.cfg.state_dir)
+
+    @cached_property
+    def sink(self) -> Sink:
+        return make_sink(self.cfg, self.state)
 
     def connect(self, *, streaming: bool = False):
         return connect(self.settings, streaming=streaming)
@@ -115,5 +108,7 @@ class RunContext:
         return schemas
 
     def close(self) -> None:
+        if "sink" in self.__dict__:
+            self.sink.close()
         if "state" in self.__dict__:
             self.state.close()

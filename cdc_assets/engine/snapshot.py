@@ -70,15 +70,26 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
     convert = row_converter(schema, "snapshot", tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
     target = ctx.target(table)
     started = time.monotonic()
+    # Each read of a chunk writes under its own tags: a re-read may see newer rows, which a sink that
+    # deduplicates by label must not skip as "already loaded".
+    attempt = ctx.state.start_chunk_attempt(key, index)
     rows = 0
+    writes = 0
     buffered: list[tuple] = []
+
+    def write() -> int:
+        nonlocal writes
+        writes += 1
+        return ctx.sink.upsert(target, schema, buffered, tag=f"c{index}-a{attempt}-w{writes}")
+
     with ctx.connect(streaming=True) as conn:
         for batch in read_chunk(ctx.settings, conn, schema, state.chunk, ctx.cfg.source.fetch_size):
             buffered.extend(convert(r) for r in batch)
             if len(buffered) >= WRITE_BATCH_ROWS:
-                rows += ctx.sink.upsert(target, schema, buffered)
+                rows += write()
                 buffered = []
-        rows += ctx.sink.upsert(target, schema, buffered)
+        if buffered:
+            rows += write()
     seconds = time.monotonic() - started
     ctx.state.mark_chunk_done(key, index, rows=rows, seconds=seconds)
     return ChunkResult(table, state.chunk, rows, seconds, skipped=False)

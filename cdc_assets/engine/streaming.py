@@ -15,6 +15,7 @@ from cdc_assets.core.events import RowChange, collapse
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import TableId
 from cdc_assets.engine.context import RunContext, binlog_client_id
+from cdc_assets.engine.sinks import flush_interval as sink_flush_interval
 from cdc_assets.errors import CdcError
 from cdc_assets.mysql.binlog import BinlogReader, Boundary, RowsRead
 from cdc_assets.mysql.server import current_position
@@ -56,6 +57,13 @@ def start_point(ctx: RunContext) -> RestartPoint:
     )
 
 
+def _tag(point: RestartPoint) -> str:
+    if point.position is None:
+        return str(point.gtid_set)
+    tag = f"{point.position.file}_{point.position.pos}"
+    return f"{tag}_{point.skip_events}_{point.skip_rows}" if point.skip_events or point.skip_rows else tag
+
+
 def _reached(point: RestartPoint, target: RestartPoint) -> bool:
     if point.position is None or target.position is None:
         return False
@@ -73,13 +81,15 @@ def stream(
     until_caught_up: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
     on_flush: Callable[[FlushInfo], None] | None = None,
-    flush_interval: float = 1.0,
+    flush_interval: float | None = None,
     max_buffered_rows: int = 20_000,
     clock: Callable[[], float] = time.time,
 ) -> StreamResult:
     """Apply binlog changes until stopped (``should_stop``) or, with ``until_caught_up``, until the
     binlog end that existed when streaming started has been applied."""
     assert ctx.server is not None, "discover() first"
+    if flush_interval is None:
+        flush_interval = sink_flush_interval(ctx.cfg)
     missing = [
         str(t) for t in ctx.schemas if (s := ctx.state.table(str(t))) is None or s.phase != "snapshotted"
     ]
@@ -124,7 +134,9 @@ def stream(
             keys, rows = collapse(changes, schema.key_positions)
             batch.append((ctx.target(table), schema, keys, rows))
             counts[table] = len(changes)
-        ctx.sink.apply_batch(batch)
+        # The binlog between two restart points never changes, so the range names the write: a replay
+        # after a crash that flushes the same range again is recognised by a deduplicating sink.
+        ctx.sink.apply_batch(batch, tag=f"b{_tag(last_saved)}-{_tag(boundary)}")
         ctx.state.save_restart_point(boundary)
         last_saved = boundary
         result.flushes += 1

@@ -1,0 +1,59 @@
+"""The sink interface the engine writes through, and the factory that builds one from the pipeline.
+
+Two implementations: :class:`cdc_assets.duckdb_sink.DuckDBSink` (embedded default) and
+:class:`cdc_assets.starrocks.StarRocksSink` (production target). ``tag`` names what a write holds (a
+chunk read, a binlog range); a sink that deduplicates retries (StarRocks labels) derives its labels
+from it, the other ignores it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from cdc_assets.config import PipelineConfig
+from cdc_assets.config.values import to_tzinfo
+from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.duckdb_sink import DuckDBSink
+from cdc_assets.starrocks import StarRocksSink
+from cdc_assets.state import StateStore
+
+Batch = Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]]
+
+
+class Sink(Protocol):
+    def ensure_table(self, target: TableId, schema: TableSchema) -> None: ...
+
+    def upsert(
+        self, target: TableId, schema: TableSchema, rows: Sequence[Sequence[Any]], *, tag: str = ""
+    ) -> int: ...
+
+    def apply_batch(self, batch: Batch, *, tag: str = "") -> None: ...
+
+    def row_count(self, target: TableId) -> int | None: ...
+
+    def fetch_all(self, target: TableId, schema: TableSchema) -> list[tuple]: ...
+
+    def close(self) -> None: ...
+
+
+#: seconds between stream flushes when the sink has no setting of its own
+DEFAULT_FLUSH_INTERVAL = 1.0
+
+
+def make_sink(cfg: PipelineConfig, state: StateStore) -> Sink:
+    if cfg.sink.type == "duckdb":
+        return DuckDBSink(cfg.sink.path, tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean)
+    zone = cfg.source.server_time_zone
+    return StarRocksSink(
+        cfg.sink,
+        pipeline_id=cfg.pipeline_id,
+        journal=state,
+        tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean,
+        time_zone=to_tzinfo(zone) if zone else None,
+    )
+
+
+def flush_interval(cfg: PipelineConfig) -> float:
+    """Seconds between stream flushes: ``sink.buffer-flush.interval-ms`` for StarRocks, else 1 s."""
+    return cfg.sink.flush_interval_seconds if cfg.sink.type == "starrocks" else DEFAULT_FLUSH_INTERVAL

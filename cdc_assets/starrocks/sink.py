@@ -1,0 +1,244 @@
+"""The StarRocks sink: Primary Key tables created from the source schema, rows written by Stream Load.
+
+Every write is one load per table (or several pieces of at most ``sink.buffer-flush.max-bytes``),
+under a label derived from the pipeline, the state folder's generation, the table and what the write
+holds (a chunk read, a binlog range): a retry after a crash reuses the label, and StarRocks answers
+"already loaded" instead of loading twice.
+
+With ``sink.at-least-once.use-transaction-stream-load`` (the default) the pieces of one table's write
+are one transaction (begin, load x N, prepare, commit). The label is journalled in the pipeline state
+before ``begin`` and removed after ``commit``; a process that dies in between leaves it behind, and
+the next sink resolves such lingering transactions before it writes anything: it rolls back a
+prepared one, because the restart point was not saved after it, so its rows will be written again.
+Loads of different tables run in parallel on ``sink.io.thread-count`` threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, tzinfo
+from typing import Any, Protocol
+
+from cdc_assets.config import StarRocksSinkConfig
+from cdc_assets.core.events import key_of
+from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.sql import quote_ident, quote_table
+from cdc_assets.core.starrocks_load import choose_format, encode, load_headers, make_label
+from cdc_assets.core.starrocks_types import SrTable, create_database_sql, create_table_sql, plan_table
+from cdc_assets.core.starrocks_values import source_order, target_decoder
+from cdc_assets.errors import SchemaError
+from cdc_assets.starrocks.client import StreamLoadClient
+from cdc_assets.starrocks.fe import FrontEnd
+
+log = logging.getLogger(__name__)
+
+
+class Journal(Protocol):
+    """Where the sink records transactions in flight (the pipeline's state store)."""
+
+    @property
+    def generation(self) -> str: ...
+
+    def sink_txn_started(self, label: str, db: str, table: str) -> None: ...
+
+    def sink_txn_finished(self, label: str) -> None: ...
+
+    def sink_txns_open(self) -> list[tuple[str, str, str]]: ...
+
+
+class StarRocksSink:
+    dialect = "starrocks"
+
+    def __init__(
+        self,
+        cfg: StarRocksSinkConfig,
+        *,
+        pipeline_id: str,
+        journal: Journal,
+        tinyint1_as_boolean: bool = True,
+        time_zone: tzinfo | None = None,
+        client: StreamLoadClient | None = None,
+    ):
+        self.cfg = cfg
+        self.journal = journal
+        self.tinyint1_as_boolean = tinyint1_as_boolean
+        self.time_zone = time_zone or UTC
+        password = cfg.password.get_secret_value()
+        self.fe = FrontEnd(
+            cfg.query_addresses, cfg.username, password, connect_timeout=cfg.connect_timeout_ms / 1000
+        )
+        self.client = client or StreamLoadClient(
+            cfg.load_url,
+            cfg.username,
+            password,
+            connect_timeout=cfg.connect_timeout_ms / 1000,
+            socket_timeout=None if cfg.socket_timeout_ms < 0 else cfg.socket_timeout_ms / 1000,
+            wait_for_continue_timeout=cfg.wait_for_continue_timeout_ms / 1000,
+        )
+        self.label_prefix = f"{cfg.label_prefix or 'cdc_' + pipeline_id}_{journal.generation}"
+        self._plans: dict[TableId, tuple[TableSchema, SrTable]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._resolved = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"StarRocksSink(load_url={';'.join(self.cfg.load_url)!r}, user={self.cfg.username!r})"
+
+    # ---- tables --------------------------------------------------------------------------------
+
+    def plan(self, target: TableId, schema: TableSchema) -> SrTable:
+        cached = self._plans.get(target)
+        if cached is None or cached[0] != schema:
+            cached = (schema, plan_table(schema, target, tinyint1_as_boolean=self.tinyint1_as_boolean))
+            self._plans[target] = cached
+        return cached[1]
+
+    def ensure_table(self, target: TableId, schema: TableSchema) -> None:
+        """Create the database and the Primary Key table if missing; an existing table must have the
+        source's columns and key (idempotent)."""
+        table = self.plan(target, schema)
+        self.resolve_lingering()
+        self.fe.execute(create_database_sql(target.db), doing=f"creating database {target.db}")
+        existing = self.fe.table_columns(target.db, target.table)
+        if existing is None:
+            sql = create_table_sql(
+                table,
+                num_buckets=self.cfg.table_create_num_buckets,
+                properties=self.cfg.table_create_properties,
+            )
+            self.fe.execute(sql, doing=f"creating table {target}")
+            log.info("created StarRocks table %s", target)
+            return
+        names = {n.lower() for n, _ in existing}
+        missing = [c.name for c in table.columns if c.name.lower() not in names]
+        key = [n.lower() for n, k in existing if k == "PRI"]
+        if missing or key != [k.lower() for k in table.key]:
+            raise SchemaError(
+                f"the StarRocks table {target} exists but does not match its source {schema.table_id}: "
+                + (f"missing columns {', '.join(missing)}; " if missing else "")
+                + (
+                    f"primary key ({', '.join(key)}) instead of ({', '.join(table.key)}); "
+                    if key != [k.lower() for k in table.key]
+                    else ""
+                )
+                + "drop it (it is created again) or route the source to another table",
+                table=str(target),
+            )
+
+    def drop_table(self, target: TableId) -> None:
+        self.fe.execute(
+            f"DROP TABLE IF EXISTS {quote_table(target.db, target.table, 'starrocks')}",
+            doing=f"dropping {target}",
+        )
+
+    def resolve_lingering(self) -> None:
+        """Roll back the transactions a dead process left prepared (once per sink)."""
+        with self._lock:
+            if self._resolved:
+                return
+            by_db: dict[str, list[str]] = {}
+            for label, db, _table in self.journal.sink_txns_open():
+                by_db.setdefault(db, []).append(label)
+            for db, labels in by_db.items():
+                log.info(
+                    "resolving %d StarRocks transaction(s) left open by an earlier run in %s", len(labels), db
+                )
+                self.client.resolve_lingering(db, labels, commit=False)
+                for label in labels:
+                    self.journal.sink_txn_finished(label)
+            self._resolved = True
+
+    # ---- data ----------------------------------------------------------------------------------
+
+    def upsert(
+        self, target: TableId, schema: TableSchema, rows: Sequence[Sequence[Any]], *, tag: str = ""
+    ) -> int:
+        """Insert or replace ``rows`` (full rows in source column order) under labels derived from ``tag``."""
+        if rows:
+            self._write(target, schema, rows, (), tag)
+        return len(rows)
+
+    def apply_batch(
+        self, batch: Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]], *, tag: str = ""
+    ) -> None:
+        """Apply ``(target, schema, keys_to_delete, rows_to_insert)`` per table: one load per table, the
+        tables in parallel. A key that is also inserted is not deleted first (the upsert replaces it)."""
+        work = []
+        for target, schema, keys, rows in batch:
+            key_pos = schema.key_positions
+            inserted = {key_of(r, key_pos) for r in rows}
+            deletes = [k for k in keys if tuple(k) not in inserted]
+            if rows or deletes:
+                work.append((target, schema, rows, deletes))
+        if not work:
+            return
+        if len(work) == 1 or self.cfg.io_thread_count <= 1:
+            for target, schema, rows, deletes in work:
+                self._write(target, schema, rows, deletes, tag)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.cfg.io_thread_count, thread_name_prefix="starrocks-load")
+        futures = [self._pool.submit(self._write, t, s, r, d, tag) for t, s, r, d in work]
+        errors = [f.exception() for f in futures]  # wait for every load before raising
+        for exc in errors:
+            if exc is not None:
+                raise exc
+
+    def _write(
+        self,
+        target: TableId,
+        schema: TableSchema,
+        upserts: Sequence[Sequence[Any]],
+        deletes: Sequence[tuple],
+        tag: str,
+    ) -> None:
+        self.resolve_lingering()
+        table = self.plan(target, schema)
+        fmt = choose_format(table, self.cfg.properties)
+        headers = load_headers(table, fmt, self.cfg.properties)
+        pieces = encode(
+            table, fmt, upserts, deletes, time_zone=self.time_zone, max_bytes=self.cfg.buffer_flush_max_bytes
+        )
+        if self.cfg.use_transaction_stream_load:
+            bodies = [body for body, _rows in pieces]
+            label = make_label(self.label_prefix, target, tag)
+            self.journal.sink_txn_started(label, target.db, target.table)
+            self.client.transaction_load(target.db, target.table, bodies, label=label, headers=headers)
+            self.journal.sink_txn_finished(label)
+            return
+        for i, (body, _rows) in enumerate(pieces):
+            label = make_label(self.label_prefix, target, f"{tag}-p{i}")
+            self.client.stream_load(target.db, target.table, body, label=label, headers=headers)
+
+    # ---- reads (verification, status) ----------------------------------------------------------
+
+    def row_count(self, target: TableId) -> int | None:
+        if self.fe.table_columns(target.db, target.table) is None:
+            return None
+        rows = self.fe.execute(
+            f"SELECT count(*) FROM {quote_table(target.db, target.table, 'starrocks')}",
+            doing=f"counting {target}",
+        )
+        return int(rows[0][0])
+
+    def fetch_all(self, target: TableId, schema: TableSchema) -> list[tuple]:
+        """Every row in source column order and canonical values, ordered by the primary key."""
+        table = self.plan(target, schema)
+        cols = ", ".join(quote_ident(c, "starrocks") for c in source_order(table))
+        order = ", ".join(quote_ident(c, "starrocks") for c in table.key)
+        rows = self.fe.execute(
+            f"SELECT {cols} FROM {quote_table(target.db, target.table, 'starrocks')} ORDER BY {order}",
+            doing=f"reading {target}",
+        )
+        decode = target_decoder(table, self.time_zone)
+        return [decode(r) for r in rows]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self.client.close()
+        self.fe.close()

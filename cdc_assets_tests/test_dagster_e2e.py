@@ -15,7 +15,7 @@ from cdc_assets.core.schema import TableId
 from cdc_assets.defs.locate import PIPELINE_ENV, build_definitions
 from cdc_assets.defs.pipeline import partitions_def_name, table_asset_key
 from cdc_assets.demo_data import Workload, create_sample_database
-from cdc_assets_tests.pipelines import PASSWORD_ENV, assert_identical, env, write_pipeline
+from cdc_assets_tests.pipelines import PASSWORD_ENV, assert_identical, env, secrets_env, write_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +39,8 @@ def dagster_home(tmp_path):
 
 
 def _defs(pipeline: Path, mysql_source, monkeypatch) -> dg.Definitions:
-    monkeypatch.setenv(PASSWORD_ENV, mysql_source.password)
+    for name, value in secrets_env(mysql_source).items():
+        monkeypatch.setenv(name, value)
     return build_definitions({PIPELINE_ENV: str(pipeline)})
 
 
@@ -67,10 +68,16 @@ def test_definitions_have_one_partitioned_asset_per_table_and_both_jobs(
     assert asset.op.pool == "cdc_snapshot"
 
 
+@pytest.fixture(params=["duckdb", "starrocks"])
+def target(request):
+    """None: the DuckDB sink; else the StarRocks stand-in."""
+    return request.getfixturevalue("standin") if request.param == "starrocks" else None
+
+
 def test_snapshot_partitions_then_bounded_job_leave_target_equal_to_source(
-    mysql_source, fresh_db, shop, tmp_path, dagster_home, monkeypatch
+    mysql_source, fresh_db, shop, tmp_path, dagster_home, monkeypatch, target
 ):
-    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=60)
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=60, standin=target)
     defs = _defs(pipeline, mysql_source, monkeypatch)
     pid = _pid(defs)
     load = Workload(

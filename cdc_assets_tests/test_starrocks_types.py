@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from pathlib import Path
 
 import pytest
 import sqlglot
@@ -489,3 +490,10 @@ def test_type_mapping_markdown_is_a_table_of_every_rule():
         assert len(re.findall(r"(?<!\\)\|", line)) == 4, line  # no cell breaks the table
         assert rule.mysql in line and rule.reason.replace("|", "\\|") in line
     assert "BIGINT UNSIGNED | LARGEINT" in md and "128 bytes" in md
+
+
+def test_the_readme_shows_the_type_mapping_as_the_code_has_it():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert type_mapping_markdown().strip() in readme, (
+        "regenerate the README table from type_mapping_markdown()"
+    )

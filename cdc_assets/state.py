@@ -9,7 +9,9 @@ a state folder written by an incompatible version is refused with a clear error.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -48,7 +50,9 @@ CREATE TABLE IF NOT EXISTS sink_txns (
   label TEXT PRIMARY KEY,
   db TEXT NOT NULL,
   tbl TEXT NOT NULL,
-  started_at REAL NOT NULL
+  started_at REAL NOT NULL,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL
 );
 """
 
@@ -73,6 +77,16 @@ class ChunkState:
     done: bool
     rows: int | None
     seconds: float | None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class StateStore:
@@ -275,19 +289,31 @@ class StateStore:
     def sink_txn_started(self, label: str, db: str, table: str) -> None:
         with self._tx() as c:
             c.execute(
-                "INSERT INTO sink_txns VALUES (?, ?, ?, ?) ON CONFLICT(label) DO NOTHING",
-                (label, db, table, time.time()),
+                "INSERT INTO sink_txns VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(label) DO NOTHING",
+                (label, db, table, time.time(), socket.gethostname(), os.getpid()),
             )
 
     def sink_txn_finished(self, label: str) -> None:
         with self._tx() as c:
             c.execute("DELETE FROM sink_txns WHERE label = ?", (label,))
 
-    def sink_txns_open(self) -> list[tuple[str, str, str]]:
-        """``(label, db, table)`` of sink transactions begun and not known to be finished."""
-        return [
-            tuple(r) for r in self._conn.execute("SELECT label, db, tbl FROM sink_txns ORDER BY started_at")
-        ]
+    def sink_txns_open(self, *, abandoned_after: float = 900.0) -> list[tuple[str, str, str]]:
+        """``(label, db, table)`` of sink transactions begun and never finished by a process that is
+        gone: one of this machine whose pid no longer runs (or this very process), or, from another
+        machine, one begun over ``abandoned_after`` seconds ago (longer than a load transaction may
+        stay open). The loads other processes (other Dagster runs) are doing right now are left alone."""
+        here, now, me = socket.gethostname(), time.time(), os.getpid()
+        out = []
+        for label, db, tbl, started, host, pid in self._conn.execute(
+            "SELECT label, db, tbl, started_at, host, pid FROM sink_txns ORDER BY started_at"
+        ):
+            if host == here:
+                gone = pid == me or not _pid_alive(pid)
+            else:
+                gone = now - started > abandoned_after
+            if gone:
+                out.append((label, db, tbl))
+        return out
 
     def forget_table(self, source: str) -> None:
         """Drop a table's snapshot bookkeeping (it will be snapshotted again)."""

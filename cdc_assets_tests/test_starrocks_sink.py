@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import socket
+import subprocess
+import time
 import uuid
 from decimal import Decimal
 
@@ -259,3 +262,30 @@ def test_a_crash_between_a_load_and_the_restart_point_save_loses_and_duplicates_
     again = run_sync(cfg, until_caught_up=True)  # replays from the old restart point
     assert again.stream.caught_up and again.stream.rows > 0
     assert_identical(pipeline, mysql_source, fresh_db, tables)
+
+
+def test_the_journal_resolves_only_transactions_of_processes_that_are_gone(tmp_path):
+    """Chunk loads run in several Dagster processes sharing one state: a sink starting in one of them
+    must not roll back the loads the others are doing right now."""
+    live = subprocess.Popen(["sleep", "60"])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    try:
+        with StateStore(tmp_path / "state") as st:
+            st.sink_txn_started("mine", "d", "t")
+            here, now = socket.gethostname(), time.time()
+            rows = [
+                ("live", here, live.pid, now),
+                ("dead", here, dead.pid, now),
+                ("far-recent", "another-host", 1, now - 60),
+                ("far-old", "another-host", 1, now - 3600),
+            ]
+            with st._tx() as c:
+                c.executemany(
+                    "INSERT INTO sink_txns VALUES (?, 'd', 't', ?, ?, ?)",
+                    [(name, t, h, p) for name, h, p, t in rows],
+                )
+            assert {label for label, _, _ in st.sink_txns_open()} == {"mine", "dead", "far-old"}
+    finally:
+        live.kill()
+        live.wait()

@@ -397,6 +397,7 @@ def test_json_headers():
         "format": "json",
         "strip_outer_array": "true",
         "ignore_json_size": "true",
+        "strict_mode": "true",  # a value StarRocks cannot convert fails the load instead of loading NULL
     }
     merged = load_headers(
         PLAIN, LoadFormat.JSON, {"timeout": "60", "ignore_json_size": "false", "format": "json"}
@@ -405,6 +406,7 @@ def test_json_headers():
         "format": "json",
         "strip_outer_array": "true",
         "ignore_json_size": "false",
+        "strict_mode": "true",
         "timeout": "60",
     }
 
@@ -416,6 +418,7 @@ def test_csv_headers():
         "column_separator": ",",
         "enclose": '"',
         "escape": "\\",
+        "strict_mode": "true",
         "max_filter_ratio": "0",
     }
     # spellings of the same layout are accepted

@@ -289,3 +289,20 @@ def test_the_journal_resolves_only_transactions_of_processes_that_are_gone(tmp_p
     finally:
         live.kill()
         live.wait()
+
+
+def test_a_value_starrocks_refuses_stops_the_load_instead_of_becoming_null(standin, state, target):
+    query(standin, f"CREATE DATABASE IF NOT EXISTS `{target.db}`")
+    query(  # an existing table whose `name` column cannot hold the source's text
+        standin,
+        f"CREATE TABLE `{target.db}`.`items` (id LARGEINT NOT NULL, name INT NULL, price DECIMAL(10,2) NULL, "
+        'at DATETIME NULL) PRIMARY KEY(id) DISTRIBUTED BY HASH(id) PROPERTIES ("replication_num" = "1")',
+    )
+    sink = make_sink(standin, state, use_transaction_stream_load=False)
+    try:
+        sink.ensure_table(target, SCHEMA)
+        with pytest.raises(CdcError, match="too many filtered rows"):
+            sink.upsert(target, SCHEMA, [row(1)], tag="c0-a1-w1")
+        assert sink.row_count(target) == 0
+    finally:
+        sink.close()

@@ -152,7 +152,9 @@ def load_headers(t: SrTable, fmt: LoadFormat, properties: Mapping[str, str]) -> 
             continue
         ours.pop(key, None)  # e.g. ignore_json_size: the user's value wins
         user[str(k)] = value
-    return {**ours, **user}
+    # strict_mode: a value StarRocks cannot convert filters its row (and fails the load, max_filter_ratio
+    # being 0) instead of loading NULL silently, StarRocks' non-strict default.
+    return {**ours, "strict_mode": "true", **user}
 
 
 # ------------------------------------------------------------------------------ value encoders

@@ -26,7 +26,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -70,7 +70,7 @@ class HttpContext:
     """What both servers share."""
 
     user: str
-    password: str
+    password: str = field(repr=False)
     txns: TxnManager
     faults: Faults
     host: str

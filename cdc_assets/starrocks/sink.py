@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, tzinfo
@@ -29,8 +30,8 @@ from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.starrocks_load import choose_format, encode, load_headers, make_label
 from cdc_assets.core.starrocks_types import SrTable, create_database_sql, create_table_sql, plan_table
 from cdc_assets.core.starrocks_values import source_order, target_decoder
-from cdc_assets.errors import SchemaError
-from cdc_assets.starrocks.client import StreamLoadClient
+from cdc_assets.errors import SchemaError, SinkError
+from cdc_assets.starrocks.client import LoadResult, StreamLoadClient
 from cdc_assets.starrocks.fe import FrontEnd
 
 log = logging.getLogger(__name__)
@@ -206,12 +207,32 @@ class StarRocksSink:
             bodies = [body for body, _rows in pieces]
             label = make_label(self.label_prefix, target, tag)
             self.journal.sink_txn_started(label, target.db, target.table)
-            self.client.transaction_load(target.db, target.table, bodies, label=label, headers=headers)
+            result = self.client.transaction_load(
+                target.db, target.table, bodies, label=label, headers=headers
+            )
             self.journal.sink_txn_finished(label)
+            self._check_filtered(target, result, headers)
             return
         for i, (body, _rows) in enumerate(pieces):
-            label = make_label(self.label_prefix, target, f"{tag}-p{i}")
-            self.client.stream_load(target.db, target.table, body, label=label, headers=headers)
+            # Where a write splits depends on sink.buffer-flush.max-bytes: the piece's checksum keeps a
+            # replay under another setting from being taken for a piece already loaded.
+            label = make_label(self.label_prefix, target, f"{tag}-p{i}-{zlib.crc32(body):08x}")
+            result = self.client.stream_load(target.db, target.table, body, label=label, headers=headers)
+            self._check_filtered(target, result, headers)
+
+    @staticmethod
+    def _check_filtered(target: TableId, result: LoadResult, headers: dict[str, str]) -> None:
+        """Rows StarRocks refused are lost rows: an error, unless the user allowed it (max_filter_ratio)."""
+        if result.filtered_rows <= 0:
+            return
+        message = (
+            f"StarRocks filtered {result.filtered_rows} row(s) of load {result.label} into {target} "
+            f"(values it refused: see the load's ErrorURL {result.response.get('ErrorURL', '')})"
+        )
+        if float(headers.get("max_filter_ratio", "0") or 0) > 0:
+            log.warning("%s; sink.properties.max_filter_ratio allows it", message)
+            return
+        raise SinkError(f"{message}; fix the table's column types, or drop the table so it is created again")
 
     # ---- reads (verification, status) ----------------------------------------------------------
 

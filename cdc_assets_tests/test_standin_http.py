@@ -685,7 +685,7 @@ def test_unknown_labels_answer_txn_not_exists_or_no_transaction_found(sr: StandI
     assert load == {
         "via": "BE",
         "Status": "TXN_NOT_EXISTS",
-        "Message": "Transaction with label ghost not exists",
+        "Message": "transaction with label ghost not exists",
     }
     prepare = txn(sr, "prepare", db, "ghost")
     assert prepare["Message"] == "transaction with label ghost not exists"
@@ -734,7 +734,7 @@ def test_database_table_mismatch_and_request_errors(sr: StandIn, db: str) -> Non
     )
     assert direct.json() == {
         "Status": "INVALID_ARGUMENT",
-        "Message": f"request db {other} transaction db {db} not match",
+        "Message": f"Request database {other} not equal transaction database {db}",
     }
     bad_timeout = txn(sr, "prepare", db, "t7", prepared_timeout="soon")
     assert bad_timeout["Message"] == 'class java.lang.NumberFormatException: For input string: "soon"'

@@ -355,7 +355,11 @@ class TxnManager:
     ) -> dict[str, Any]:
         started = time.monotonic()
         if self._context(db, label) is not None:  # the BE already holds a stream context for the label
-            return {"Status": "LABEL_ALREADY_EXISTS", "ExistingJobStatus": "", "Message": ""}
+            return {
+                "Status": "LABEL_ALREADY_EXISTS",
+                "ExistingJobStatus": "RUNNING",
+                "Message": f"Label [{label}] has already been used.",
+            }
         h = header_map(headers)
         timeouts: dict[str, int] = {}
         for name in ("timeout", "idle_transaction_timeout"):
@@ -399,7 +403,7 @@ class TxnManager:
             return resp("INVALID_ARGUMENT", "Invalid label "), False
         txn = self._context(db, label)
         if txn is None:
-            return resp("TXN_NOT_EXISTS", f"Transaction with label {label} not exists"), False
+            return resp("TXN_NOT_EXISTS", f"transaction with label {label} not exists"), False
         r = txn.row
         if r.db != db:
             return resp(
@@ -424,7 +428,7 @@ class TxnManager:
     ) -> tuple[dict[str, Any], bool]:
         r = txn.row
         if r.state != L.PREPARE:
-            return resp("TXN_NOT_EXISTS", f"Transaction with label {r.label} not exists"), False
+            return resp("TXN_NOT_EXISTS", f"transaction with label {r.label} not exists"), False
         body_read = False
         try:
             txn.body_bytes += content_length or 0
@@ -451,7 +455,7 @@ class TxnManager:
             self.abort(txn, e.message)
             return resp(e.code, e.message), body_read
         if r.state != L.PREPARE:  # rolled back while this load ran
-            return resp("TXN_NOT_EXISTS", f"Transaction with label {r.label} not exists"), body_read
+            return resp("TXN_NOT_EXISTS", f"transaction with label {r.label} not exists"), body_read
         txn.batch.extend(batch)
         txn.loads += 1
         txn.load_bytes += len(body)
@@ -472,7 +476,7 @@ class TxnManager:
             return resp("TXN_NOT_EXISTS", f"transaction with label {label} not exists")
         r = txn.row
         if r.db != db:
-            return resp("INVALID_ARGUMENT", f"request db {db} transaction db {r.db} not match")
+            return resp("INVALID_ARGUMENT", f"Request database {db} not equal transaction database {r.db}")
         h = header_map(headers)
         prepared_timeout = None
         if prepare and "prepared_timeout" in h:
@@ -544,7 +548,9 @@ class TxnManager:
         if txn is None:
             return resp("TXN_NOT_EXISTS", f"transaction with label {label} not exists")
         if txn.row.db != db:
-            return resp("INVALID_ARGUMENT", f"request db {db} transaction db {txn.row.db} not match")
+            return resp(
+                "INVALID_ARGUMENT", f"Request database {db} not equal transaction database {txn.row.db}"
+            )
         with txn.lock:
             if txn.row.state != L.PREPARE:
                 return resp("TXN_NOT_EXISTS", f"transaction with label {label} not exists")

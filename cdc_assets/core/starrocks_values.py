@@ -15,17 +15,11 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from cdc_assets.core.schema import Column
 from cdc_assets.core.starrocks_types import SrColumn, SrTable
 
 Decoder = Callable[[Any], Any]
 
 _TIME = re.compile(r"^(-)?(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
-_BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
-
-
-def _base(type_sql: str) -> str:
-    return type_sql.split("(", 1)[0].strip().upper()
 
 
 def _float32(v: Any) -> float:
@@ -50,35 +44,29 @@ def _datetime(v: Any) -> _dt.datetime:
 
 
 def _decoder(col: SrColumn, zone: _dt.tzinfo) -> Decoder | None:
-    src: Column = col.source
-    dt = src.data_type.lower()
-    base = _base(col.type_sql)
-    if base == "BOOLEAN":
-        return (lambda v: int(v)) if dt == "bit" else (lambda v: bool(int(v)))
-    if base == "LARGEINT" or (base == "BIGINT" and dt == "bit"):
+    """By the column's load encoding (``SrColumn.kind``), which already says how the value was written."""
+    kind, float32 = col.kind, col.source.data_type.lower() == "float"
+    if kind == "bool":  # BIT(1) is BOOLEAN in StarRocks but an int in canonical form
+        return int if col.source.data_type.lower() == "bit" else (lambda v: bool(int(v)))
+    if kind == "int":  # LARGEINT arrives as text
         return int
-    if dt == "timestamp":
-        return lambda v: _datetime(v).replace(tzinfo=zone).astimezone(_dt.UTC)
-    if dt == "datetime":
-        return _datetime
-    if dt == "date":
+    if kind in ("float", "float_string"):
+        return _float32 if float32 else float
+    if kind in ("decimal", "decimal_string"):
+        return Decimal
+    if kind == "date":
         return lambda v: v if isinstance(v, _dt.date) else _dt.date.fromisoformat(str(v))
-    if dt == "time":
+    if kind == "datetime":
+        return _datetime
+    if kind == "timestamp":
+        return lambda v: _datetime(v).replace(tzinfo=zone).astimezone(_dt.UTC)
+    if kind == "time":
         return _time
-    if dt == "float":
-        return _float32
-    if dt in ("double", "real"):
-        return float
-    if dt == "decimal":
-        # p > 38 stays fixed-point text (its canonical form); a DECIMAL key comes back as its text
-        return None if base == "VARCHAR" and (src.numeric_precision or 0) > 38 else Decimal
-    if dt in _BINARY_TYPES:
-        if base == "VARCHAR":  # a binary key column holds hex text
-            return lambda v: bytes.fromhex(v)
-        return lambda v: bytes(v) if not isinstance(v, bytes) else v
-    if base in ("TINYINT", "SMALLINT", "INT", "BIGINT"):
-        return int
-    return None
+    if kind == "binary":
+        return bytes
+    if kind == "hex_string":
+        return bytes.fromhex
+    return None  # string, json: text as it is
 
 
 def target_decoder(table: SrTable, zone: _dt.tzinfo | None) -> Callable[[Sequence[Any]], tuple]:

@@ -25,6 +25,7 @@ from types import MappingProxyType
 
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.sql import quote_ident
+from cdc_assets.core.types import SPATIAL_TYPES
 from cdc_assets.core.values import enum_members, unsupported_value_reason
 from cdc_assets.errors import ConfigError, SchemaError, UnsupportedTypeError
 
@@ -150,19 +151,7 @@ _UNKNOWN_CHARSET = (4, 4.0)
 
 #: byte limits of the TEXT and BLOB types
 _LOB_BYTES = {"tiny": 255, "": 65535, "medium": 16777215, "long": 4294967295}
-_SPATIAL = frozenset(
-    {
-        "geometry",
-        "point",
-        "linestring",
-        "polygon",
-        "multipoint",
-        "multilinestring",
-        "multipolygon",
-        "geometrycollection",
-        "geomcollection",
-    }
-)
+_SPATIAL = frozenset(SPATIAL_TYPES)
 #: '-838:59:59', the widest TIME without a fraction
 _TIME_CHARS = 10
 #: '-2.2250738585072014e-308', the longest repr() of a double

@@ -114,18 +114,18 @@ class StarRocksSink:
             log.info("created StarRocks table %s", target)
             return
         names = {n.lower() for n, _ in existing}
+        problems = []
         missing = [c.name for c in table.columns if c.name.lower() not in names]
-        key = [n.lower() for n, k in existing if k == "PRI"]
-        if missing or key != [k.lower() for k in table.key]:
+        if missing:
+            problems.append(f"missing columns {', '.join(missing)}")
+        key = [n for n, k in existing if k == "PRI"]
+        if [k.lower() for k in key] != [k.lower() for k in table.key]:
+            problems.append(f"primary key ({', '.join(key)}) instead of ({', '.join(table.key)})")
+        if problems:
             raise SchemaError(
                 f"the StarRocks table {target} exists but does not match its source {schema.table_id}: "
-                + (f"missing columns {', '.join(missing)}; " if missing else "")
-                + (
-                    f"primary key ({', '.join(key)}) instead of ({', '.join(table.key)}); "
-                    if key != [k.lower() for k in table.key]
-                    else ""
-                )
-                + "drop it (it is created again) or route the source to another table",
+                + "; ".join(problems)
+                + "; drop it (it is created again) or route the source to another table",
                 table=str(target),
             )
 

@@ -377,6 +377,86 @@ def test_header_error_after_begin_aborts_the_label_so_it_can_be_reused(sr: Stand
     assert good["Status"] == "Success" and good["TxnId"] > bad["TxnId"]
 
 
+@pytest.mark.parametrize("timeout", ["0", "259201"])
+def test_timeout_outside_1_to_259200_seconds_fails_at_begin(sr: StandIn, db: str, timeout: str) -> None:
+    message = "Invalid timeout. Timeout should between 1 and 259200 seconds"
+    r = stream_load(sr, db, b"1\ta\t\\N\t\\N\n", label=f"to{timeout}", timeout=timeout)
+    assert (r["Status"], r["Message"], r["TxnId"]) == ("Fail", message, -1)
+    begin = txn(sr, "begin", db, f"tt{timeout}", timeout=timeout)
+    assert begin == {"via": "BE", "Status": "ANALYSIS_ERROR", "Message": message}
+    assert load_state(sr, db, f"to{timeout}") == "UNKNOWN" and load_state(sr, db, f"tt{timeout}") == "UNKNOWN"
+    assert rows(sr, db) == []
+
+
+def test_timeout_bounds_themselves_are_accepted(sr: StandIn, db: str) -> None:
+    assert stream_load(sr, db, b"1\ta\t\\N\t\\N\n", timeout="259200")["Status"] == "Success"
+    assert stream_load(sr, db, b"2\tb\t\\N\t\\N\n", timeout="1")["Status"] == "Success"
+    assert txn(sr, "begin", db, "tmax", timeout="259200")["Status"] == "OK"
+    assert rows(sr, db) == [(1, "a", None, None), (2, "b", None, None)]
+
+
+@pytest.fixture(scope="module")
+def small_sr() -> Iterator[StandIn]:
+    """A stand-in whose BE takes bodies of at most 1 MB (``streaming_load_max_mb``)."""
+    with StandIn(streaming_load_max_mb=1) as standin:
+        yield standin
+
+
+def _json_doc_row(key: int, size: int) -> bytes:
+    """A CSV row of table ``t`` exactly ``size`` bytes long, padded in its JSON column."""
+    head, tail = f'{key}\t\\N\t\\N\t"'.encode(), b'"\n'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+def test_body_over_streaming_load_max_mb_fails_before_it_is_read(small_sr: StandIn) -> None:
+    name = f"m{uuid.uuid4().hex[:10]}"
+    sql(small_sr, f"CREATE DATABASE {name}", TABLE_DDL.format(db=name))
+    limit = 1024 * 1024
+    raw = Raw(small_sr.be_http_port)
+    head = {"Authorization": BASIC, "Expect": "100-continue", "Content-Length": str(limit + 1)}
+    raw.send_head("PUT", f"/api/{name}/t/_stream_load", {**head, "label": "huge", "format": "xml"})
+    code, headers, body = raw.read_response()  # no 100 Continue: the size is checked first, before format
+    assert code == 200 and headers["connection"] == "close"
+    answer = json.loads(body)
+    assert (answer["Status"], answer["TxnId"]) == ("Fail", -1)
+    assert answer["Message"].startswith(f"body size {limit + 1} exceed limit: {limit}, id=")
+    assert answer["Message"].endswith(
+        f", job_id=-1, txn_id: -1, label=huge, db={name}. "
+        "You can increase the limit by setting streaming_load_max_mb in be.conf."
+    )
+    assert load_state(small_sr, name, "huge") == "UNKNOWN"
+    at_limit = stream_load(small_sr, name, _json_doc_row(1, limit), label="huge")
+    assert at_limit["Status"] == "Success" and at_limit["LoadBytes"] == limit
+
+
+def test_transaction_loads_count_together_against_streaming_load_max_mb(small_sr: StandIn) -> None:
+    name = f"m{uuid.uuid4().hex[:10]}"
+    sql(small_sr, f"CREATE DATABASE {name}", TABLE_DDL.format(db=name))
+    part = _json_doc_row(1, 600 * 1024)
+    txn_id = txn(small_sr, "begin", name, "two")["TxnId"]
+    assert txn(small_sr, "load", name, "two", part)["Status"] == "OK"
+    raw = Raw(small_sr.be_http_port)
+    head = {"Authorization": BASIC, "Expect": "100-continue", "Content-Length": str(len(part))}
+    raw.send_head("PUT", "/api/transaction/load", {**head, "db": name, "table": "t", "label": "two"})
+    code, _, body = raw.read_response()
+    answer = json.loads(body)
+    assert code == 200 and answer["Status"] == "INTERNAL_ERROR"
+    assert answer["Message"].startswith(f"body size {2 * len(part)} exceed limit: {1024 * 1024}, id=")
+    assert answer["Message"].endswith(
+        f", job_id=-1, txn_id: {txn_id}, label=two, db={name}. "
+        "You can increase the limit by setting streaming_load_max_mb in be.conf."
+    )
+    assert load_state(small_sr, name, "two") == "ABORTED"  # an error in load rolls the transaction back
+    assert rows(small_sr, name) == []
+
+
+def test_streaming_load_max_mb_must_be_a_positive_whole_number() -> None:
+    with pytest.raises(ValueError, match="streaming_load_max_mb must be at least 1"):
+        StandIn(streaming_load_max_mb=0)
+    with pytest.raises(ValueError, match="whole number of MB"):
+        StandIn(streaming_load_max_mb=1.5)  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------------------------------------- section 2
 
 
@@ -596,6 +676,103 @@ def test_varbinary_loads_from_csv_hex_and_not_from_json(sr: StandIn) -> None:
     assert r["Status"] == "Fail" and "VARBINARY" in r["Message"] and "CSV" in r["Message"]
 
 
+def test_year_0000_dates_and_datetimes_load_and_read_back(sr: StandIn) -> None:
+    name = f"y{uuid.uuid4().hex[:10]}"
+    sql(
+        sr,
+        f"CREATE DATABASE {name}",
+        f"CREATE TABLE {name}.t (id INT NOT NULL, d DATE NULL, ts DATETIME NULL) PRIMARY KEY(id) "
+        "DISTRIBUTED BY HASH(id) PROPERTIES('replication_num' = '1')",
+    )
+    body = (
+        b"1,0000-01-01,0000-01-01 00:00:00\n"
+        b"2,0000-02-29,0000-12-31 23:59:59.5\n"  # year 0 is a leap year
+        b"3,9999-12-31,9999-12-31 23:59:59\n"
+        b"4,00000301,00000301123000\n"
+    )
+    r = stream_load(sr, name, body, column_separator=",", strict_mode="true")
+    assert r["Status"] == "Success" and r["NumberLoadedRows"] == 4, r
+    # DuckDB keeps year 0 as astronomical year 0 (it prints it as 1 BC) ...
+    assert sr.store.query(f'SELECT year(d), CAST(d AS VARCHAR) FROM "{name}".t WHERE id = 1')[1] == [
+        (0, "0001-01-01 (BC)")
+    ]
+    # ... and the query port sends StarRocks' text. PyMySQL cannot make a date of year 0, so it hands
+    # that text over as a str; years 1-9999 come back as date / datetime as usual.
+    assert rows(sr, name) == [
+        (1, "0000-01-01", "0000-01-01 00:00:00"),
+        (2, "0000-02-29", "0000-12-31 23:59:59.500000"),
+        (3, datetime.date(9999, 12, 31), datetime.datetime(9999, 12, 31, 23, 59, 59)),
+        (4, "0000-03-01", "0000-03-01 12:30:00"),
+    ]
+    bad = b"5,10000-01-01,\\N\n6,2024-13-01,\\N\n7,0000-02-30,\\N\n8,\\N,0000-01-01 24:00:00\n"
+    strict = stream_load(sr, name, bad, column_separator=",", strict_mode="true", max_filter_ratio="1")
+    assert (strict["NumberLoadedRows"], strict["NumberFilteredRows"]) == (0, 4)
+    lenient = stream_load(sr, name, bad, column_separator=",", max_filter_ratio="1")
+    assert lenient["NumberLoadedRows"] == 4  # strict_mode off: values out of range load as NULL
+    assert rows(sr, name)[4:] == [(5, None, None), (6, None, None), (7, None, None), (8, None, None)]
+
+
+def test_year_0000_keys_upsert_and_delete(sr: StandIn) -> None:
+    name = f"y{uuid.uuid4().hex[:10]}"
+    sql(
+        sr,
+        f"CREATE DATABASE {name}",
+        f"CREATE TABLE {name}.t (d DATE NOT NULL, ts DATETIME NOT NULL, v INT NULL) PRIMARY KEY(d, ts) "
+        "DISTRIBUTED BY HASH(d) PROPERTIES('replication_num' = '1')",
+    )
+    cols = {"columns": "d,ts,v,__op", "column_separator": ","}
+    body = (
+        b"0000-01-01,0000-01-01 00:00:01,1,0\n0000-01-01,0000-01-01 00:00:01,2,0\n2024-01-01,2024-01-01,3,0\n"
+    )
+    assert stream_load(sr, name, body, **cols)["Status"] == "Success"
+    assert rows(sr, name) == [
+        ("0000-01-01", "0000-01-01 00:00:01", 2),
+        (datetime.date(2024, 1, 1), datetime.datetime(2024, 1, 1), 3),
+    ]
+    assert stream_load(sr, name, b"0000-01-01,0000-01-01 00:00:01,\\N,1\n", **cols)["Status"] == "Success"
+    assert rows(sr, name) == [(datetime.date(2024, 1, 1), datetime.datetime(2024, 1, 1), 3)]
+
+
+def test_largeint_range_starts_at_minus_2_pow_127_plus_1(sr: StandIn) -> None:
+    name = f"l{uuid.uuid4().hex[:10]}"
+    sql(
+        sr,
+        f"CREATE DATABASE {name}",
+        f"CREATE TABLE {name}.t (id LARGEINT NOT NULL, v LARGEINT NULL) PRIMARY KEY(id) "
+        "DISTRIBUTED BY HASH(id) PROPERTIES('replication_num' = '1')",
+    )
+    low = -(2**127) + 1
+    assert stream_load(sr, name, f"{low}\t{low}\n".encode(), strict_mode="true")["Status"] == "Success"
+    key = stream_load(sr, name, f"{low - 1}\t1\n".encode(), label="lk")
+    assert (key["Status"], key["NumberFilteredRows"]) == ("Fail", 1)  # the key turns NULL: filtered
+    value = stream_load(sr, name, f"1\t{low - 1}\n".encode(), strict_mode="true", max_filter_ratio="1")
+    assert value["NumberFilteredRows"] == 1
+    assert stream_load(sr, name, f"2\t{low - 1}\n".encode())["NumberLoadedRows"] == 1  # lenient: NULL
+    assert rows(sr, name) == [(str(low), str(low)), ("2", None)]  # LARGEINT travels as text
+
+
+def test_json_values_over_16_mb_are_filtered(sr: StandIn, db: str) -> None:
+    limit = 16 * 1024 * 1024
+    fits = b'1\t\\N\t\\N\t"' + b"x" * (limit - 2) + b'"\n'  # the JSON text is exactly 16 MB
+    over = b'2\t\\N\t\\N\t"' + b"x" * (limit - 1) + b'"\n'  # one byte more
+    r = stream_load(sr, db, fits + over, max_filter_ratio="0.5")
+    assert r["Status"] == "Success" and (r["NumberLoadedRows"], r["NumberFilteredRows"]) == (1, 1)
+    log = requests.get(r["ErrorURL"]).text
+    assert log.startswith(f"Error: JSON value of column 'doc' is larger than {limit} bytes. Row: 2\t")
+    assert sr.store.query(f'SELECT id, length(doc) FROM "{db}".t')[1] == [(1, limit)]
+
+
+def test_csv_op_read_from_a_named_field_upserts_and_deletes(sr: StandIn, db: str) -> None:
+    cols = {"columns": "id,name,temp,__op=temp", "column_separator": ","}
+    first = stream_load(sr, db, b"1,a,0\n2,b,0\n3,c,0\n", **cols)
+    assert first["Status"] == "Success" and first["NumberLoadedRows"] == 3
+    second = stream_load(sr, db, b"2,\\N,1\n3,z,0\n1,\\N,1\n1,again,0\n", **cols)
+    assert second["Status"] == "Success" and second["NumberLoadedRows"] == 4
+    assert rows(sr, db) == [(1, "again", None, None), (3, "z", None, None)]
+    bad = stream_load(sr, db, b"4,d,2\n", **cols, max_filter_ratio="1")
+    assert bad["NumberFilteredRows"] == 1 and "Invalid __op value '2'" in requests.get(bad["ErrorURL"]).text
+
+
 # ---------------------------------------------------------------------------------------------- section 3
 
 
@@ -792,6 +969,103 @@ def test_filtered_rows_over_the_ratio_fail_prepare(sr: StandIn, db: str) -> None
     assert load_state(sr, db, "t9") == "ABORTED"
 
 
+@pytest.mark.parametrize(
+    "second",
+    [
+        {"format": "csv"},
+        {"format": "json"},  # strip_outer_array missing is false
+        {"format": "json", "strip_outer_array": "true", "columns": "id,name"},
+        {"format": "json", "strip_outer_array": "true", "strict_mode": "true"},
+    ],
+)
+def test_transaction_loads_must_send_the_same_data_headers(sr: StandIn, db: str, second: dict) -> None:
+    first = {"format": "json", "strip_outer_array": "true"}
+    txn(sr, "begin", db, "same")
+    assert txn(sr, "load", db, "same", b'[{"id": 1}]', **first)["Status"] == "OK"
+    r = txn(sr, "load", db, "same", b'[{"id": 2}]', **second)
+    assert r == {"via": "BE", "Status": "INTERNAL_ERROR", "Message": "load request not equal last."}
+    assert load_state(sr, db, "same") == "ABORTED"  # an error in load rolls the transaction back
+    assert txn(sr, "load", db, "same", b'[{"id": 3}]', **first)["Status"] == "TXN_NOT_EXISTS"
+    assert rows(sr, db) == []
+
+
+def test_transaction_loads_may_differ_in_headers_that_do_not_describe_the_data(sr: StandIn, db: str) -> None:
+    txn(sr, "begin", db, "alike")
+    first = txn(sr, "load", db, "alike", b"1,a\n", column_separator=",", columns="id,name", format="CSV")
+    assert first["Status"] == "OK"
+    # header names and the case of flag values do not matter; timeout and max_filter_ratio are not data
+    second = txn(
+        sr,
+        "load",
+        db,
+        "alike",
+        b"2,b\n",
+        Column_Separator=",",
+        columns="id,name",
+        format="csv",
+        timeout="30",
+        max_filter_ratio="0.5",
+    )
+    assert second["Status"] == "OK", second
+    assert txn(sr, "commit", db, "alike")["Status"] == "OK"
+    assert rows(sr, db) == [(1, "a", None, None), (2, "b", None, None)]
+
+
+def test_transaction_csv_records_run_on_across_loads(sr: StandIn, db: str) -> None:
+    # the BE feeds every load of a transaction into one pipe: a record ends at the row delimiter or at
+    # the end of the data, not at the end of a load's body
+    txn(sr, "begin", db, "csv1")
+    assert txn(sr, "load", db, "csv1", b"1\ta\t\\N\t\\N\n2\tb")["Status"] == "OK"
+    assert txn(sr, "load", db, "csv1", b"ob\t\\N\t\\N\n3\t\xc3")["Status"] == "OK"  # split inside 'é'
+    assert txn(sr, "load", db, "csv1", b"\xa9\t\\N\t\\N")["Status"] == "OK"  # no final delimiter
+    prepare = txn(sr, "prepare", db, "csv1")
+    assert prepare["Status"] == "OK"
+    assert (prepare["NumberTotalRows"], prepare["NumberLoadedRows"], prepare["NumberFilteredRows"]) == (
+        3,
+        3,
+        0,
+    )
+    assert txn(sr, "commit", db, "csv1")["Status"] == "OK"
+    assert rows(sr, db) == [(1, "a", None, None), (2, "bob", None, None), (3, "é", None, None)]
+
+
+def test_transaction_csv_record_missing_its_row_delimiter_runs_into_the_next_load(
+    sr: StandIn, db: str
+) -> None:
+    # why StarRocks' docs say every CSV record must end with the row delimiter
+    txn(sr, "begin", db, "csv2")
+    assert txn(sr, "load", db, "csv2", b"1\ta\t\\N\t\\N")["Status"] == "OK"
+    assert txn(sr, "load", db, "csv2", b"2\tb\t\\N\t\\N\n")["Status"] == "OK"
+    prepare = txn(sr, "prepare", db, "csv2")
+    assert (prepare["Status"], prepare["Message"]) == ("INTERNAL_ERROR", "too many filtered rows")
+    log = requests.get(prepare["ErrorURL"]).text
+    assert "Value count does not match column count. Expect 4, but got 7" in log
+    assert "Row: 1\ta\t\\N\t\\N2\tb\t\\N\t\\N" in log
+    assert load_state(sr, db, "csv2") == "ABORTED" and rows(sr, db) == []
+
+
+def test_prepared_timeout_aborts_a_prepared_transaction_by_txn_manager(sr: StandIn, db: str) -> None:
+    txn_id = txn(sr, "begin", db, "pt1")["TxnId"]
+    txn(sr, "load", db, "pt1", b"1\ta\t\\N\t\\N\n")
+    assert txn(sr, "prepare", db, "pt1", prepared_timeout="5")["Status"] == "OK"
+    txn(sr, "begin", db, "pt2")
+    txn(sr, "load", db, "pt2", b"2\tb\t\\N\t\\N\n")
+    assert txn(sr, "prepare", db, "pt2")["Status"] == "OK"  # default prepared_timeout: 86400 s
+    sr.txns.clean_expired(now=time.monotonic() + 4)
+    assert load_state(sr, db, "pt1") == "PREPARED"
+    sr.txns.clean_expired(now=time.monotonic() + 6)
+    assert load_state(sr, db, "pt1") == "ABORTED" and load_state(sr, db, "pt2") == "PREPARED"
+    assert sr.txns.get(db, "pt1").row.reason == "timeout by txn manager"  # type: ignore[union-attr]
+    assert txn(sr, "commit", db, "pt1") == {
+        "via": "FE",
+        "Status": "FAILED",
+        "Message": f"class com.starrocks.common.StarRocksException: Can not commit ABORTED transaction "
+        f"{txn_id}, label is pt1",
+    }
+    assert txn(sr, "commit", db, "pt2")["Status"] == "OK"
+    assert rows(sr, db) == [(2, "b", None, None)]
+
+
 # ---------------------------------------------------------------------------------------------- faults
 
 
@@ -833,6 +1107,29 @@ def test_label_already_used_message_fault_gives_the_3_2_11_answer(sr: StandIn, d
     sr.faults.inject("label_already_used_message")
     r = stream_load(sr, db, b"1\ta\t\\N\t\\N\n", label="u1")
     assert r["Status"] == "Fail" and "has already been used" in r["Message"] and "ExistingJobStatus" not in r
+
+
+def test_no_backend_alive_fault_is_answered_by_the_fe_and_begins_nothing(sr: StandIn, db: str) -> None:
+    sr.faults.inject("no_backend_alive", times=2, table="t")
+    raw = Raw(sr.http_port)
+    headers = {"Authorization": BASIC, "Expect": "100-continue", "Content-Length": "10", "label": "nb"}
+    raw.send_head("PUT", f"/api/{db}/t/_stream_load", headers)
+    code, head, body = raw.read_response()  # instead of the 307: LoadAction found no BE
+    assert code == 200 and head["connection"] == "close"
+    assert list(json.loads(body).items()) == [
+        ("Status", "FAILED"),
+        ("Message", "class com.starrocks.common.DdlException: No backend alive."),
+    ]
+    assert raw.at_eof()
+    begin = txn(sr, "begin", db, "nb2")
+    assert begin == {
+        "via": "FE",
+        "Status": "FAILED",
+        "Message": "class com.starrocks.common.StarRocksException: No backend alive.",
+    }
+    assert load_state(sr, db, "nb") == "UNKNOWN" and load_state(sr, db, "nb2") == "UNKNOWN"
+    assert stream_load(sr, db, b"1\ta\t\\N\t\\N\n", label="nb")["Status"] == "Success"  # used up
+    assert txn(sr, "begin", db, "nb2")["Status"] == "OK"
 
 
 def test_connection_reset_fault_cuts_the_request_and_applies_nothing(sr: StandIn, db: str) -> None:

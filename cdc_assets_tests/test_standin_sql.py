@@ -16,6 +16,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from cdc_assets.standin.alter import conversion_error, type_string
 from cdc_assets.standin.catalog import AnalysisError, ColumnMeta, SrType, TableMeta
 from cdc_assets.standin.query import QueryServer
 from cdc_assets.standin.store import StandInStore
@@ -625,21 +626,154 @@ def test_alter_add_column_variants_apply_at_finish(cur, server: QueryServer) -> 
     assert len({r[0] for r in history}) == 3
 
 
-def test_alter_modify_widens_and_moves(cur, server: QueryServer) -> None:
+def test_alter_modify_widens_in_place(cur, server: QueryServer) -> None:
     _table_with_rows(cur, server)
     cur.execute("ALTER TABLE t MODIFY COLUMN n BIGINT NULL COMMENT 'wide'")
     assert wait_job(cur, "t")["State"] == "FINISHED"
-    cur.execute("ALTER TABLE t MODIFY COLUMN v VARCHAR(40) AFTER s")
+    cur.execute("ALTER TABLE t MODIFY COLUMN v VARCHAR(40)")
     assert wait_job(cur, "t")["State"] == "FINISHED"
-    assert rows(cur, "DESC t")[2:] == [
+    assert rows(cur, "DESC t")[2:] == [  # every column keeps its place
+        ("v", "varchar(40)", "YES", "false", None, ""),
         ("n", "bigint", "YES", "false", None, ""),
         ("s", "varchar(8)", "YES", "false", None, ""),
-        ("v", "varchar(40)", "YES", "false", None, ""),
     ]
     assert rows(cur, "SELECT id, n, v FROM t ORDER BY id") == [(0, 0, "0"), (1, 1, "11"), (2, 2, "22")]
     cur.execute("ALTER TABLE t MODIFY COLUMN v INT")  # VARCHAR -> INT: every value converts
     assert wait_job(cur, "t")["State"] == "FINISHED"
     assert rows(cur, "SELECT v FROM t ORDER BY id") == [(0,), (11,), (22,)]
+    cur.execute("ALTER TABLE t MODIFY COLUMN s VARCHAR(8) COMMENT 'same type'")  # comment only
+    assert wait_job(cur, "t")["State"] == "FINISHED"
+
+
+@pytest.mark.parametrize(
+    ("statement", "column"),
+    [
+        ("ALTER TABLE t MODIFY COLUMN v VARCHAR(40) AFTER s", "v"),
+        ("ALTER TABLE t MODIFY COLUMN v VARCHAR(10) AFTER n", "v"),  # a move with no type change
+        ("ALTER TABLE t MODIFY COLUMN s VARCHAR(8) FIRST", "s"),
+    ],
+)
+def test_alter_modify_cannot_move_a_column_of_a_primary_key_table(
+    cur, server: QueryServer, statement: str, column: str
+) -> None:
+    _table_with_rows(cur, server)
+    assert error(cur, statement) == (
+        1064,
+        f"Can not modify the position of column: {column} for primary key table; "
+        "primary key tables do not support reordering columns",
+    )
+    assert rows(cur, "SHOW ALTER TABLE COLUMN") == []
+    assert [r[0] for r in rows(cur, "DESC t")] == ["id", "k", "v", "n", "s"]
+    cur.execute("ALTER TABLE t ADD COLUMN z INT AFTER v")  # placing a new column stays allowed
+    assert wait_job(cur, "t")["State"] == "FINISHED"
+    assert [r[0] for r in rows(cur, "DESC t")] == ["id", "k", "v", "z", "n", "s"]
+
+
+# (old type, new type, allowed) - the conversions starrocks.md section 5 lists, and what is next to them
+_CONVERSIONS = [
+    # integer widening, or to DOUBLE
+    ("TINYINT", "SMALLINT", True),
+    ("SMALLINT", "INT", True),
+    ("INT", "BIGINT", True),
+    ("BIGINT", "LARGEINT", True),
+    ("TINYINT", "LARGEINT", True),
+    ("INT", "DOUBLE", True),
+    ("LARGEINT", "DOUBLE", True),
+    ("BIGINT", "INT", False),
+    ("LARGEINT", "BIGINT", False),
+    ("INT", "FLOAT", False),
+    ("INT", "DECIMAL(10,2)", False),
+    ("BIGINT", "DECIMAL(20,0)", False),
+    ("INT", "DATE", False),
+    ("INT", "DATETIME", False),
+    # numeric / DECIMAL to VARCHAR
+    ("TINYINT", "VARCHAR(10)", True),
+    ("BIGINT", "VARCHAR(30)", True),
+    ("FLOAT", "VARCHAR(40)", True),
+    ("DOUBLE", "VARCHAR(40)", True),
+    ("DECIMAL(10,2)", "VARCHAR(20)", True),
+    ("BOOLEAN", "VARCHAR(10)", False),
+    ("DATE", "VARCHAR(20)", False),
+    ("DATETIME", "VARCHAR(30)", False),
+    ("JSON", "VARCHAR(100)", False),
+    ("INT", "CHAR(20)", False),
+    # longer VARCHAR
+    ("VARCHAR(10)", "VARCHAR(20)", True),
+    ("CHAR(10)", "VARCHAR(20)", False),
+    ("CHAR(5)", "CHAR(10)", False),
+    ("VARCHAR(10)", "CHAR(10)", False),
+    # VARCHAR to numeric or DATE
+    ("VARCHAR(10)", "TINYINT", True),
+    ("VARCHAR(10)", "INT", True),
+    ("VARCHAR(30)", "LARGEINT", True),
+    ("VARCHAR(10)", "FLOAT", True),
+    ("VARCHAR(10)", "DOUBLE", True),
+    ("VARCHAR(10)", "DECIMAL(10,2)", True),
+    ("VARCHAR(10)", "DATE", True),
+    ("VARCHAR(30)", "DATETIME", False),
+    ("VARCHAR(10)", "BOOLEAN", False),
+    ("VARCHAR(100)", "JSON", False),
+    ("CHAR(10)", "INT", False),
+    # DATE <-> DATETIME
+    ("DATE", "DATETIME", True),
+    ("DATETIME", "DATE", True),
+    ("DATE", "INT", False),
+    # FLOAT to DOUBLE, and nothing else between floating types and decimals
+    ("FLOAT", "DOUBLE", True),
+    ("DOUBLE", "FLOAT", False),
+    ("DOUBLE", "INT", False),
+    ("FLOAT", "INT", False),
+    ("DOUBLE", "DECIMAL(10,2)", False),
+    ("DECIMAL(10,2)", "DOUBLE", False),
+    ("DECIMAL(10,2)", "DECIMAL(12,2)", False),
+    ("DECIMAL(10,2)", "DECIMAL(10,4)", False),
+    ("BOOLEAN", "INT", False),
+    ("TINYINT", "BOOLEAN", False),
+    # the same type is no conversion (comment- or default-only changes)
+    ("INT", "INT", True),
+    ("VARCHAR(10)", "VARCHAR(10)", True),
+    ("DECIMAL(10,2)", "DECIMAL(10,2)", True),
+    ("JSON", "JSON", True),
+    ("BOOLEAN", "BOOLEAN", True),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "allowed"), _CONVERSIONS)
+def test_alter_modify_type_conversions_are_exactly_starrocks_list(old: str, new: str, allowed: bool) -> None:
+    message = conversion_error(SrType.parse(old), SrType.parse(new))
+    if allowed:
+        assert message is None
+    else:
+        old_text, new_text = type_string(SrType.parse(old)), type_string(SrType.parse(new))
+        assert message == f"Can not change {old_text} to {new_text}"
+
+
+def test_alter_modify_shorter_varchar_and_refused_conversions_over_the_query_port(cur) -> None:
+    cur.execute(
+        "CREATE TABLE t (id INT NOT NULL, d DATE, c CHAR(10), v VARCHAR(20), x DECIMAL(10, 2)) "
+        f"PRIMARY KEY(id) {PROPS}"
+    )
+    assert error(cur, "ALTER TABLE t MODIFY COLUMN v VARCHAR(5)") == (1064, "Cannot shorten string length")
+    assert error(cur, "ALTER TABLE t MODIFY COLUMN d VARCHAR(20)") == (
+        1064,
+        "Can not change DATE to VARCHAR(20)",
+    )
+    assert error(cur, "ALTER TABLE t MODIFY COLUMN c VARCHAR(20)") == (
+        1064,
+        "Can not change CHAR(10) to VARCHAR(20)",
+    )
+    assert error(cur, "ALTER TABLE t MODIFY COLUMN v DATETIME") == (
+        1064,
+        "Can not change VARCHAR(20) to DATETIME",
+    )
+    assert error(cur, "ALTER TABLE t MODIFY COLUMN x DECIMAL(12, 2)") == (
+        1064,
+        "Can not change DECIMAL64(10,2) to DECIMAL64(12,2)",
+    )
+    assert rows(cur, "SHOW ALTER TABLE COLUMN") == []
+    cur.execute("ALTER TABLE t MODIFY COLUMN x VARCHAR(20)")  # DECIMAL -> VARCHAR is on the list
+    assert wait_job(cur, "t")["State"] == "FINISHED"
+    assert [r[1] for r in rows(cur, "DESC t")] == ["int", "date", "char(10)", "varchar(20)", "varchar(20)"]
 
 
 def test_alter_conversion_failure_cancels_the_job(cur, server: QueryServer) -> None:

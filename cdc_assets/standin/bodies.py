@@ -35,16 +35,44 @@ class CsvOptions:
     trim_space: bool = False
 
 
+@dataclass
+class CsvStream:
+    """A transaction's CSV data across its ``load`` calls.
+
+    The BE feeds the body of every ``/api/transaction/load`` of a transaction into one stream pipe, read
+    by one CSV scanner (``transaction_stream_load.cpp``: the pipe is made by the first load, later loads
+    only append to it). So a record is complete only at a row delimiter: a body whose last record lacks
+    it is continued by the next body, and the end of the data (``prepare``/``commit``) ends the record.
+    That is why StarRocks' docs ask that every CSV record end with the row delimiter.
+    """
+
+    tail: bytes = b""  # the unterminated last record so far (bytes: it may end inside a UTF-8 character)
+    skipped: int = 0  # header lines skipped so far (skip_header counts from the start of the stream)
+
+
 # ---------------------------------------------------------------- CSV
 
 
 def csv_rows(
-    text: str, sources: Sequence[str], options: CsvOptions
+    text: str,
+    sources: Sequence[str],
+    options: CsvOptions,
+    stream: CsvStream | None = None,
+    *,
+    final: bool = True,
 ) -> Iterator[tuple[dict[str, str | None] | str, str]]:
-    """(source field -> text, raw record) per record, or (error message, raw record) for a bad one."""
+    """(source field -> text, raw record) per record, or (error message, raw record) for a bad one.
+
+    With ``stream``, ``text`` is the next piece of a longer stream (starting with the previous
+    ``stream.tail``) and ``skip_header`` counts the lines skipped in earlier pieces; unless ``final``, an
+    unterminated last record is not yielded but kept in ``stream.tail``. Otherwise ``text`` is all the
+    data, and its last record ends at its end.
+    """
     expected = len(sources)
-    skipped = 0
-    for fields, raw in split_csv(
+    skipped = stream.skipped if stream is not None else 0
+    if stream is not None:
+        stream.tail = b""
+    for fields, raw, terminated in split_csv(
         text,
         options.column_separator,
         options.row_delimiter,
@@ -52,6 +80,9 @@ def csv_rows(
         options.escape,
         options.trim_space,
     ):
+        if not terminated and not final and stream is not None:
+            stream.tail = raw.encode("utf-8", "surrogateescape")
+            break
         if skipped < options.skip_header:
             skipped += 1
             continue
@@ -59,15 +90,19 @@ def csv_rows(
             yield f"Value count does not match column count. Expect {expected}, but got {len(fields)}", raw
             continue
         yield dict(zip(sources, fields, strict=True)), raw
+    if stream is not None:
+        stream.skipped = skipped
 
 
 def split_csv(
     text: str, sep: str, delim: str, enclose: str | None, escape: str | None, trim: bool
-) -> Iterator[tuple[list[str | None], str]]:
-    """Records of ``text`` as (fields, raw record). An unenclosed ``\\N`` field is None (NULL).
+) -> Iterator[tuple[list[str | None], str, bool]]:
+    """Records of ``text`` as (fields, raw record, ended by ``delim``). An unenclosed ``\\N`` field is
+    None (NULL).
 
     ``enclose`` starts and ends a field that may hold separators and delimiters (a doubled enclose char
     inside stands for itself); ``escape`` makes the next character literal. Empty records are skipped.
+    Only the last record can be unterminated: it runs to the end of ``text``.
     """
     specials = sorted({s for s in (sep, delim, enclose, escape) if s}, key=len, reverse=True)
     token = re.compile("|".join(re.escape(s) for s in specials))
@@ -113,12 +148,12 @@ def split_csv(
         else:  # the row delimiter
             finish_field(j)
             if text[record_start:j]:
-                yield fields, text[record_start:j]
+                yield fields, text[record_start:j], True
             fields = []
             record_start = field_start = i
     if record_start < n:
         finish_field(n)
-        yield fields, text[record_start:n]
+        yield fields, text[record_start:n], False
 
 
 def _read_enclosed(

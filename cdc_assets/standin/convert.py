@@ -8,8 +8,9 @@ Two kinds of bad value, as in StarRocks (docs "Strict mode"; BE ``OlapTableSink:
 - a string longer than the column, or a NULL in a NOT NULL column, always filters the row
   (:class:`Rejected`).
 
-Values handed to :meth:`StandInStore.apply_load`: bool, int, float, Decimal, date, naive datetime, str,
-bytes (VARBINARY) and JSON as normalized text (keys sorted, as StarRocks prints JSON objects).
+Values handed to :meth:`StandInStore.apply_load`: bool, int, float, Decimal, date, naive datetime,
+:class:`YearZero` (a DATE or DATETIME in year 0000), str, bytes (VARBINARY) and JSON as normalized text
+(keys sorted, as StarRocks prints JSON objects).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import datetime as _dt
 import json
 import math
 import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
@@ -49,6 +51,38 @@ _TIME_TEXT = re.compile(r"^(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,9}))?)?$")
 _HEX = re.compile(r"^[0-9A-Fa-f]*$")
 #: JSON column limit (docs "JSON": a value is at most 16 MB)
 _JSON_MAX_BYTES = 16 * 1024 * 1024
+
+
+#: days from 0000-01-01 to 1970-01-01 in the proleptic Gregorian calendar (year 0 is a leap year)
+_YEAR_ZERO_TO_EPOCH_DAYS = 719528
+
+
+@dataclass(frozen=True)
+class YearZero:
+    """A DATE (``time`` None) or DATETIME in year 0000, which StarRocks accepts (its range starts at
+    '0000-01-01 00:00:00') and Python's ``date`` cannot hold (it starts at year 1). DuckDB stores it as
+    astronomical year 0, which it prints as 1 BC; :meth:`__str__` is StarRocks' text."""
+
+    month: int
+    day: int
+    time: _dt.time | None = None
+
+    def __post_init__(self) -> None:
+        _dt.date(2000, self.month, self.day)  # ValueError for a day year 0 lacks (a leap year, as 2000)
+
+    def epoch_days(self) -> int:
+        """Days since 1970-01-01 (negative), as an Arrow ``date32`` counts them."""
+        return _dt.date(2000, self.month, self.day).timetuple().tm_yday - 1 - _YEAR_ZERO_TO_EPOCH_DAYS
+
+    def epoch_micros(self) -> int:
+        """Microseconds since 1970-01-01 00:00:00 (negative), as an Arrow ``timestamp("us")`` counts them."""
+        t = self.time or _dt.time()
+        seconds = self.epoch_days() * 86400 + t.hour * 3600 + t.minute * 60 + t.second
+        return seconds * 1_000_000 + t.microsecond
+
+    def __str__(self) -> str:
+        day = f"0000-{self.month:02d}-{self.day:02d}"
+        return day if self.time is None else f"{day} {self.time.isoformat()}"
 
 
 class Unconvertible(ValueError):
@@ -103,7 +137,7 @@ def _decimal(value: Decimal, text: Any, col: ColumnMeta) -> Decimal:
     return quantized
 
 
-def _date_parts(text: str) -> tuple[_dt.date, str | None] | None:
+def _date_parts(text: str) -> tuple[_dt.date | YearZero, str | None] | None:
     m = _DATE_TEXT.match(text)
     if m:
         y, mo, d, rest = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
@@ -114,35 +148,36 @@ def _date_parts(text: str) -> tuple[_dt.date, str | None] | None:
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
         rest = f"{m.group(4)}:{m.group(5)}:{m.group(6)}" if m.group(4) else None
     try:
-        return _dt.date(y, mo, d), rest
+        return (YearZero(mo, d) if y == 0 else _dt.date(y, mo, d)), rest
     except ValueError:
         return None
 
 
-def _date(text: str, col: ColumnMeta) -> _dt.date:
+def _date(text: str, col: ColumnMeta) -> _dt.date | YearZero:
     parts = _date_parts(text.strip())
     if parts is None:
         raise out_of_range(text, col)
     return parts[0]
 
 
-def _datetime(text: str, col: ColumnMeta) -> _dt.datetime:
+def _datetime(text: str, col: ColumnMeta) -> _dt.datetime | YearZero:
     parts = _date_parts(text.strip())
     if parts is None:
         raise out_of_range(text, col)
     day, rest = parts
-    if rest is None or not rest.strip():
-        return _dt.datetime(day.year, day.month, day.day)
-    m = _TIME_TEXT.match(rest.strip())
-    if not m:
-        raise out_of_range(text, col)
-    frac = (m.group(4) or "")[:6].ljust(6, "0")
-    try:
-        return _dt.datetime(
-            day.year, day.month, day.day, int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), int(frac)
-        )
-    except ValueError:
-        raise out_of_range(text, col) from None
+    time = _dt.time()
+    if rest is not None and rest.strip():
+        m = _TIME_TEXT.match(rest.strip())
+        if not m:
+            raise out_of_range(text, col)
+        frac = (m.group(4) or "")[:6].ljust(6, "0")
+        try:
+            time = _dt.time(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), int(frac))
+        except ValueError:
+            raise out_of_range(text, col) from None
+    if isinstance(day, YearZero):
+        return YearZero(day.month, day.day, time)
+    return _dt.datetime.combine(day, time)
 
 
 def _float(value: float, text: Any, col: ColumnMeta) -> float:

@@ -18,6 +18,10 @@ fires, and what it answers (wording from the StarRocks BE/FE sources quoted in `
   ``current running txns on db <id> is 1000, larger than limit 1000``.
 - ``label_already_used_message``: a reused label gets the 3.2.11+ answer, a plain ``Fail`` whose
   Message says ``has already been used`` (StarRocks issue #57982), instead of ``Label Already Exists``.
+- ``no_backend_alive``: the FE finds no BE to send the request to. A Stream Load gets, instead of the
+  307, HTTP 200 and ``{"Status": "FAILED", "Message": "class com.starrocks.common.DdlException: No
+  backend alive."}`` (``LoadAction``); a transaction ``begin`` gets the same ``No backend alive.``
+  failure from ``TransactionLoadAction``. Nothing is begun.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ FAULT_KINDS = (
     "slow",
     "running_txns_limit",
     "label_already_used_message",
+    "no_backend_alive",
 )
 
 

@@ -4,8 +4,9 @@ FE (StarRocks ``LoadAction``, ``TransactionLoadAction``, ``RestBaseAction``):
 
 - ``PUT /api/{db}/{table}/_stream_load``: Basic auth (401 with ``WWW-Authenticate: Basic realm=""``),
   ``Expect: 100-continue`` required (no ``100 Continue`` is ever sent here), the connection is forced
-  closed, then ``307`` to the BE with path and query copied. The body is never read, so a client that
-  streams a large body without waiting for ``100 Continue`` gets its connection reset, as with StarRocks.
+  closed, then ``307`` to the BE with path and query copied (or ``No backend alive.`` under that fault).
+  The body is never read, so a client that streams a large body without waiting for ``100 Continue``
+  gets its connection reset, as with StarRocks.
 - ``GET /api/{db}/get_load_state?label=``;
 - ``POST|PUT /api/transaction/{begin|load|prepare|commit|rollback}``: begin/load/prepare are redirected
   to the BE; commit/rollback are answered here once the transaction is PREPARED or finished;
@@ -341,6 +342,11 @@ class FeHandler(_Handler):
             body = fe_failure("There is no 100-continue header", "class com.starrocks.common.DdlException")
             self._send_fe(200, body, pretty=True, close=True)
             return
+        db, table = _stream_load_path(self._path()[0]) or ("", "")
+        if self.ctx.faults.take("no_backend_alive", db, table):  # LoadAction: no BE to redirect to
+            body = fe_failure("No backend alive.", "class com.starrocks.common.DdlException")
+            self._send_fe(200, body, pretty=True, close=True)
+            return
         headers = [("Location", self._be_location(raw_query))]
         self._send(307, b"", content_type="text/html", headers=headers, close=True)
 
@@ -381,6 +387,12 @@ class FeHandler(_Handler):
                 problem = fe_failure(f"Database[{db}] does not exist.")
         if problem is None and op != "load" and self._has_body():
             self._read_body()
+        if (
+            problem is None
+            and op == "begin"
+            and self.ctx.faults.take("no_backend_alive", db, self.headers.get("table"))
+        ):
+            problem = fe_failure("No backend alive.")  # TransactionLoadAction: no BE for the transaction
         if problem is not None:
             self._send_fe(200, problem, pretty=True)
             return

@@ -28,13 +28,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdc_assets.standin import convert
-from cdc_assets.standin.bodies import CsvOptions, LoadError, csv_rows, json_row_text, json_rows, path_steps
+from cdc_assets.standin.bodies import (
+    CsvOptions,
+    CsvStream,
+    LoadError,
+    csv_rows,
+    json_row_text,
+    json_rows,
+    path_steps,
+)
 from cdc_assets.standin.catalog import ColumnMeta, TableMeta
 
-__all__ = ["LoadBatch", "LoadError", "LoadPlan", "check_header_phase", "execute_plan", "plan_load"]
+__all__ = [
+    "CsvStream",
+    "LoadBatch",
+    "LoadError",
+    "LoadPlan",
+    "check_header_phase",
+    "data_headers",
+    "execute_plan",
+    "plan_load",
+]
 
 #: BE ``streaming_load_max_batch_size_mb``: JSON bodies above it need ``ignore_json_size: true``
 JSON_MAX_BODY_BYTES = 100 * 1024 * 1024
+#: BE ``streaming_load_max_mb`` default (102400 MB): no body may be larger (10240 in older builds)
+STREAMING_LOAD_MAX_MB = 102400
 OP_COLUMN = "__op"
 #: at most this many error-log lines are kept per load (StarRocks caps its error log too)
 MAX_ERROR_LINES = 1000
@@ -92,8 +111,22 @@ class HeaderPhase:
     timeout: int | None
 
 
-def check_header_phase(headers: Mapping[str, str], content_length: int | None) -> HeaderPhase:
-    """``format``, the JSON size rule and ``timeout``, in the BE's order; LoadError on the first failure."""
+def check_header_phase(
+    headers: Mapping[str, str],
+    content_length: int | None,
+    *,
+    max_body_bytes: int = STREAMING_LOAD_MAX_MB * 1024 * 1024,
+    brief: str = "",
+) -> HeaderPhase:
+    """The body size limit, ``format``, the JSON size rule and ``timeout``, in the BE's order (``_on_header``);
+    LoadError on the first failure. ``content_length`` is the body size so far (for a transaction, of
+    all its loads); ``brief`` is the load's ``StreamLoadContext::brief`` text, which the size error quotes."""
+    if (content_length or 0) > max_body_bytes:
+        raise LoadError(
+            "INTERNAL_ERROR",
+            f"body size {content_length} exceed limit: {max_body_bytes}, {brief}. "
+            "You can increase the limit by setting streaming_load_max_mb in be.conf.",
+        )
     h = header_map(headers)
     fmt, csv_compression = "csv", None
     if "format" in h:
@@ -134,6 +167,52 @@ def _separator(text: str) -> str:
     if text.lower().startswith("\\x") and len(text) > 2 and re.fullmatch(r"(?:[0-9a-fA-F]{2})+", text[2:]):
         return bytes.fromhex(text[2:]).decode("latin-1")
     return text
+
+
+#: the headers that say how a body is read: BE ``TStreamLoadPutRequest`` fields (``_parse_request``) plus
+#: the CSV reader options. Every ``load`` of a transaction must send the same ones.
+_DATA_HEADERS = (
+    "format",
+    "columns",
+    "where",
+    "column_separator",
+    "row_delimiter",
+    "skip_header",
+    "trim_space",
+    "enclose",
+    "escape",
+    "partitions",
+    "temporary_partitions",
+    "negative",
+    "strict_mode",
+    "timezone",
+    "load_mem_limit",
+    "jsonpaths",
+    "json_root",
+    "strip_outer_array",
+    "partial_update",
+    "partial_update_mode",
+    "merge_condition",
+    "compression",
+    "content-encoding",
+    "transmission_compression_type",
+    "load_dop",
+)
+#: flags the BE reads as ``true`` or anything else (false), so "false" and no header are the same request
+_TRUE_OR_ELSE = ("strip_outer_array", "partial_update", "negative")
+
+
+def data_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The data-describing headers of a load, normalized as the BE compares them across the loads of a
+    transaction (``load request not equal last.``): label, db, table, timeout, auth and sizes are not."""
+    h = header_map(headers)
+    out = {name: h[name] for name in _DATA_HEADERS if name in h and name not in _TRUE_OR_ELSE}
+    for name in ("format", "strict_mode", "trim_space", "compression", "content-encoding"):
+        if name in out:
+            out[name] = out[name].lower()
+    for name in _TRUE_OR_ELSE:
+        out[name] = str(h.get(name, "").lower() == "true")
+    return out
 
 
 # ---------------------------------------------------------------- the columns header
@@ -448,9 +527,17 @@ def too_many_filtered(total: int, filtered: int, unselected: int, max_ratio: flo
     return filtered / selected > max_ratio
 
 
-def execute_plan(plan: LoadPlan, body: bytes) -> LoadBatch:
-    """Parse ``body`` per ``plan`` and convert every row; LoadError for a failure of the whole load."""
-    data = _decompress(plan, body)
+def execute_plan(
+    plan: LoadPlan, body: bytes, stream: CsvStream | None = None, *, final: bool = True
+) -> LoadBatch:
+    """Parse ``body`` per ``plan`` and convert every row; LoadError for a failure of the whole load.
+
+    ``stream`` carries a transaction's CSV data from one ``load`` to the next (:class:`CsvStream`): the
+    body continues the previous one's unterminated record, and unless ``final`` its own unterminated last
+    record waits for the next body (``final``: the data ends here, as at ``prepare``)."""
+    data = _decompress(plan, body) if body else b""
+    if plan.format == "csv" and stream is not None:
+        data = stream.tail + data
     # invalid UTF-8 survives as surrogates, so only the values holding it are refused (convert._utf8)
     text = data.decode("utf-8", errors="surrogateescape")
     if plan.format == "csv":
@@ -462,7 +549,7 @@ def execute_plan(plan: LoadPlan, body: bytes) -> LoadBatch:
             plan.skip_header,
             plan.trim_space,
         )
-        rows = csv_rows(text, plan.sources, options)
+        rows = csv_rows(text, plan.sources, options, stream, final=final)
     else:
         rows = json_rows(
             text,

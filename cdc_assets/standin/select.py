@@ -163,10 +163,28 @@ def _decimal_text(v: Decimal) -> str:
     return format(v, "f")
 
 
+_BC_TEXT = re.compile(r"^(\d+)(-\d\d-\d\d) \(BC\)(?: (\d\d:\d\d:\d\d)(?:\.(\d+))?)?$")
+
+
+def _date_text(v: Any) -> str:
+    """A DATE or DATETIME as StarRocks prints it. Python cannot hold a year before 1, so DuckDB hands
+    those over as text in BC years ('0001-01-01 (BC)' is year 0000, StarRocks' lower bound); they become
+    astronomical years again, with microseconds when there are any, as for later years."""
+    if isinstance(v, str):
+        m = _BC_TEXT.match(v)
+        if m:
+            year = 1 - int(m.group(1))
+            text = (f"{year:04d}" if year >= 0 else f"-{-year:04d}") + m.group(2)
+            if m.group(3):
+                text += f" {m.group(3)}" + (f".{m.group(4).ljust(6, '0')}" if m.group(4) else "")
+            return text
+    return str(v)
+
+
 def _datetime_text(v: Any) -> Any:
     if isinstance(v, _dt.datetime) and v.tzinfo is not None:
         v = v.astimezone(_dt.UTC).replace(tzinfo=None)
-    return str(v)
+    return _date_text(v)
 
 
 def _int(v: Any) -> int:
@@ -187,7 +205,7 @@ _SIMPLE: dict[str, tuple[ColumnType, Callable[[Any], Any] | None]] = {
     "UHUGEINT": (ColumnType.STRING, str),
     "FLOAT": (ColumnType.FLOAT, _float32_text),
     "DOUBLE": (ColumnType.DOUBLE, repr),
-    "DATE": (ColumnType.DATE, str),
+    "DATE": (ColumnType.DATE, _date_text),
     "TIMESTAMP": (ColumnType.DATETIME, _datetime_text),
     "TIMESTAMP_S": (ColumnType.DATETIME, _datetime_text),
     "TIMESTAMP_MS": (ColumnType.DATETIME, _datetime_text),

@@ -21,6 +21,7 @@ from types import TracebackType
 from cdc_assets.standin.faults import Faults
 from cdc_assets.standin.http import HttpContext, HttpServers
 from cdc_assets.standin.labels import ErrorLogs, LabelStore
+from cdc_assets.standin.loads import STREAMING_LOAD_MAX_MB
 from cdc_assets.standin.query import QueryServer
 from cdc_assets.standin.store import StandInStore
 from cdc_assets.standin.txns import TxnManager
@@ -30,8 +31,10 @@ class StandIn:
     """A local StarRocks: ``query_port`` (MySQL protocol), ``http_port`` (FE) and ``be_http_port`` (BE).
 
     Ports 0 pick free ones; the bound ports are set by :meth:`start`. ``data_dir`` None keeps tables
-    and labels in memory; otherwise they persist in ``<data_dir>`` across restarts. One start per
-    object: after :meth:`stop`, make a new one.
+    and labels in memory; otherwise they persist in ``<data_dir>`` across restarts.
+    ``streaming_load_max_mb`` is the BE setting of that name (default 102400, as StarRocks): a Stream
+    Load body, or the bodies of one transaction together, larger than that many MB fail with
+    ``body size N exceed limit: M``. One start per object: after :meth:`stop`, make a new one.
     """
 
     def __init__(
@@ -44,7 +47,15 @@ class StandIn:
         user: str = "root",
         password: str = "",
         data_dir: Path | None = None,
+        streaming_load_max_mb: int = STREAMING_LOAD_MAX_MB,
     ) -> None:
+        if isinstance(streaming_load_max_mb, bool) or not isinstance(streaming_load_max_mb, int):
+            raise ValueError(
+                f"streaming_load_max_mb must be a whole number of MB, got {streaming_load_max_mb!r}"
+            )
+        if streaming_load_max_mb < 1:
+            raise ValueError(f"streaming_load_max_mb must be at least 1 (MB), got {streaming_load_max_mb}")
+        self.streaming_load_max_mb = streaming_load_max_mb
         self.host = host
         self.user = user
         self._password = password
@@ -83,7 +94,13 @@ class StandIn:
             raise RuntimeError("this StandIn was already started; create a new one to start again")
         self.store = StandInStore(self.data_dir)
         try:
-            self.txns = TxnManager(self.store, self.faults, LabelStore(self.data_dir), ErrorLogs())
+            self.txns = TxnManager(
+                self.store,
+                self.faults,
+                LabelStore(self.data_dir),
+                ErrorLogs(),
+                streaming_load_max_mb=self.streaming_load_max_mb,
+            )
             ctx = HttpContext(self.user, self._password, self.txns, self.faults, self.host)
             self._http = HttpServers(ctx, http_port=self.http_port, be_http_port=self.be_http_port)
             self.http_port, self.be_http_port = self._http.http_port, self._http.be_http_port
@@ -121,6 +138,12 @@ class StandIn:
         self.stop()
 
 
+def _megabytes(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of MB, at least 1, got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cdc-assets starrocks-standin",
@@ -134,6 +157,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--password", default="", help="its password (default empty)")
     p.add_argument(
         "--data-dir", type=Path, default=None, help="keep tables and labels here (default: memory)"
+    )
+    p.add_argument(
+        "--streaming-load-max-mb",
+        type=_megabytes,
+        default=STREAMING_LOAD_MAX_MB,
+        help=f"largest load body in MB, as the BE's streaming_load_max_mb (default {STREAMING_LOAD_MAX_MB})",
     )
     return p
 
@@ -150,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         user=args.user,
         password=args.password,
         data_dir=args.data_dir,
+        streaming_load_max_mb=args.streaming_load_max_mb,
     )
     stop = threading.Event()
 

@@ -12,6 +12,7 @@ and demos, not concurrent analytics.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ import pyarrow as pa
 
 from cdc_assets.core.sql import quote_ident
 from cdc_assets.standin.catalog import AnalysisError, SrType, TableMeta
+from cdc_assets.standin.convert import YearZero
 
 _META = "__standin__"
 #: names DuckDB reserves (or the stand-in uses) and so cannot be StarRocks databases here
@@ -77,9 +79,26 @@ def _arrow_type(t: SrType) -> pa.DataType:
     return _ARROW_TYPES[t.name]
 
 
+_EPOCH = _dt.datetime(1970, 1, 1)
+
+
+def _epoch_count(v: Any, t: SrType) -> Any:
+    """A DATE as days, a DATETIME as microseconds since 1970-01-01 (what Arrow stores), for year 0000."""
+    if v is None:
+        return None
+    if isinstance(v, YearZero):
+        return v.epoch_days() if t.name == "DATE" else v.epoch_micros()
+    if t.name == "DATE":
+        return (v - _EPOCH.date()).days
+    delta = v - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 def _arrow_array(values: list[Any], t: SrType) -> pa.Array:
     if t.name == "LARGEINT":
         values = [None if v is None else str(int(v)) for v in values]
+    elif t.name in ("DATE", "DATETIME") and any(isinstance(v, YearZero) for v in values):
+        values = [_epoch_count(v, t) for v in values]  # Python's date cannot hold year 0; Arrow's can
     return pa.array(values, type=_arrow_type(t))
 
 

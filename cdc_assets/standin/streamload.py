@@ -26,7 +26,16 @@ from cdc_assets.standin.loads import (
     plan_load,
     too_many_filtered,
 )
-from cdc_assets.standin.txns import PUBLISH_TIMEOUT_MESSAGE, BeginFailed, ClientGone, Txn, TxnManager, ms
+from cdc_assets.standin.txns import (
+    PUBLISH_TIMEOUT_MESSAGE,
+    BeginFailed,
+    ClientGone,
+    Txn,
+    TxnManager,
+    load_brief,
+    ms,
+    new_load_id,
+)
 
 
 @dataclass
@@ -98,8 +107,14 @@ def run_stream_load(txns: TxnManager, req: StreamLoadRequest) -> StreamLoadResul
     if req.auth_ok is None:
         res.message = "no valid Basic authorization"
         return res
+    load_id = new_load_id()
     try:
-        phase = check_header_phase(req.headers, req.content_length)
+        phase = check_header_phase(
+            req.headers,
+            req.content_length,
+            max_body_bytes=txns.max_body_bytes,
+            brief=load_brief(load_id, -1, label, req.db),
+        )
     except LoadError as e:
         res.message = e.message
         return res
@@ -112,6 +127,7 @@ def run_stream_load(txns: TxnManager, req: StreamLoadRequest) -> StreamLoadResul
             auth_ok=req.auth_ok,
             user=req.user,
             remote_ip=req.remote_ip,
+            timeout=phase.timeout,
         )
     except BeginFailed as e:
         if e.code == "LABEL_ALREADY_EXISTS" and not txns.faults.take(
@@ -120,6 +136,7 @@ def run_stream_load(txns: TxnManager, req: StreamLoadRequest) -> StreamLoadResul
             res.status, res.existing_job_status = "Label Already Exists", e.existing
         res.message = e.message
         return res
+    txn.load_id = load_id
     res.txn_id = txn.row.txn_id
     res.begin_ms = ms(time.monotonic() - started)
     with txn.lock:

@@ -31,10 +31,13 @@ from cdc_assets.standin.catalog import TableMeta
 from cdc_assets.standin.faults import Faults
 from cdc_assets.standin.labels import ErrorLogs, LabelRow, LabelStore
 from cdc_assets.standin.loads import (
+    STREAMING_LOAD_MAX_MB,
+    CsvStream,
     LoadBatch,
     LoadError,
     LoadPlan,
     check_header_phase,
+    data_headers,
     execute_plan,
     header_map,
     parse_uint32,
@@ -47,6 +50,8 @@ LABEL_RE = re.compile(r"^[-\w]{1,128}$", re.ASCII)
 #: FE ``max_running_txn_num_per_db`` (3.1+), quoted by the running_txns_limit fault
 MAX_RUNNING_TXN_PER_DB = 1000
 DEFAULT_TIMEOUT = 600
+#: FE ``min_load_timeout_second`` and ``max_stream_load_timeout_second``: the range of a load's timeout
+MIN_TIMEOUT, MAX_TIMEOUT = 1, 259200
 DEFAULT_PREPARED_TIMEOUT = 86400
 #: BE transaction cleaner period (``transaction_mgr.cpp``: 30 s)
 CLEAN_INTERVAL = 30.0
@@ -71,13 +76,23 @@ def existing_job_status(state: str) -> str:
     return "FINISHED" if state in L.FINISHED_STATES else "RUNNING"
 
 
+def new_load_id() -> str:
+    """A load id as the BE prints a ``UniqueId``: two 16-digit hex halves."""
+    return f"{uuid.uuid4().hex[:16]}-{uuid.uuid4().hex[:16]}"
+
+
+def load_brief(load_id: str, txn_id: int, label: str, db: str) -> str:
+    """BE ``StreamLoadContext::brief``, quoted by some of its messages; ``txn_id`` -1 before begin."""
+    return f"id={load_id}, job_id=-1, txn_id: {txn_id}, label={label}, db={db}"
+
+
 @dataclass
 class Txn:
     """A label's transaction: the persisted :class:`LabelRow` plus what a running transaction needs."""
 
     row: LabelRow
     lock: threading.Lock = field(default_factory=threading.Lock)
-    load_id: str = field(default_factory=lambda: f"{uuid.uuid4().hex[:16]}-{uuid.uuid4().hex[:16]}")
+    load_id: str = field(default_factory=new_load_id)
     timeout: int = DEFAULT_TIMEOUT
     idle_timeout: int | None = None
     prepared_timeout: int = DEFAULT_PREPARED_TIMEOUT
@@ -85,6 +100,8 @@ class Txn:
     last_active: float = field(default_factory=time.monotonic)
     prepared_at: float | None = None
     plan: LoadPlan | None = None
+    data_headers: dict[str, str] | None = None  # of the first load; later loads must send the same
+    csv: CsvStream = field(default_factory=CsvStream)
     batch: LoadBatch = field(default_factory=LoadBatch)
     loads: int = 0
     load_bytes: int = 0
@@ -99,8 +116,7 @@ class Txn:
         return self.row.kind == "transaction" and self.row.state == L.PREPARE
 
     def brief(self) -> str:
-        r = self.row
-        return f"id={self.load_id}, job_id=-1, txn_id: {r.txn_id}, label={r.label}, db={r.db}"
+        return load_brief(self.load_id, self.row.txn_id, self.row.label, self.row.db)
 
 
 class BeginFailed(Exception):
@@ -150,10 +166,13 @@ class TxnManager:
         error_logs: ErrorLogs,
         *,
         clock: Callable[[], float] = time.time,
+        streaming_load_max_mb: int = STREAMING_LOAD_MAX_MB,
     ) -> None:
         self.store = store
         self.faults = faults
         self.error_logs = error_logs
+        #: BE ``streaming_load_max_mb`` in bytes: a larger body (or transaction) fails
+        self.max_body_bytes = streaming_load_max_mb * 1024 * 1024
         self.be_address = "127.0.0.1:8040"  # set by the server once the BE port is known
         self.clean_interval = CLEAN_INTERVAL
         self._labels = label_store
@@ -262,9 +281,19 @@ class TxnManager:
         self._labels.save(r)
 
     def begin(
-        self, db: str, table: str, label: str, kind: str, *, auth_ok: bool, user: str, remote_ip: str
+        self,
+        db: str,
+        table: str,
+        label: str,
+        kind: str,
+        *,
+        auth_ok: bool,
+        user: str,
+        remote_ip: str,
+        timeout: int | None = None,
     ) -> tuple[Txn, TableMeta]:
-        """FE ``loadTxnBegin``: password, label, database, table, running-transaction limit, label reuse."""
+        """FE ``loadTxnBegin``: password, label, database, table, the timeout's range (``timeout`` None:
+        the default), running-transaction limit, label reuse."""
         if not auth_ok:
             raise BeginFailed("INTERNAL_ERROR", f"Access denied for {user}@{remote_ip}")
         if not LABEL_RE.match(label):
@@ -276,6 +305,12 @@ class TxnManager:
         meta = self.store.get_table(db, table)
         if meta is None:
             raise BeginFailed("ANALYSIS_ERROR", f'unknown table "{db}.{table}"')
+        if timeout is not None and not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
+            # GlobalTransactionMgr.checkValidTimeoutSecond
+            raise BeginFailed(
+                "ANALYSIS_ERROR",
+                f"Invalid timeout. Timeout should between {MIN_TIMEOUT} and {MAX_TIMEOUT} seconds",
+            )
         if self.faults.take("running_txns_limit", db, table):
             raise BeginFailed(
                 "ANALYSIS_ERROR",
@@ -371,7 +406,16 @@ class TxnManager:
         if auth_ok is None:
             return resp("INTERNAL_ERROR", "no valid Basic authorization")
         try:
-            txn, _ = self.begin(db, table, label, "transaction", auth_ok=auth_ok, user=user, remote_ip=ip)
+            txn, _ = self.begin(
+                db,
+                table,
+                label,
+                "transaction",
+                auth_ok=auth_ok,
+                user=user,
+                remote_ip=ip,
+                timeout=timeouts.get("timeout"),
+            )
         except BeginFailed as e:
             if e.code == "LABEL_ALREADY_EXISTS":
                 return {"Status": e.code, "ExistingJobStatus": e.existing or "", "Message": e.message}
@@ -432,13 +476,20 @@ class TxnManager:
         body_read = False
         try:
             txn.body_bytes += content_length or 0
-            phase = check_header_phase(headers, txn.body_bytes)
+            phase = check_header_phase(
+                headers, txn.body_bytes, max_body_bytes=self.max_body_bytes, brief=txn.brief()
+            )
             t0 = time.monotonic()
             if txn.plan is None:
                 meta = self.store.get_table(r.db, r.table)
                 if meta is None:
                     raise LoadError("ANALYSIS_ERROR", f'unknown table "{r.db}.{r.table}"')
                 txn.plan = plan_load(headers, phase, meta)
+                txn.data_headers = data_headers(headers)
+            elif data_headers(headers) != txn.data_headers:
+                # every load of a transaction feeds one plan (docs: "the parameter settings specified for
+                # all of the /api/transaction/load operations that are called must be the same")
+                raise LoadError("INTERNAL_ERROR", "load request not equal last.")
             plan_ms = ms(time.monotonic() - t0)
             t0 = time.monotonic()
             body = read_body()
@@ -447,7 +498,7 @@ class TxnManager:
             fault = self.data_fault(txn)
             if fault is not None:
                 raise LoadError(*fault)
-            batch = execute_plan(txn.plan, body)
+            batch = execute_plan(txn.plan, body, txn.csv, final=False)
         except ClientGone:
             self.abort(txn, "Cancelled")
             raise
@@ -501,6 +552,12 @@ class TxnManager:
             message = f"transaction {txn.brief()} hasn't send any data yet"
             self.abort(txn, message)
             return resp("INTERNAL_ERROR", message)
+        if txn.csv.tail and txn.plan is not None:  # the end of the data ends an unterminated last record
+            try:
+                txn.batch.extend(execute_plan(txn.plan, b"", txn.csv, final=True))
+            except LoadError as e:
+                self.abort(txn, e.message)
+                return resp(e.code, e.message)
         fault = self.data_fault(txn)
         if fault is not None:
             self.abort(txn, fault[1])

@@ -75,7 +75,8 @@ _TERMINAL: tuple[tuple[str, str], ...] = (
     ),
     ("unknown data format", "fix sink.properties.format (csv or json)"),
     ("invalid partial update flag", "sink.properties.partial_update must be true or false"),
-    ("invalid timeout format", "sink.properties.timeout must be a whole number of seconds"),
+    ("invalid timeout", "sink.properties.timeout must be a whole number of seconds from 1 to 259200"),
+    ("load request not equal last", "every load of a transaction must send the same data headers"),
     ("load op type string not supported", "the columns header maps __op to an unknown operation"),
     (
         "only one of http header content-encoding and compression",

@@ -88,7 +88,7 @@ def snapshot_select_expr(col: Column) -> str:
     ``ST_AsBinary`` would drop the SRID (and on MySQL 8 give geographic coordinates in the SRS's axis order).
     """
     name = quote_ident(col.name)
-    if col.data_type == "float":
+    if col.data_type in ("float", "double", "real"):  # DOUBLE(M,D) is printed rounded to D places
         return f"CAST({name} AS DOUBLE) AS {name}"
     return name
 

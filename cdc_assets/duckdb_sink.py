@@ -17,11 +17,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from cdc_assets.core.events import key_of
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.types import arrow_type, duckdb_type
-from cdc_assets.errors import SinkError, TransientError
+from cdc_assets.errors import SchemaError, SinkError, TransientError
 
 
 def _is_lock_conflict(exc: BaseException) -> bool:
@@ -153,19 +152,61 @@ class DuckDBSink:
         ``tag`` (what the write holds) is not needed here: one DuckDB transaction either happened or not."""
         if not rows:
             return 0
-        key_pos = schema.key_positions
-        keys = list(dict.fromkeys(key_of(r, key_pos) for r in rows))
-        table = self.to_arrow(schema, rows)
+        return self.upsert_arrow(target, schema, self.to_arrow(schema, rows), tag=tag)
+
+    def upsert_arrow(self, target: TableId, schema: TableSchema, table: pa.Table, *, tag: str = "") -> int:
+        """:meth:`upsert` for a chunk already in Arrow form (schema :meth:`arrow_schema`): DuckDB reads the
+        table in place, deletes the rows whose keys it holds and inserts it, in one transaction.
+
+        A table whose columns are named as the source's but typed otherwise is cast to :meth:`arrow_schema`
+        first; one that cannot be cast raises SchemaError. Returns the rows written."""
+        if table.num_rows == 0:
+            return 0
+        table = self._conform(schema, table)
         with self._connect() as conn:
             conn.execute("BEGIN")
             try:
-                self._delete_keys(conn, target, schema, keys)
+                self._delete_keys_of(conn, target, schema, table)
                 self._insert(conn, target, schema, table)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        return len(rows)
+        return table.num_rows
+
+    def _conform(self, schema: TableSchema, table: pa.Table) -> pa.Table:
+        expected = self.arrow_schema(schema)
+        if table.schema.equals(expected):
+            return table
+        if table.column_names != expected.names:
+            raise SchemaError(
+                f"the Arrow table written to {schema.table_id} has columns {table.column_names}, but the table "
+                f"has {expected.names}: the table's definition changed; restart the pipeline so that the "
+                "schema is read again",
+                table=str(schema.table_id),
+            )
+        try:
+            return table.cast(expected)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise SchemaError(
+                f"the Arrow table written to {schema.table_id} has types {table.schema.types}, which do not "
+                f"convert to the table's {expected.types} ({exc}); build it with DuckDBSink.arrow_schema",
+                table=str(schema.table_id),
+            ) from exc
+
+    def _delete_keys_of(self, conn, target: TableId, schema: TableSchema, table: pa.Table) -> None:
+        """Delete the target rows whose keys ``table`` holds (a key repeated in it is harmless)."""
+        if not schema.primary_key:
+            return
+        keys = table.select(list(schema.primary_key))
+        conn.register("__cdc_keys", keys)
+        qt = self._qualified(target)
+        cond = " AND ".join(
+            f"{qt}.{quote_ident(k, 'duckdb')} = __cdc_keys.{quote_ident(k, 'duckdb')}"
+            for k in schema.primary_key
+        )
+        conn.execute(f"DELETE FROM {qt} USING __cdc_keys WHERE {cond}")
+        conn.unregister("__cdc_keys")
 
     def apply_batch(
         self, batch: Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]], *, tag: str = ""

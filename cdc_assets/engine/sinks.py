@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import pyarrow as pa
+
 from cdc_assets.config import PipelineConfig
 from cdc_assets.config.values import to_tzinfo
 from cdc_assets.core.schema import TableId, TableSchema
@@ -26,6 +28,10 @@ class Sink(Protocol):
 
     def upsert(
         self, target: TableId, schema: TableSchema, rows: Sequence[Sequence[Any]], *, tag: str = ""
+    ) -> int: ...
+
+    def upsert_arrow(
+        self, target: TableId, schema: TableSchema, table: pa.Table, *, tag: str = ""
     ) -> int: ...
 
     def apply_batch(self, batch: Batch, *, tag: str = "") -> None: ...

@@ -18,15 +18,18 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, tzinfo
 from typing import Any, Protocol
+
+import pyarrow as pa
 
 from cdc_assets.config import StarRocksSinkConfig
 from cdc_assets.core.events import key_of
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.sql import quote_ident, quote_table
+from cdc_assets.core.starrocks_arrow import encode_arrow
 from cdc_assets.core.starrocks_load import choose_format, encode, load_headers, make_label
 from cdc_assets.core.starrocks_types import SrTable, create_database_sql, create_table_sql, plan_table
 from cdc_assets.core.starrocks_values import source_order, target_decoder
@@ -35,6 +38,11 @@ from cdc_assets.starrocks.client import LoadResult, StreamLoadClient
 from cdc_assets.starrocks.fe import FrontEnd
 
 log = logging.getLogger(__name__)
+
+# Transactions the sinks of this process are running now: a sink that starts later in the same process
+# (another thread's chunk load) must not take them for ones a crashed run left behind.
+_LIVE_LABELS: set[str] = set()
+_LIVE_LOCK = threading.Lock()
 
 
 class Journal(Protocol):
@@ -142,6 +150,9 @@ class StarRocksSink:
                 return
             by_db: dict[str, list[str]] = {}
             for label, db, _table in self.journal.sink_txns_open():
+                with _LIVE_LOCK:
+                    if label in _LIVE_LABELS:  # another sink of this process is loading it right now
+                        continue
                 by_db.setdefault(db, []).append(label)
             for db, labels in by_db.items():
                 log.info(
@@ -161,6 +172,19 @@ class StarRocksSink:
         if rows:
             self._write(target, schema, rows, (), tag)
         return len(rows)
+
+    def upsert_arrow(self, target: TableId, schema: TableSchema, table: pa.Table, *, tag: str = "") -> int:
+        """:meth:`upsert` for a chunk in Arrow form (``DuckDBSink.arrow_schema`` columns, source order): the
+        same bodies, labels and transaction, encoded column by column (:func:`encode_arrow`)."""
+        if table.num_rows:
+            self.resolve_lingering()
+            plan = self.plan(target, schema)
+            fmt = choose_format(plan, self.cfg.properties)
+            pieces = encode_arrow(
+                plan, fmt, table, time_zone=self.time_zone, max_bytes=self.cfg.buffer_flush_max_bytes
+            )
+            self._load(target, pieces, load_headers(plan, fmt, self.cfg.properties), tag)
+        return table.num_rows
 
     def apply_batch(
         self, batch: Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]], *, tag: str = ""
@@ -203,14 +227,27 @@ class StarRocksSink:
         pieces = encode(
             table, fmt, upserts, deletes, time_zone=self.time_zone, max_bytes=self.cfg.buffer_flush_max_bytes
         )
+        self._load(target, pieces, headers, tag)
+
+    def _load(
+        self, target: TableId, pieces: Iterable[tuple[bytes, int]], headers: dict[str, str], tag: str
+    ) -> None:
+        """Load the body pieces of one write: one transaction under the label of ``tag``, or one Stream Load
+        per piece under labels of ``tag``, the piece's number and its checksum."""
         if self.cfg.use_transaction_stream_load:
             bodies = [body for body, _rows in pieces]
             label = make_label(self.label_prefix, target, tag)
-            self.journal.sink_txn_started(label, target.db, target.table)
-            result = self.client.transaction_load(
-                target.db, target.table, bodies, label=label, headers=headers
-            )
-            self.journal.sink_txn_finished(label)
+            with _LIVE_LOCK:
+                _LIVE_LABELS.add(label)
+            try:
+                self.journal.sink_txn_started(label, target.db, target.table)
+                result = self.client.transaction_load(
+                    target.db, target.table, bodies, label=label, headers=headers
+                )
+                self.journal.sink_txn_finished(label)
+            finally:
+                with _LIVE_LOCK:
+                    _LIVE_LABELS.discard(label)
             self._check_filtered(target, result, headers)
             return
         for i, (body, _rows) in enumerate(pieces):

@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS chunks (
   finished_at REAL,
   PRIMARY KEY (source, idx)
 );
+CREATE TABLE IF NOT EXISTS server_id_leases (
+  server_id INTEGER PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  taken_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sink_txns (
   label TEXT PRIMARY KEY,
   db TEXT NOT NULL,
@@ -73,10 +79,15 @@ class TableState:
 
 @dataclass(frozen=True)
 class ChunkState:
+    """A planned chunk; once loaded, ``low`` / ``high`` are the binlog watermarks its read was
+    consistent between (None for chunks loaded by a release before watermarks were kept)."""
+
     chunk: Chunk
     done: bool
     rows: int | None
     seconds: float | None
+    low: RestartPoint | None = None
+    high: RestartPoint | None = None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -120,6 +131,9 @@ class StateStore:
                 chunk_columns = {r[1] for r in c.execute("PRAGMA table_info(chunks)")}
                 if "attempts" not in chunk_columns:
                     c.execute("ALTER TABLE chunks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+                for name in ("low_watermark", "high_watermark"):
+                    if name not in chunk_columns:
+                        c.execute(f"ALTER TABLE chunks ADD COLUMN {name} TEXT")
         except sqlite3.Error as exc:
             raise StateError(
                 f"cannot open the pipeline state {self.path}: {exc}; check the folder's permissions"
@@ -239,24 +253,57 @@ class StateStore:
                 c.execute("UPDATE tables SET phase = ? WHERE source = ?", (PHASE_SNAPSHOTTED, source))
         return True
 
+    _CHUNK_COLUMNS = "bounds, done, rows, seconds, low_watermark, high_watermark"
+
+    @staticmethod
+    def _chunk_state(row) -> ChunkState:
+        bounds, done, rows, seconds, low, high = row
+        return ChunkState(
+            Chunk.from_dict(json.loads(bounds)),
+            bool(done),
+            rows,
+            seconds,
+            RestartPoint.from_dict(json.loads(low)) if low else None,
+            RestartPoint.from_dict(json.loads(high)) if high else None,
+        )
+
     def chunks(self, source: str) -> list[ChunkState]:
         rows = self._conn.execute(
-            "SELECT bounds, done, rows, seconds FROM chunks WHERE source = ? ORDER BY idx", (source,)
+            f"SELECT {self._CHUNK_COLUMNS} FROM chunks WHERE source = ? ORDER BY idx", (source,)
         ).fetchall()
-        return [ChunkState(Chunk.from_dict(json.loads(b)), bool(d), r, s) for b, d, r, s in rows]
+        return [self._chunk_state(r) for r in rows]
 
     def chunk(self, source: str, index: int) -> ChunkState | None:
         row = self._conn.execute(
-            "SELECT bounds, done, rows, seconds FROM chunks WHERE source = ? AND idx = ?", (source, index)
+            f"SELECT {self._CHUNK_COLUMNS} FROM chunks WHERE source = ? AND idx = ?", (source, index)
         ).fetchone()
-        return ChunkState(Chunk.from_dict(json.loads(row[0])), bool(row[1]), row[2], row[3]) if row else None
+        return self._chunk_state(row) if row else None
 
-    def mark_chunk_done(self, source: str, index: int, *, rows: int, seconds: float) -> bool:
-        """Record a loaded chunk; returns True when this completed the table's snapshot."""
+    def mark_chunk_done(
+        self,
+        source: str,
+        index: int,
+        *,
+        rows: int,
+        seconds: float,
+        low: RestartPoint | None = None,
+        high: RestartPoint | None = None,
+    ) -> bool:
+        """Record a loaded chunk and the watermarks its read was consistent between; returns True
+        when this completed the table's snapshot."""
         with self._tx() as c:
             c.execute(
-                "UPDATE chunks SET done = 1, rows = ?, seconds = ?, finished_at = ? WHERE source = ? AND idx = ?",
-                (rows, seconds, time.time(), source, index),
+                "UPDATE chunks SET done = 1, rows = ?, seconds = ?, finished_at = ?, low_watermark = ?, "
+                "high_watermark = ? WHERE source = ? AND idx = ?",
+                (
+                    rows,
+                    seconds,
+                    time.time(),
+                    json.dumps(low.to_dict()) if low else None,
+                    json.dumps(high.to_dict()) if high else None,
+                    source,
+                    index,
+                ),
             )
             (left,) = c.execute(
                 "SELECT count(*) FROM chunks WHERE source = ? AND done = 0", (source,)
@@ -283,6 +330,42 @@ class StateStore:
         if row is None:
             raise StateError(f"{source} has no chunk {index} in its snapshot plan")
         return int(row[0])
+
+    # ---- server ids of short-lived binlog readers (chunk backfills) ------------------------------
+
+    def lease_server_id(self, candidates: Sequence[int], *, abandoned_after: float = 3600.0) -> int:
+        """Take a server id no other reader of this pipeline holds (two binlog connections with one
+        server id make the server drop the older one). Leases of processes that are gone are taken over."""
+        here, now, me = socket.gethostname(), time.time(), os.getpid()
+        with self._tx() as c:
+            held = {
+                sid: (host, pid, taken)
+                for sid, host, pid, taken in c.execute(
+                    "SELECT server_id, host, pid, taken_at FROM server_id_leases"
+                )
+            }
+            for sid in candidates:
+                if sid in held:
+                    host, pid, taken = held[sid]
+                    alive = _pid_alive(pid) if host == here else now - taken < abandoned_after
+                    if alive:
+                        continue
+                c.execute(
+                    "INSERT INTO server_id_leases VALUES (?, ?, ?, ?) ON CONFLICT(server_id) DO UPDATE SET "
+                    "host = excluded.host, pid = excluded.pid, taken_at = excluded.taken_at",
+                    (sid, here, me, now),
+                )
+                return sid
+        raise StateError(
+            f"all {len(candidates)} server ids for chunk backfills are in use by running loads; lower the "
+            "number of concurrent snapshot loads (the Dagster pool cdc_snapshot) or widen source.server-id"
+        )
+
+    def release_server_id(self, server_id: int) -> None:
+        with self._tx() as c:
+            c.execute(
+                "DELETE FROM server_id_leases WHERE server_id = ? AND pid = ?", (server_id, os.getpid())
+            )
 
     # ---- sink transactions in flight (the StarRocks sink's journal) -----------------------------
 

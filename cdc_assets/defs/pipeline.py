@@ -24,7 +24,8 @@ from cdc_assets.core.chunks import chunk_index_from_partition_key
 from cdc_assets.core.schema import TableId
 from cdc_assets.engine.catalog_cache import known_tables
 from cdc_assets.engine.context import RunContext
-from cdc_assets.engine.snapshot import load_chunk, plan_table
+from cdc_assets.engine.reconcile import not_comparable_yet, reconcile_table
+from cdc_assets.engine.snapshot import load_chunk, plan_table, table_progress
 from cdc_assets.engine.streaming import stream
 from cdc_assets.engine.sync import sync_until_caught_up
 from cdc_assets.state import StateStore
@@ -78,20 +79,84 @@ def _snapshot_asset(
         ctx = _open(path, state_dir, only=[table])  # one chunk of one table: no need for the rest
         try:
             res = load_chunk(ctx, table, index)
+            progress = table_progress(ctx.state, str(table))
         finally:
             ctx.close()
-        return dg.MaterializeResult(metadata=_chunk_metadata(res))
+        return dg.MaterializeResult(metadata={**_chunk_metadata(res), **_progress_metadata(progress)})
 
     return _load
+
+
+def _reconcile_check(path: Path, state_dir: str | None, cfg: PipelineConfig, table: TableId):
+    target = cfg.target_for(table)
+
+    @dg.asset_check(
+        asset=table_asset_key(target),
+        name="matches_source",
+        blocking=False,
+        description=(
+            f"Compares {target} with MySQL table {table}: row counts and checksums per snapshot key range; "
+            "ranges that differ are checked again after the stream applied the binlog up to the check's start."
+        ),
+    )
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        with StateStore(cfg.state_dir) as state:
+            progress = table_progress(state, str(table))
+            waiting = not_comparable_yet(state, str(table))
+        if waiting:
+            # Comparing a half-loaded table, or one the stream has not brought past its snapshot, says
+            # nothing (and costs a full read): say where it stands instead.
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=f"not compared yet: {waiting}",
+                metadata=_progress_metadata(progress),
+            )
+        ctx = _open(path, state_dir, only=[table])
+        try:
+            rec = reconcile_table(ctx, table)
+        finally:
+            ctx.close()
+        context.log.info(rec.describe())
+        return dg.AssetCheckResult(
+            passed=rec.equal,
+            description=rec.describe(),
+            metadata={
+                "source_rows": dg.MetadataValue.int(rec.source_rows),
+                "target_rows": dg.MetadataValue.int(rec.target_rows),
+                "key_ranges": dg.MetadataValue.int(rec.ranges),
+                "key_ranges_differing": dg.MetadataValue.int(len(rec.differing)),
+                "checks": dg.MetadataValue.int(rec.rounds),
+            },
+        )
+
+    return _check
 
 
 def _chunk_metadata(res) -> dict:
     return {
         "rows": dg.MetadataValue.int(res.rows),
+        "bytes": dg.MetadataValue.int(res.bytes),
         "seconds": dg.MetadataValue.float(round(res.seconds, 3)),
         "rows_per_second": dg.MetadataValue.float(round(res.rows_per_second, 1)),
         "key_range": dg.MetadataValue.text(f"[{res.chunk.start}, {res.chunk.end})"),
+        "low_watermark": dg.MetadataValue.text(str(res.low) if res.low else "-"),
+        "high_watermark": dg.MetadataValue.text(str(res.high) if res.high else "-"),
+        "binlog_changes_merged": dg.MetadataValue.int(res.backfilled),
         "already_loaded": dg.MetadataValue.bool(res.skipped),
+    }
+
+
+def _progress_metadata(p) -> dict:
+    eta = (
+        "done"
+        if p.chunks_done >= p.chunks_total
+        else (f"{p.eta_seconds:.0f} s" if p.eta_seconds else "unknown")
+    )
+    return {
+        "table_chunks_done": dg.MetadataValue.text(f"{p.chunks_done} / {p.chunks_total}"),
+        "table_rows_loaded": dg.MetadataValue.int(p.rows),
+        "table_eta": dg.MetadataValue.text(eta),
     }
 
 
@@ -165,6 +230,11 @@ def _keepalive_sensor(path: Path, state_dir: str | None, cfg: PipelineConfig, jo
         description="Starts the streaming job when it is not running and every captured table is snapshotted.",
     )
     def _keepalive(context: dg.SensorEvaluationContext):
+        if cfg.source.startup_mode == "snapshot":
+            return dg.SkipReason(
+                "scan.startup.mode is snapshot: there is no stream to keep alive "
+                f"(run {_ident(cfg.pipeline_id)}_sync_until_caught_up to snapshot and stop)"
+            )
         runs = context.instance.get_runs(
             filters=dg.RunsFilter(job_name=job.name, statuses=ACTIVE_STATUSES), limit=1
         )
@@ -203,10 +273,11 @@ def pipeline_definitions(path: Path, *, state_dir: str | None = None) -> dg.Defi
     """Definitions for one pipeline file. Tables come from the state and the cached catalog, so loading
     the code location never waits on the source server."""
     cfg = load_pipeline(path, state_dir=state_dir)
-    tables: Iterable[TableId] = known_tables(cfg)
+    tables = list(known_tables(cfg))
     stream_job = _stream_job(path, state_dir, cfg)
     return dg.Definitions(
         assets=[_snapshot_asset(path, state_dir, cfg, t) for t in tables],
+        asset_checks=[_reconcile_check(path, state_dir, cfg, t) for t in tables],
         jobs=[stream_job, _bounded_job(path, state_dir, cfg)],
         sensors=[_planner_sensor(path, state_dir, cfg), _keepalive_sensor(path, state_dir, cfg, stream_job)],
     )

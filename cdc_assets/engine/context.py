@@ -17,7 +17,7 @@ from cdc_assets.mysql.connection import ConnectionSettings, connect
 from cdc_assets.mysql.server import ServerInfo, inspect_server
 from cdc_assets.state import StateStore
 
-SUPPORTED_STARTUP_MODES = ("initial", "latest-offset")
+SUPPORTED_STARTUP_MODES = ("initial", "latest-offset", "snapshot")
 
 
 def connection_settings(cfg: PipelineConfig) -> ConnectionSettings:
@@ -47,6 +47,13 @@ class RunContext:
     settings: ConnectionSettings = field(init=False)
     server: ServerInfo | None = None
     schemas: dict[TableId, TableSchema] = field(default_factory=dict)
+    #: read chunks in consistent-snapshot transactions where the server reports their binlog point
+    #: (MariaDB); False brackets every read with watermarks and merges the binlog in between (what
+    #: MySQL needs; tests use it to exercise that path on MariaDB)
+    consistent_snapshot_reads: bool = True
+    #: read chunks as Arrow with connectorx where every column can be read exactly that way (else,
+    #: and when False, with PyMySQL row by row)
+    fast_reads: bool = True
 
     def __post_init__(self) -> None:
         mode = self.cfg.source.startup_mode
@@ -86,7 +93,25 @@ class RunContext:
                     f"({self.cfg.source.tables!r}) on {self.settings.where}; check the database and table regexes "
                     "(in `db.table`, a literal dot separates database from table and `\\.` means any character)"
                 )
-            schemas = {t: catalog.load_schema(conn, self.settings, t) for t in tables}
+            self.schemas = self._describe(conn, tables)
+        return self.schemas
+
+    def new_tables(self) -> list[TableId]:
+        """Captured tables on the server now that this context does not know yet (created since)."""
+        with self.connect() as conn:
+            found = catalog.discover(conn, self.settings, self.cfg.table_filter.matches)
+        return sorted(t for t in found if t not in self.schemas)
+
+    def add_tables(self, tables: Iterable[TableId]) -> dict[TableId, TableSchema]:
+        """Describe ``tables`` (checked as :meth:`discover` checks them), create their targets and
+        add them to :attr:`schemas`."""
+        with self.connect() as conn:
+            added = self._describe(conn, sorted(tables))
+        self.schemas = {**self.schemas, **added}
+        return added
+
+    def _describe(self, conn, tables: list[TableId]) -> dict[TableId, TableSchema]:
+        schemas = {t: catalog.load_schema(conn, self.settings, t) for t in tables}
         for t, schema in schemas.items():
             if not schema.columns:
                 raise SchemaError(
@@ -104,7 +129,6 @@ class RunContext:
             check_supported(schema, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
         for t, schema in schemas.items():
             self.sink.ensure_table(self.target(t), schema)
-        self.schemas = schemas
         return schemas
 
     def close(self) -> None:

@@ -1,26 +1,36 @@
 """The snapshot: plan a table's chunks, then load chunks one at a time (CLI) or as Dagster partitions.
 
-Consistency (this release): a table's snapshot point (the binlog end) is recorded BEFORE its chunk
-plan and before any chunk is read, and streaming starts no later than the lowest snapshot point.
-Every chunk read therefore happens after the stream's start, and replaying the binlog from there
-with full row images (upsert / delete by key, last change wins) leaves each row as the source has
-it. While the stream catches up, a row may briefly show a version older than its chunk's read;
-the per-chunk watermark algorithm that removes that window is planned (flink-cdc.md section 2).
+Each chunk is consistent with the binlog (the watermark algorithm, engine/watermark.py): it is read
+either inside a consistent-snapshot transaction whose binlog point the server reports (MariaDB), or
+between a low and a high watermark with the binlog changes in between merged after the rows
+(MySQL). Its high watermark is saved with it; the stream starts at the lowest one and applies a
+change only when it is newer than the watermark of the chunk holding its key, so a row never goes
+back to an older version once its chunk was written.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cdc_assets.core.arrow_read import plan_arrow_read
 from cdc_assets.core.chunks import Chunk, chunks_from_boundaries
+from cdc_assets.core.events import collapse
+from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import TableId
 from cdc_assets.core.types import row_converter
 from cdc_assets.engine.context import RunContext
-from cdc_assets.errors import CdcError
-from cdc_assets.mysql.server import current_position
+from cdc_assets.engine.watermark import backfill, backfill_server_ids
+from cdc_assets.errors import CdcError, SchemaError, UnsupportedTypeError
+from cdc_assets.mysql.arrow_read import FastReadError, read_chunk_arrow
+from cdc_assets.mysql.key_order import KeySorter
+from cdc_assets.mysql.server import begin_consistent_read, current_position
 from cdc_assets.mysql.snapshot import find_boundaries, read_chunk
+
+log = logging.getLogger(__name__)
 
 #: rows buffered before one write to the sink while loading a chunk
 WRITE_BATCH_ROWS = 50_000
@@ -33,6 +43,10 @@ class ChunkResult:
     rows: int
     seconds: float
     skipped: bool  # True when the chunk was already loaded and nothing was read
+    low: RestartPoint | None = None  # the binlog watermarks the chunk is consistent between
+    high: RestartPoint | None = None
+    backfilled: int = 0  # binlog changes merged after the rows (between low and high)
+    bytes: int = 0  # bytes read, as Arrow (0 when the chunk was read by the exact path)
 
     @property
     def rows_per_second(self) -> float:
@@ -65,34 +79,151 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
             "(`cdc-assets sync`, or the Dagster snapshot sensor)"
         )
     if state.done and not force:
-        return ChunkResult(table, state.chunk, state.rows or 0, state.seconds or 0.0, skipped=True)
+        return ChunkResult(
+            table, state.chunk, state.rows or 0, state.seconds or 0.0, True, state.low, state.high
+        )
     schema = ctx.schemas[table]
-    convert = row_converter(schema, "snapshot", tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
     target = ctx.target(table)
     started = time.monotonic()
     # Each read of a chunk writes under its own tags: a re-read may see newer rows, which a sink that
     # deduplicates by label must not skip as "already loaded".
     attempt = ctx.state.start_chunk_attempt(key, index)
-    rows = 0
-    writes = 0
+    tags = (f"c{index}-a{attempt}-w{n}" for n in itertools.count(1))
+    t1b = ctx.cfg.source.treat_tinyint1_as_boolean
+    plan = plan_arrow_read(schema, t1b) if ctx.fast_reads else None
+    assert ctx.server is not None, "discover() first"
+    written = _Written()
+    with ctx.connect(streaming=True) as conn:
+        # The low watermark: on MariaDB the exact binlog point of a consistent snapshot (nothing
+        # committed before it can be missing from a read that starts later); elsewhere the binlog end.
+        low = begin_consistent_read(conn, ctx.settings, ctx.server) if ctx.consistent_snapshot_reads else None
+        exact = low is not None and not (plan and plan.fast)
+        if low is None:
+            low = current_position(conn, ctx.settings, ctx.server)
+        elif not exact:
+            conn.rollback()  # only its point was needed: the fast read runs on a connection of its own
+        if plan is not None and plan.fast:
+            try:
+                _read_fast(ctx, schema, state.chunk, plan, target, tags, written)
+            except FastReadError as exc:
+                log.warning("%s; reading chunk %d of %s with the exact path instead", exc, index, table)
+                _read_exact(ctx, conn, schema, state.chunk, target, tags, written)
+        else:
+            _read_exact(ctx, conn, schema, state.chunk, target, tags, written)
+        if exact:  # read inside the consistent snapshot: it is the table as of `low`, exactly
+            conn.rollback()
+            high = low
+        else:  # read between two watermarks: the binlog in between is merged below
+            high = current_position(conn, ctx.settings, ctx.server)
+    rows = written.rows
+    merged = (
+        0 if exact else _merge_backfill(ctx, table, state.chunk, low, high, tag=f"c{index}-a{attempt}-bf")
+    )
+    seconds = time.monotonic() - started
+    ctx.state.mark_chunk_done(key, index, rows=rows, seconds=seconds, low=low, high=high)
+    return ChunkResult(table, state.chunk, rows, seconds, False, low, high, merged, written.bytes)
+
+
+@dataclass
+class _Written:
+    rows: int = 0
+    bytes: int = 0  # Arrow bytes read (the exact path does not count them)
+
+
+def _read_fast(ctx: RunContext, schema, chunk: Chunk, plan, target: TableId, tags, written: _Written) -> None:
+    """Read the chunk as Arrow (connectorx) and write each batch from Arrow: no per-row Python."""
+    for data in read_chunk_arrow(ctx.settings, schema, chunk, plan, partition_rows=WRITE_BATCH_ROWS):
+        written.rows += ctx.sink.upsert_arrow(target, schema, data, tag=next(tags))
+        written.bytes += data.nbytes
+
+
+def _read_exact(
+    ctx: RunContext, conn, schema, chunk: Chunk, target: TableId, tags, written: _Written
+) -> None:
+    """Read the chunk with PyMySQL and convert row by row (types the fast path cannot read exactly)."""
+    convert = row_converter(schema, "snapshot", tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
     buffered: list[tuple] = []
 
-    def write() -> int:
-        nonlocal writes
-        writes += 1
-        return ctx.sink.upsert(target, schema, buffered, tag=f"c{index}-a{attempt}-w{writes}")
+    def write() -> None:
+        written.rows += ctx.sink.upsert(target, schema, buffered, tag=next(tags))
 
-    with ctx.connect(streaming=True) as conn:
-        for batch in read_chunk(ctx.settings, conn, schema, state.chunk, ctx.cfg.source.fetch_size):
-            buffered.extend(convert(r) for r in batch)
-            if len(buffered) >= WRITE_BATCH_ROWS:
-                rows += write()
-                buffered = []
-        if buffered:
-            rows += write()
-    seconds = time.monotonic() - started
-    ctx.state.mark_chunk_done(key, index, rows=rows, seconds=seconds)
-    return ChunkResult(table, state.chunk, rows, seconds, skipped=False)
+    for batch in read_chunk(ctx.settings, conn, schema, chunk, ctx.cfg.source.fetch_size):
+        buffered.extend(convert(r) for r in batch)
+        if len(buffered) >= WRITE_BATCH_ROWS:
+            write()
+            buffered = []
+    if buffered:
+        write()
+
+
+def _merge_backfill(
+    ctx: RunContext, table: TableId, chunk: Chunk, low: RestartPoint, high: RestartPoint, *, tag: str
+) -> int:
+    """Write the chunk's binlog changes between its watermarks after its rows; returns their number."""
+    assert ctx.server is not None
+    if low.position is None or high.position is None or not high.position > low.position:
+        return 0
+    schema = ctx.schemas[table]
+    server_id = ctx.state.lease_server_id(backfill_server_ids(ctx.cfg))
+    try:
+        with ctx.connect() as conn:
+            changes = backfill(
+                ctx.settings,
+                ctx.server,
+                schema,
+                chunk,
+                KeySorter(conn, ctx.settings, schema),
+                low,
+                high,
+                server_id=server_id,
+                tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean,
+            )
+    finally:
+        ctx.state.release_server_id(server_id)
+    if changes:
+        keys, rows = collapse(changes, schema.key_positions)
+        ctx.sink.apply_batch([(ctx.target(table), schema, keys, rows)], tag=tag)
+    return len(changes)
+
+
+def snapshot_new_tables(ctx: RunContext, tables: list[TableId]) -> list[TableId]:
+    """Snapshot tables created while streaming (``scan.newly-added-table.enabled``): describe them,
+    plan and load every chunk, each consistent with the binlog. The stream resumes from where it
+    stood and, for these tables, applies only changes after their chunks' high watermarks.
+    Returns the tables added; one that cannot be captured (no primary key, an unsupported type) is
+    logged and left out."""
+    added = []
+    for table in tables:
+        try:
+            ctx.add_tables([table])
+        except (SchemaError, UnsupportedTypeError) as exc:
+            log.warning("new table %s is not captured: %s", table, exc)
+            continue
+        for chunk in plan_table(ctx, table):
+            load_chunk(ctx, table, chunk.index)
+        log.info("new table %s snapshotted; the stream now captures it", table)
+        added.append(table)
+    return added
+
+
+@dataclass(frozen=True)
+class TableProgress:
+    """How far a table's snapshot is: chunks done of all, rows loaded, and the time left if the
+    remaining chunks load one after another (mean seconds per finished chunk x chunks left; parallel
+    loads finish sooner)."""
+
+    chunks_done: int
+    chunks_total: int
+    rows: int
+    eta_seconds: float | None
+
+
+def table_progress(state, source: str) -> TableProgress:
+    chunks = state.chunks(source)
+    done = [c for c in chunks if c.done]
+    seconds = [c.seconds for c in done if c.seconds]
+    eta = (sum(seconds) / len(seconds)) * (len(chunks) - len(done)) if seconds else None
+    return TableProgress(len(done), len(chunks), sum(c.rows or 0 for c in done), eta)
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,17 @@ from dataclasses import dataclass, field
 from cdc_assets.core.events import RowChange, collapse
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import TableId
+from cdc_assets.engine.catalog_cache import save_catalog
 from cdc_assets.engine.context import RunContext, binlog_client_id
 from cdc_assets.engine.sinks import flush_interval as sink_flush_interval
+from cdc_assets.engine.snapshot import snapshot_new_tables
+from cdc_assets.engine.watermark import StreamFilter
 from cdc_assets.errors import CdcError
 from cdc_assets.mysql.binlog import BinlogReader, Boundary, RowsRead
 from cdc_assets.mysql.server import current_position
+
+#: seconds between looks for new captured tables (``scan.newly-added-table.enabled``)
+NEW_TABLE_DISCOVERY_SECONDS = 5.0
 
 
 @dataclass
@@ -41,11 +47,19 @@ class StreamResult:
 
 
 def start_point(ctx: RunContext) -> RestartPoint:
-    """The saved restart point, else the lowest snapshot point, else (latest-offset) the binlog end now."""
+    """The saved restart point, else the lowest high watermark of the snapshot's chunks (the lowest
+    snapshot point for chunks loaded without watermarks), else (latest-offset) the binlog end now."""
     saved = ctx.state.restart_point()
     if saved is not None:
         return saved
-    points = [s.snapshot_point for s in ctx.state.tables().values() if s.snapshot_point is not None]
+    points = []
+    for table in ctx.state.tables().values():
+        for c in ctx.state.chunks(table.source):
+            point = c.high or table.snapshot_point
+            if point is not None:
+                points.append(point)
+        if table.snapshot_point is not None and not table.chunks_total:
+            points.append(table.snapshot_point)
     if points:
         return min(points, key=lambda p: p.position.sort_key() if p.position else (("",), 0, 0))
     if ctx.cfg.source.startup_mode == "latest-offset":
@@ -55,6 +69,14 @@ def start_point(ctx: RunContext) -> RestartPoint:
     raise CdcError(
         "no restart point and no snapshot yet: run the snapshot first (`cdc-assets sync` does both)"
     )
+
+
+def snapshot_end(ctx: RunContext) -> RestartPoint | None:
+    """The highest high watermark of the snapshot's chunks: once the stream has applied the binlog up
+    to it, every captured table equals its source as of that point (``scan.startup.mode: snapshot``)."""
+    highs = [c.high for t in ctx.state.tables() for c in ctx.state.chunks(t) if c.high is not None]
+    highs = [h for h in highs if h.position is not None]
+    return max(highs, key=lambda p: p.position.sort_key()) if highs else None  # type: ignore[union-attr]
 
 
 def _tag(point: RestartPoint) -> str:
@@ -79,21 +101,22 @@ def stream(
     ctx: RunContext,
     *,
     until_caught_up: bool = False,
+    until: RestartPoint | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     on_flush: Callable[[FlushInfo], None] | None = None,
     flush_interval: float | None = None,
     max_buffered_rows: int = 20_000,
     clock: Callable[[], float] = time.time,
 ) -> StreamResult:
-    """Apply binlog changes until stopped (``should_stop``) or, with ``until_caught_up``, until the
-    binlog end that existed when streaming started has been applied."""
+    """Apply binlog changes until stopped (``should_stop``), or until the binlog end that existed when
+    streaming started has been applied (``until_caught_up``), or until ``until`` has been applied."""
     assert ctx.server is not None, "discover() first"
     if flush_interval is None:
         flush_interval = sink_flush_interval(ctx.cfg)
     missing = [
         str(t) for t in ctx.schemas if (s := ctx.state.table(str(t))) is None or s.phase != "snapshotted"
     ]
-    if ctx.cfg.source.startup_mode == "initial" and missing:
+    if ctx.cfg.source.startup_mode in ("initial", "snapshot") and missing:
         raise CdcError(
             f"streaming needs every captured table snapshotted first; not yet: {', '.join(sorted(missing))}. "
             "Run `cdc-assets sync` (it snapshots what is missing), or materialize the snapshot partitions in Dagster"
@@ -102,23 +125,33 @@ def stream(
     if ctx.state.restart_point() is None:
         ctx.state.save_restart_point(point)  # where reading starts: always a safe restart point
     result = StreamResult(point=point)
-    target = None
+    target = until
     if until_caught_up:
         with ctx.connect() as conn:
             target = current_position(conn, ctx.settings, ctx.server)
+    if target is not None:
         if _reached(point, target):
             result.caught_up = True
             ctx.state.save_restart_point(point)
             return result
-    reader = BinlogReader(
-        ctx.settings,
-        ctx.server,
-        ctx.schemas,
-        server_id=binlog_client_id(ctx.cfg),
-        start=point,
-        heartbeat_seconds=max(0.2, min(1.0, ctx.cfg.source.heartbeat_interval or 1.0)),
-        tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean,
-    )
+
+    def open_reader(at: RestartPoint) -> BinlogReader:
+        return BinlogReader(
+            ctx.settings,
+            ctx.server,
+            ctx.schemas,
+            server_id=binlog_client_id(ctx.cfg),
+            start=at,
+            heartbeat_seconds=max(0.2, min(1.0, ctx.cfg.source.heartbeat_interval or 1.0)),
+            tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean,
+        )
+
+    reader = open_reader(point)
+    # While the stream catches up with the snapshot, changes older than the watermark of the chunk
+    # holding their key are already in the target: applying them would take rows back in time.
+    snapshot_filter = StreamFilter.open(ctx)
+    discover_every = NEW_TABLE_DISCOVERY_SECONDS if ctx.cfg.source.newly_added_tables else None
+    last_discovery = time.monotonic()
     pending: dict[TableId, list[RowChange]] = {}
     pending_rows = 0
     last_flush = time.monotonic()
@@ -151,21 +184,43 @@ def stream(
             on_flush(FlushInfo(counts, boundary, lag, time.monotonic() - started))
 
     try:
-        for item in reader.events():
-            if isinstance(item, RowsRead):
-                pending.setdefault(item.table, []).extend(item.changes)
-                pending_rows += len(item.changes)
-                continue
-            assert isinstance(item, Boundary)
-            done = target is not None and _reached(item.point, target)
-            stop = done or should_stop()
-            due = pending_rows >= max_buffered_rows or time.monotonic() - last_flush >= flush_interval
-            # With nothing pending, a flush only moves the restart point (idle tables, heartbeats).
-            if (due or stop) and (pending_rows or item.point != last_saved):
-                flush(item.point)
-            if stop:
-                result.caught_up = done
+        while True:
+            new_tables: list[TableId] = []
+            for item in reader.events():
+                if isinstance(item, RowsRead):
+                    changes = snapshot_filter.apply(item)
+                    if changes:
+                        pending.setdefault(item.table, []).extend(changes)
+                        pending_rows += len(changes)
+                    continue
+                assert isinstance(item, Boundary)
+                done = target is not None and _reached(item.point, target)
+                stop = done or should_stop()
+                due = pending_rows >= max_buffered_rows or time.monotonic() - last_flush >= flush_interval
+                # With nothing pending, a flush only moves the restart point (idle tables, heartbeats).
+                if (due or stop) and (pending_rows or item.point != last_saved):
+                    flush(item.point)
+                if stop:
+                    result.caught_up = done
+                    break
+                if discover_every is not None and time.monotonic() - last_discovery >= discover_every:
+                    last_discovery = time.monotonic()
+                    new_tables = ctx.new_tables()
+                    if new_tables:  # stop here, at a transaction boundary, with everything written
+                        if pending_rows or item.point != last_saved:
+                            flush(item.point)
+                        break
+            if not new_tables:
                 break
+            # Snapshot the new tables, then read on from where the stream stood: their changes from
+            # here up to each chunk's high watermark are in the chunks already and are filtered out.
+            reader.close()
+            snapshot_filter.close()
+            if snapshot_new_tables(ctx, new_tables):
+                save_catalog(ctx.cfg, ctx.schemas)
+            reader = open_reader(last_saved)
+            snapshot_filter = StreamFilter.open(ctx)
     finally:
         reader.close()
+        snapshot_filter.close()
     return result

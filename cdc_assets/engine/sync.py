@@ -10,7 +10,7 @@ from cdc_assets.config import PipelineConfig
 from cdc_assets.engine.catalog_cache import save_catalog
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.snapshot import SnapshotProgress, snapshot_all
-from cdc_assets.engine.streaming import FlushInfo, StreamResult, stream
+from cdc_assets.engine.streaming import FlushInfo, StreamResult, snapshot_end, start_point, stream
 
 
 @dataclass
@@ -41,9 +41,18 @@ def run_sync(
     try:
         ctx.discover()
         save_catalog(cfg, ctx.schemas)
-        rows = snapshot_all(ctx, on_chunk) if cfg.source.startup_mode == "initial" else 0
+        mode = cfg.source.startup_mode
+        rows = snapshot_all(ctx, on_chunk) if mode in ("initial", "snapshot") else 0
         if on_snapshot_done:
             on_snapshot_done(rows)
+        if mode == "snapshot":
+            # Snapshot only: apply the binlog up to the highest chunk watermark (the chunks' changes
+            # between their own watermarks and that point), so every table is consistent as of it.
+            result = stream(
+                ctx, until=snapshot_end(ctx) or start_point(ctx), should_stop=stop.is_set, on_flush=on_flush
+            )
+            result.caught_up = True
+            return SyncSummary(len(ctx.schemas), rows, result)
         result = stream(ctx, until_caught_up=until_caught_up, should_stop=stop.is_set, on_flush=on_flush)
         return SyncSummary(len(ctx.schemas), rows, result)
     finally:

@@ -33,8 +33,12 @@ from cdc_assets.mysql.server import ServerInfo
 
 @dataclass(frozen=True)
 class RowsRead:
+    """Row changes of one rows event; ``position`` is where the event ends in the binlog (a change
+    is after a watermark W when ``position > W``: transactions are written to the binlog whole)."""
+
     table: TableId
     changes: list[RowChange]
+    position: BinlogPosition | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ class BinlogReader:
             decode = self._decoders.get(table)
             if decode is None:
                 return
-            yield RowsRead(table, _changes(ev, decode))
+            yield RowsRead(table, _changes(ev, decode), BinlogPosition(self._stream.log_file, pos))
         elif isinstance(ev, XidEvent):
             self._in_tx = False
             yield self._boundary(pos, ev.timestamp, True)

@@ -109,6 +109,31 @@ def current_position(conn, settings: ConnectionSettings, server: ServerInfo) -> 
     return RestartPoint(position=position, gtid_set=gtid, server_id=server.server_id, event_time=None)
 
 
+def begin_consistent_read(conn, settings: ConnectionSettings, server: ServerInfo) -> RestartPoint | None:
+    """Start a consistent-snapshot transaction on ``conn`` and return the binlog point it sees, exactly,
+    where the server tells it (MariaDB's ``binlog_snapshot_file`` / ``binlog_snapshot_position``, the
+    position ``mariadb-dump --single-transaction --master-data`` relies on). Reads on ``conn`` then
+    see every transaction before that point and none after it. ``None`` where the server cannot say
+    (MySQL): the caller brackets its read with watermarks instead.
+    """
+    if not server.is_mariadb:
+        return None
+    doing = "starting a consistent snapshot read"
+    run(conn, settings, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", doing=doing)
+    run(conn, settings, "START TRANSACTION WITH CONSISTENT SNAPSHOT", doing=doing)
+    status = dict(run(conn, settings, "SHOW STATUS LIKE 'binlog_snapshot_%'", doing=doing))
+    file, pos = status.get("Binlog_snapshot_file"), status.get("Binlog_snapshot_position")
+    if not file or not pos:
+        run(conn, settings, "ROLLBACK", doing=doing)
+        return None
+    position = BinlogPosition(str(file), int(pos))
+    (gtid_text,) = run(
+        conn, settings, "SELECT BINLOG_GTID_POS(%s, %s)", [position.file, position.pos], doing=doing
+    )[0]
+    gtid = parse_gtid_set(str(gtid_text).strip(), server.flavor) if gtid_text else None
+    return RestartPoint(position=position, gtid_set=gtid, server_id=server.server_id, event_time=None)
+
+
 def binlog_files(conn, settings: ConnectionSettings) -> list[tuple[str, int]]:
     """``SHOW BINARY LOGS``: (file name, size) of every binlog the server still has."""
     return [

@@ -28,7 +28,7 @@ from cdc_assets.errors import CdcError, SchemaError, UnsupportedTypeError
 from cdc_assets.mysql.arrow_read import FastReadError, read_chunk_arrow
 from cdc_assets.mysql.key_order import KeySorter
 from cdc_assets.mysql.server import begin_consistent_read, current_position
-from cdc_assets.mysql.snapshot import find_boundaries, read_chunk
+from cdc_assets.mysql.snapshot import boundaries_of, choose_chunking, read_chunk
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,20 @@ def plan_table(ctx: RunContext, table: TableId) -> list[Chunk]:
             assert ctx.server is not None, "discover() first"
             point = current_position(conn, ctx.settings, ctx.server)
             schema = ctx.schemas[table]
-            boundaries = list(find_boundaries(conn, ctx.settings, schema, ctx.cfg.source.chunk_size))
+            src = ctx.cfg.source
+            # Chunks follow the primary key (the watermark filter locates changes by it); the
+            # chunk.key-column option is for tables without one, which are not captured yet.
+            choice = choose_chunking(
+                conn,
+                ctx.settings,
+                schema,
+                src.chunk_size,
+                key_columns=None,
+                lower=src.even_distribution_factor_lower,
+                upper=src.even_distribution_factor_upper,
+            )
+            log.info("planning %s: %s", table, choice.reason)
+            boundaries = list(boundaries_of(conn, ctx.settings, schema, choice))
         ctx.state.plan_table(key, str(ctx.target(table)), point, chunks_from_boundaries(boundaries))
     return [c.chunk for c in ctx.state.chunks(key)]
 

@@ -331,6 +331,22 @@ class StateStore:
             raise StateError(f"{source} has no chunk {index} in its snapshot plan")
         return int(row[0])
 
+    def record_chunk_low(self, source: str, index: int, low: RestartPoint) -> RestartPoint:
+        """Keep the low watermark of a chunk's first unfinished read and return the one kept: a read
+        that died after writing some rows left them in the target, so the next read must merge the
+        binlog from that earlier point (a row deleted since would otherwise stay)."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE chunks SET low_watermark = COALESCE(low_watermark, ?) WHERE source = ? AND idx = ?",
+                (json.dumps(low.to_dict()), source, index),
+            )
+            row = c.execute(
+                "SELECT low_watermark FROM chunks WHERE source = ? AND idx = ?", (source, index)
+            ).fetchone()
+        if row is None or row[0] is None:
+            raise StateError(f"{source} has no chunk {index} in its snapshot plan")
+        return RestartPoint.from_dict(json.loads(row[0]))
+
     # ---- server ids of short-lived binlog readers (chunk backfills) ------------------------------
 
     def lease_server_id(self, candidates: Sequence[int], *, abandoned_after: float = 3600.0) -> int:

@@ -289,3 +289,33 @@ def test_snapshot_mode_ends_consistent_at_the_highest_watermark_and_exits(mysql_
         assert ctx.state.restart_point().position == snapshot_end(ctx).position
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["arrow", "exact"])
+def test_a_chunk_read_again_after_a_dead_read_merges_from_the_first_low_watermark(
+    mysql_source, fresh_db, tmp_path, fast
+):
+    server = mysql_source.server
+    db = quote_ident(fresh_db)
+    server.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT NOT NULL)")
+    server.execute(f"INSERT INTO {db}.t SELECT seq, 0 FROM {db}.seq_1_to_10")
+    ctx = _ctx(tmp_path, mysql_source, fresh_db, chunk_size=1000)
+    ctx.fast_reads = fast
+    table = TableId(fresh_db, "t")
+    try:
+        (chunk,) = plan_table(ctx, table)
+        schema = ctx.schemas[table]
+        # A first read that died after writing its rows (as a killed worker leaves them).
+        with ctx.connect() as conn:
+            ctx.state.record_chunk_low(str(table), 0, current_position(conn, ctx.settings, ctx.server))
+        ctx.state.start_chunk_attempt(str(table), 0)
+        ctx.sink.upsert(ctx.target(table), schema, [(i, 0) for i in range(1, 11)], tag="c0-a1-w1")
+        server.execute(f"DELETE FROM {db}.t WHERE id = 5")  # after that read, before the next one
+        res = load_chunk(ctx, table, chunk.index)
+        assert res.backfilled == 1  # the delete, merged from the dead read's low watermark
+        stream(ctx, until_caught_up=True)
+        assert sorted(ctx.sink.fetch_all(ctx.target(table), schema)) == sorted(
+            server.execute(f"SELECT id, v FROM {db}.t")
+        )
+    finally:
+        ctx.close()

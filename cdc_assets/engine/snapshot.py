@@ -109,17 +109,23 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
     with ctx.connect(streaming=True) as conn:
         # The low watermark: on MariaDB the exact binlog point of a consistent snapshot (nothing
         # committed before it can be missing from a read that starts later); elsewhere the binlog end.
-        low = begin_consistent_read(conn, ctx.settings, ctx.server) if ctx.consistent_snapshot_reads else None
-        exact = low is not None and not (plan and plan.fast)
-        if low is None:
-            low = current_position(conn, ctx.settings, ctx.server)
-        elif not exact:
-            conn.rollback()  # only its point was needed: the fast read runs on a connection of its own
+        snap = (
+            begin_consistent_read(conn, ctx.settings, ctx.server) if ctx.consistent_snapshot_reads else None
+        )
+        low = snap or current_position(conn, ctx.settings, ctx.server)
+        # An earlier read of this chunk that died may have written rows: merge from its low watermark
+        # (a row deleted since would stay otherwise).
+        kept = low if state.done else ctx.state.record_chunk_low(key, index, low)
+        exact = snap is not None and not (plan and plan.fast) and kept == low
+        low = kept
+        if snap is not None and not exact:
+            conn.rollback()  # only its point was needed: the read runs outside the snapshot
         if plan is not None and plan.fast:
             try:
                 _read_fast(ctx, schema, state.chunk, plan, target, tags, written)
             except FastReadError as exc:
                 log.warning("%s; reading chunk %d of %s with the exact path instead", exc, index, table)
+                written.rows = written.bytes = 0  # the exact read writes every row again
                 _read_exact(ctx, conn, schema, state.chunk, target, tags, written)
         else:
             _read_exact(ctx, conn, schema, state.chunk, target, tags, written)

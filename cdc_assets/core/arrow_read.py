@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cdc_assets.core.chunks import Chunk
+from cdc_assets.core.chunks import Chunk, key_range_predicate
 from cdc_assets.core.schema import Column, TableSchema
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.types import SPATIAL_TYPES, arrow_type, duckdb_type
@@ -408,27 +408,20 @@ def sql_literal(value: Any, col: Column | None = None) -> str:
 def chunk_where_sql(schema: TableSchema, chunk: Chunk) -> str:
     """The WHERE clause selecting ``chunk``'s rows, with its bounds as literals.
 
-    The same predicate as :func:`cdc_assets.core.chunks.range_predicate` (row-value comparison for
-    composite keys, evaluated in the key columns' collations), without parameters.
+    The same rows as :func:`cdc_assets.core.chunks.range_predicate`, written as
+    :func:`cdc_assets.core.chunks.key_range_predicate` does (``a > x OR (a = x AND b >= y)`` for
+    composite keys, which the server reads by index ranges), evaluated in the key columns' collations.
     """
     key_cols = [schema.column(k) for k in schema.primary_key]
     if not key_cols:
         raise SchemaError(f"{schema.table_id} has no primary key, so it cannot be read in chunks")
-    names = [quote_ident(c.name) for c in key_cols]
-    lhs = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
-
-    def rhs(key: Sequence[Any]) -> str:
-        if len(key) != len(key_cols):
+    for bound in (chunk.start, chunk.end):
+        if bound is not None and len(bound) != len(key_cols):
             raise ValueError(
-                f"chunk {chunk.index} of {schema.table_id} has a bound of {len(key)} values but the key has "
+                f"chunk {chunk.index} of {schema.table_id} has a bound of {len(bound)} values but the key has "
                 f"{len(key_cols)} columns"
             )
-        lits = [sql_literal(v, c) for v, c in zip(key, key_cols, strict=True)]
-        return lits[0] if len(lits) == 1 else "(" + ", ".join(lits) + ")"
-
-    clauses = []
-    if chunk.start is not None:
-        clauses.append(f"{lhs} >= {rhs(chunk.start)}")
-    if chunk.end is not None:
-        clauses.append(f"{lhs} < {rhs(chunk.end)}")
-    return " AND ".join(clauses) if clauses else "1 = 1"
+    sql, _ = key_range_predicate(
+        [c.name for c in key_cols], chunk, literal=lambda i, v: sql_literal(v, key_cols[i])
+    )
+    return sql

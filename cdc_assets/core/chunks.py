@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -79,7 +79,9 @@ def range_predicate(key_columns: Sequence[str], chunk: Chunk) -> tuple[str, list
     return (" AND ".join(clauses) if clauses else "1 = 1"), params
 
 
-def key_compare(key_columns: Sequence[str], op: str, key: Key) -> tuple[str, list[Any]]:
+def key_compare(
+    key_columns: Sequence[str], op: str, key: Key, *, literal: Callable[[int, Any], str] | None = None
+) -> tuple[str, list[Any]]:
     """``(c1, ..., cn) op (v1, ..., vn)`` as SQL the optimizer turns into an index range scan.
 
     MariaDB (10.11 measured) and MySQL do not use an index range for a row-value comparison such
@@ -87,33 +89,44 @@ def key_compare(key_columns: Sequence[str], op: str, key: Key) -> tuple[str, lis
     the end of a big table reads the whole table. The same comparison written as its definition,
     ``a > x OR (a = x AND b > y)``, becomes exact ranges on the key's index. ``op`` is one of
     ``>``, ``>=``, ``<``, ``<=``; every comparison runs in the key columns' collations.
+
+    ``literal(i, value)``, when given, renders the value of key column ``i`` as SQL text in place of
+    a ``%s`` placeholder (for readers that take no parameters); the parameter list is then empty.
     """
     if op not in (">", ">=", "<", "<="):
         raise ValueError(f"unsupported key comparison {op!r}")
     if len(key) != len(key_columns) or not key_columns:
         raise ValueError(f"key {key!r} does not match key columns {list(key_columns)!r}")
     cols = [quote_ident(c) for c in key_columns]
+    params: list[Any] = []
+
+    def mark(j: int) -> str:
+        if literal is not None:
+            return literal(j, key[j])
+        params.append(key[j])
+        return "%s"
+
     if len(cols) == 1:
-        return f"{cols[0]} {op} %s", [key[0]]
+        return f"{cols[0]} {op} {mark(0)}", params
     strict = op[0]
     terms: list[str] = []
-    params: list[Any] = []
     for i, col in enumerate(cols):
         last = i == len(cols) - 1
-        parts = [f"{cols[j]} = %s" for j in range(i)] + [f"{col} {op if last else strict} %s"]
-        params.extend(key[: i + 1])
+        parts = [f"{cols[j]} = {mark(j)}" for j in range(i)] + [f"{col} {op if last else strict} {mark(i)}"]
         terms.append(parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")")
     return "(" + " OR ".join(terms) + ")", params
 
 
-def key_range_predicate(key_columns: Sequence[str], chunk: Chunk) -> tuple[str, list[Any]]:
+def key_range_predicate(
+    key_columns: Sequence[str], chunk: Chunk, *, literal: Callable[[int, Any], str] | None = None
+) -> tuple[str, list[Any]]:
     """The rows of :func:`range_predicate`, written with :func:`key_compare` so that a multi-column
     key is read by an index range scan instead of a full index scan per chunk."""
     clauses: list[str] = []
     params: list[Any] = []
     for op, bound in ((">=", chunk.start), ("<", chunk.end)):
         if bound is not None:
-            sql, values = key_compare(key_columns, op, bound)
+            sql, values = key_compare(key_columns, op, bound, literal=literal)
             clauses.append(sql)
             params.extend(values)
     return (" AND ".join(clauses) if clauses else "1 = 1"), params

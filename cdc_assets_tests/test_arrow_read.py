@@ -423,15 +423,18 @@ def exact_table(settings, conn, schema: TableSchema, chunk: Chunk, t1b: bool = T
     return DuckDBSink("unused", tinyint1_as_boolean=t1b).to_arrow(schema, rows)
 
 
-def fast_table(settings, schema, chunk, t1b: bool = True, partition_rows: int | None = None) -> pa.Table:
+def fast_table(
+    settings, schema, chunk, t1b: bool = True, sizes: list[int] | None = None, **batching
+) -> pa.Table:
+    """The chunk read by the fast path; ``sizes``, when given, receives the rows of each table yielded."""
     plan = plan_arrow_read(schema, tinyint1_as_boolean=t1b)
     assert plan.fast, plan.reason
-    tables = list(read_chunk_arrow(settings, schema, chunk, plan, partition_rows=partition_rows))
+    tables = list(read_chunk_arrow(settings, schema, chunk, plan, **batching))
     for t in tables:
         assert t.schema == DuckDBSink("unused", tinyint1_as_boolean=t1b).arrow_schema(schema)
         assert t.num_rows > 0
-        if partition_rows:
-            assert t.num_rows <= partition_rows
+    if sizes is not None:
+        sizes.extend(t.num_rows for t in tables)
     return pa.concat_tables(tables) if tables else plan.arrow_schema.empty_table()
 
 
@@ -539,14 +542,26 @@ def test_every_type_matches_the_exact_path(arrow_settings, exact_conn, every_typ
             continue
         want = [w for _, w in case.rows] + [None] * (n_rows - len(case.rows))
         assert table.column(_case_column(case)).to_pylist() == want, case.id
-    # small batches: the stream is cut into several tables, which together are the same rows
+    # small batches: the stream is cut into several tables, which together are the same rows. Fetches
+    # of 3 rows are joined into tables of 4 (a fetch split across two tables), or cut early by bytes.
     whole = Chunk(0, None, None)
+    exact = exact_table(arrow_settings, exact_conn, schema, whole, t1b)
+    sizes: list[int] = []
     assert_same_table(
-        fast_table(arrow_settings, schema, whole, t1b, partition_rows=4),
-        exact_table(arrow_settings, exact_conn, schema, whole, t1b),
+        fast_table(arrow_settings, schema, whole, t1b, sizes, batch_rows=4, fetch_rows=3),
+        exact,
         schema,
-        "batches of 4",
+        "fetches of 3 in tables of 4",
     )
+    assert sizes == [4] * (n_rows // 4) + ([n_rows % 4] if n_rows % 4 else [])
+    sizes.clear()
+    assert_same_table(
+        fast_table(arrow_settings, schema, whole, t1b, sizes, batch_rows=100, fetch_rows=2, batch_bytes=1),
+        exact,
+        schema,
+        "tables ended by bytes",
+    )
+    assert sizes == [2] * (n_rows // 2) + ([n_rows % 2] if n_rows % 2 else [])
 
 
 def _double_with_scale(admin, table_in) -> TableSchema:

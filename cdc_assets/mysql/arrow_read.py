@@ -31,7 +31,7 @@ from cdc_assets.core.schema import TableSchema
 from cdc_assets.errors import CdcError, TerminalError
 from cdc_assets.mysql.connection import ConnectionSettings, classify
 
-#: rows per Arrow batch connectorx hands over (and per table :func:`read_chunk_arrow` yields)
+#: rows per Arrow batch connectorx hands over, and per table :func:`read_chunk_arrow` yields, unless told
 DEFAULT_BATCH_ROWS = 10_000
 
 _SERVER_CODE = re.compile(r"ERROR (\d{4,5}) \(")
@@ -130,9 +130,18 @@ def read_chunk_arrow(
     chunk: Chunk,
     plan: ArrowReadPlan,
     *,
-    partition_rows: int | None = None,
+    batch_rows: int | None = None,
+    fetch_rows: int | None = None,
+    batch_bytes: int | None = None,
 ) -> Iterator[pa.Table]:
-    """Yield the chunk's rows as canonical Arrow tables (``plan.arrow_schema``), ``partition_rows`` at most each.
+    """Yield the chunk's rows as canonical Arrow tables (``plan.arrow_schema``) of at most ``batch_rows``
+    rows each (and, when ``batch_bytes`` is given, of about that many bytes at most: a table ends once it
+    holds that many).
+
+    connectorx hands over ``fetch_rows`` rows at a time (``scan.snapshot.fetch.size``; at most
+    ``batch_rows``, which is also the default); those are joined into one table before the conversion,
+    which costs about the same per call whatever the rows, and a sink writes a few large tables faster
+    than many small ones.
 
     The same rows and values as :func:`cdc_assets.mysql.snapshot.read_chunk` followed by
     ``row_converter(schema, "snapshot")`` and ``DuckDBSink.to_arrow``. Empty batches are not yielded.
@@ -146,13 +155,27 @@ def read_chunk_arrow(
         )
     if not plan.fast:
         raise ValueError(f"{schema.table_id} needs the exact read path: {plan.reason}")
+    batch_rows = batch_rows or DEFAULT_BATCH_ROWS
+    fetch_rows = min(fetch_rows or batch_rows, batch_rows)
     doing = f"reading chunk {chunk.index} of {schema.table_id}"
-    sql = plan.select_sql(chunk_where_sql(schema, chunk))
-    for batch in fetch_arrow(settings, sql, doing=doing, batch_rows=partition_rows or DEFAULT_BATCH_ROWS):
-        if batch.num_rows == 0:
-            continue
+
+    def canonical(parts: list[pa.RecordBatch]) -> pa.Table:
         try:
-            table = plan.to_canonical(batch)
+            return plan.to_canonical(pa.Table.from_batches(parts))
         except pa.ArrowException as exc:
             raise translate_error(exc, settings, doing) from exc
-        yield table
+
+    sql = plan.select_sql(chunk_where_sql(schema, chunk))
+    parts: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in fetch_arrow(settings, sql, doing=doing, batch_rows=fetch_rows):
+        while batch.num_rows:
+            part, batch = batch.slice(0, batch_rows - rows), batch.slice(batch_rows - rows)
+            parts.append(part)
+            rows += part.num_rows
+            size += part.nbytes
+            if rows >= batch_rows or (batch_bytes is not None and size >= batch_bytes):
+                yield canonical(parts)
+                parts, rows, size = [], 0, 0
+    if parts:
+        yield canonical(parts)

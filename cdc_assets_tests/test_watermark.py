@@ -16,11 +16,13 @@ from cdc_assets.core.key_order import ChunkLocator, ChunkMark, in_range, is_pad_
 from cdc_assets.core.offsets import BinlogPosition
 from cdc_assets.core.schema import Column, TableId
 from cdc_assets.core.sql import quote_ident
+from cdc_assets.engine import snapshot as snapshot_module
 from cdc_assets.engine.context import RunContext
-from cdc_assets.engine.snapshot import load_chunk, plan_table
+from cdc_assets.engine.snapshot import load_chunk, plan_table, snapshot_all
 from cdc_assets.engine.streaming import snapshot_end, stream
 from cdc_assets.engine.sync import run_sync
 from cdc_assets.engine.watermark import backfill, backfill_server_ids
+from cdc_assets.errors import TransientError
 from cdc_assets.mysql.key_order import KeySorter
 from cdc_assets.mysql.server import current_position
 from cdc_assets_tests.pipelines import secrets_env, write_pipeline
@@ -319,3 +321,72 @@ def test_a_chunk_read_again_after_a_dead_read_merges_from_the_first_low_watermar
         )
     finally:
         ctx.close()
+
+
+# ---- snapshot_all with pipeline.parallelism: chunks loaded at once in one process -----------------
+
+
+def test_one_process_loads_chunks_in_parallel_under_writes_and_ends_equal(mysql_source, fresh_db, tmp_path):
+    server = mysql_source.server
+    db = quote_ident(fresh_db)
+    server.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, ver INT NOT NULL, v VARCHAR(10))")
+    server.execute(f"INSERT INTO {db}.t SELECT seq, 1, 's' FROM {db}.seq_1_to_2500")
+    table = TableId(fresh_db, "t")
+    ctx = _ctx(tmp_path, mysql_source, fresh_db, chunk_size=250)
+    workers: set[str] = set()
+    progress = []
+
+    def on_chunk(p) -> None:
+        progress.append(p.chunks_done)
+        workers.update(t.name for t in threading.enumerate() if t.name.startswith("snapshot-chunk"))
+
+    work = _Workload(server, fresh_db, seed=11)
+    work.thread.start()
+    try:
+        loaded = snapshot_all(ctx, on_chunk, parallelism=3)
+        while work.writes < 200 and work.thread.is_alive():
+            threading.Event().wait(0.05)
+    finally:
+        work.stop.set()
+        work.thread.join()
+    total = len(ctx.state.chunks(str(table)))
+    assert total >= 10 and progress == list(range(1, total + 1))  # reported in this thread, in order
+    assert len(workers) == 3
+    assert loaded >= 2000
+    stream(ctx, until_caught_up=True, flush_interval=60)
+    source = {r[0]: (r[1], r[2]) for r in server.execute(f"SELECT id, ver, v FROM {db}.t")}
+    target = {r[0]: (r[1], r[2]) for r in ctx.sink.fetch_all(ctx.target(table), ctx.schemas[table])}
+    ctx.close()
+    assert target == source
+
+
+def test_a_failed_chunk_stops_the_parallel_snapshot_and_a_rerun_loads_the_rest(
+    mysql_source, fresh_db, tmp_path, monkeypatch
+):
+    server = mysql_source.server
+    db = quote_ident(fresh_db)
+    server.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(10))")
+    server.execute(f"INSERT INTO {db}.t SELECT seq, 's' FROM {db}.seq_1_to_1000")
+    table = TableId(fresh_db, "t")
+    ctx = _ctx(tmp_path, mysql_source, fresh_db, chunk_size=100)
+    real = snapshot_module.load_chunk
+
+    def failing(ctx, table, index, **kw):  # fault injection: chunk 2's load fails as a dropped source would
+        if index == 2:
+            raise TransientError("chunk 2: the source connection dropped")
+        return real(ctx, table, index, **kw)
+
+    monkeypatch.setattr(snapshot_module, "load_chunk", failing)
+    with pytest.raises(TransientError, match="chunk 2: the source connection dropped"):
+        snapshot_all(ctx, parallelism=3)
+    done = {c.chunk.index for c in ctx.state.chunks(str(table)) if c.done}
+    assert 2 not in done
+    # no chunk started after the failure: at most the two others under way and the ones started as
+    # they finished
+    assert done and max(done) <= 2 + 3 and len(done) < 9
+    monkeypatch.undo()
+    assert snapshot_all(ctx, parallelism=3) == 1000 - 100 * len(done)
+    assert all(c.done for c in ctx.state.chunks(str(table)))
+    target = ctx.sink.fetch_all(ctx.target(table), ctx.schemas[table])
+    ctx.close()
+    assert target == [(i, "s") for i in range(1, 1001)]

@@ -190,7 +190,7 @@ class PipelineOptions:
     """``pipeline``."""
 
     name: str | None = None
-    parallelism: int = 1  # accepted for Flink compatibility; no effect
+    parallelism: int = 1  # snapshot chunks `cdc-assets sync` loads at once (Dagster: the pool's limit)
     schema_change_behavior: SchemaChangeBehavior = SchemaChangeBehavior.LENIENT
     local_time_zone: str | None = None  # None: the machine's zone
     route_mode: RouteMode = RouteMode.ALL_MATCH

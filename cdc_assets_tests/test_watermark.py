@@ -326,13 +326,18 @@ def test_a_chunk_read_again_after_a_dead_read_merges_from_the_first_low_watermar
 # ---- snapshot_all with pipeline.parallelism: chunks loaded at once in one process -----------------
 
 
-def test_one_process_loads_chunks_in_parallel_under_writes_and_ends_equal(mysql_source, fresh_db, tmp_path):
+@pytest.mark.parametrize("sink", ["duckdb", "starrocks"])
+def test_one_process_loads_chunks_in_parallel_under_writes_and_ends_equal(
+    mysql_source, fresh_db, tmp_path, standin, sink
+):
     server = mysql_source.server
     db = quote_ident(fresh_db)
     server.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, ver INT NOT NULL, v VARCHAR(10))")
     server.execute(f"INSERT INTO {db}.t SELECT seq, 1, 's' FROM {db}.seq_1_to_2500")
     table = TableId(fresh_db, "t")
-    ctx = _ctx(tmp_path, mysql_source, fresh_db, chunk_size=250)
+    ctx = _ctx(
+        tmp_path, mysql_source, fresh_db, chunk_size=250, standin=standin if sink == "starrocks" else None
+    )
     workers: set[str] = set()
     progress = []
 

@@ -180,19 +180,15 @@ class DuckDBSink:
         if not keys:
             return
         aschema = self.arrow_schema(schema)
-        key_fields = [aschema.field(k) for k in schema.primary_key]
         cols = list(zip(*keys, strict=True))
         key_table = pa.Table.from_arrays(
-            [pa.array(col, type=f.type) for col, f in zip(cols, key_fields, strict=True)],
-            names=[f"k{i}" for i in range(len(key_fields))],
+            [
+                pa.array(col, type=aschema.field(k).type)
+                for col, k in zip(cols, schema.primary_key, strict=True)
+            ],
+            names=list(schema.primary_key),
         )
-        conn.register("__cdc_keys", key_table)
-        qt = self._qualified(target)
-        cond = " AND ".join(
-            f"{qt}.{quote_ident(k, 'duckdb')} = __cdc_keys.k{i}" for i, k in enumerate(schema.primary_key)
-        )
-        conn.execute(f"DELETE FROM {qt} USING __cdc_keys WHERE {cond}")
-        conn.unregister("__cdc_keys")
+        self._delete_keys_of(conn, target, schema, key_table)
 
     def _insert(self, conn, target: TableId, schema: TableSchema, table: pa.Table) -> None:
         if table.num_rows == 0:

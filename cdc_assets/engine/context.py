@@ -10,6 +10,7 @@ from functools import cached_property
 from cdc_assets.config import PipelineConfig
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.types import check_supported
+from cdc_assets.engine.allocator import bound_malloc_arenas
 from cdc_assets.engine.sinks import Sink, make_sink
 from cdc_assets.errors import ConfigError, SchemaError
 from cdc_assets.mysql import catalog
@@ -63,6 +64,8 @@ class RunContext:
                 f"supported now: {', '.join(SUPPORTED_STARTUP_MODES)}"
             )
         self.settings = connection_settings(self.cfg)
+        # before the run's threads (connectorx, DuckDB, the chunk loaders) allocate: engine/allocator.py
+        bound_malloc_arenas()
 
     @cached_property
     def state(self) -> StateStore:

@@ -23,6 +23,7 @@ from cdc_assets.core.events import collapse
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import TableId
 from cdc_assets.core.types import row_converter
+from cdc_assets.engine.allocator import release_free_memory
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.read_ahead import read_ahead
 from cdc_assets.engine.watermark import backfill, backfill_server_ids
@@ -154,6 +155,9 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
     )
     seconds = time.monotonic() - started
     ctx.state.mark_chunk_done(key, index, rows=rows, seconds=seconds, low=low, high=high)
+    # The chunk's buffers are freed but glibc keeps the pages: without this a worker's peak RSS grew
+    # with the table (engine/allocator.py).
+    release_free_memory()
     return ChunkResult(table, state.chunk, rows, seconds, False, low, high, merged, written.bytes)
 
 

@@ -13,6 +13,7 @@ DAGSTER_HOME) against the session's MariaDB; the keep-alive sensor ticked on the
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -431,3 +432,106 @@ def test_two_readers_with_one_server_id_the_older_gets_a_clear_error(mysql_sourc
         first.close()
         second.close()
         ctx.close()
+
+
+# ---- through the real daemon and webserver ---------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_under_dagster_dev_the_sensor_relaunches_a_killed_run_once_and_terminate_flushes(
+    mysql_source, fresh_db, tmp_path, monkeypatch, standin
+):
+    """``dagster dev`` (webserver, daemon, code server): the keep-alive sensor ticked by the daemon
+    launches the stream, replaces a run killed with SIGKILL exactly once, and the UI's *Terminate*
+    (GraphQL ``terminateRun``) makes the run flush what it holds and save the binlog end."""
+    from dagster_graphql import DagsterGraphQLClient
+
+    conn = mysql_source.server.connect()
+    try:
+        tables = {fresh_db: create_sample_database(conn, fresh_db, rows=100)}
+    finally:
+        conn.close()
+    pipeline = _pipeline(tmp_path, mysql_source, [fresh_db], standin=standin, flush_ms=600_000)
+    _, pid, home = _setup(tmp_path, mysql_source, monkeypatch, pipeline)
+    port = _free_port()
+    environ = env(
+        mysql_source,
+        PYTHONPATH=str(ROOT),
+        **{PIPELINE_ENV: str(pipeline), "DAGSTER_HOME": str(home), STALE_ENV: str(STALE)},
+    )
+    dev = subprocess.Popen(
+        [DAGSTER, "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+        env=environ,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    sensor = f"{pid}_stream_keepalive"
+    job = f"{pid}_stream"
+    try:
+        started = subprocess.run(
+            [DAGSTER, "sensor", "start", "-w", str(ROOT / "workspace.yaml"), sensor],
+            env=environ,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert started.returncode == 0, started.stdout + started.stderr
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            first = _wait("the sensor's run", lambda: _running_run(instance, pid), timeout=120)
+            assert first.tags["cdc_assets/started_by"] == "keepalive"
+            assert first.tags["dagster/run_key"] == "after-none"
+            worker = next(e.pid for e in instance.all_logs(first.run_id) if e.step_key)
+            os.kill(worker, signal.SIGKILL)
+            second = _wait(
+                "a new run after the killed one",
+                lambda: (r := _running_run(instance, pid)) and r.run_id != first.run_id and r,
+                timeout=STALE + 90,
+            )
+            assert instance.get_run_by_id(first.run_id).status == dg.DagsterRunStatus.FAILURE
+            assert second.tags["dagster/run_key"] == f"after-{first.run_id}"
+            time.sleep(40)  # at least one more tick: it must not launch again
+            runs = instance.get_runs(filters=dg.RunsFilter(job_name=job))
+            assert len(runs) == 2, [(r.run_id, r.status) for r in runs]
+
+            stopped = subprocess.run(
+                [DAGSTER, "sensor", "stop", "-w", str(ROOT / "workspace.yaml"), sensor],
+                env=environ,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+            _workload(mysql_source, fresh_db, 90, 80)
+            end = _binlog_end(pipeline, mysql_source)
+            time.sleep(3)
+            assert not _identical(pipeline, mysql_source, tables)  # held by the stream, not flushed yet
+            DagsterGraphQLClient("127.0.0.1", port_number=port).terminate_run(second.run_id)
+            _wait(
+                "the terminated run to end",
+                lambda: (
+                    instance.get_run_by_id(second.run_id).status
+                    in (dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE)
+                ),
+                timeout=120,
+            )
+            assert instance.get_run_by_id(second.run_id).status == dg.DagsterRunStatus.CANCELED
+            assert _saved_point(pipeline, mysql_source).position == end.position
+            assert _identical(pipeline, mysql_source, tables)
+    finally:
+        try:
+            os.killpg(dev.pid, signal.SIGTERM)
+            dev.wait(timeout=60)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(dev.pid, signal.SIGKILL)
+            dev.wait(timeout=30)

@@ -460,6 +460,11 @@ def test_under_dagster_dev_the_sensor_relaunches_a_killed_run_once_and_terminate
         conn.close()
     pipeline = _pipeline(tmp_path, mysql_source, [fresh_db], standin=standin, flush_ms=600_000)
     _, pid, home = _setup(tmp_path, mysql_source, monkeypatch, pipeline)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        # Create the storage now: processes that start on an empty DAGSTER_HOME at once race to migrate it.
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        instance.all_logs("none")
     port = _free_port()
     environ = env(
         mysql_source,
@@ -490,7 +495,17 @@ def test_under_dagster_dev_the_sensor_relaunches_a_killed_run_once_and_terminate
             first = _wait("the sensor's run", lambda: _running_run(instance, pid), timeout=120)
             assert first.tags["cdc_assets/started_by"] == "keepalive"
             assert first.tags["dagster/run_key"] == "after-none"
-            worker = next(e.pid for e in instance.all_logs(first.run_id) if e.step_key)
+            worker = _wait(
+                "the op to start",
+                lambda: next(
+                    (
+                        e.dagster_event.pid
+                        for e in instance.all_logs(first.run_id)
+                        if e.dagster_event and e.step_key
+                    ),
+                    None,
+                ),
+            )
             os.kill(worker, signal.SIGKILL)
             second = _wait(
                 "a new run after the killed one",

@@ -173,18 +173,20 @@ def heartbeat(state_dir: str | Path, every: float = HEARTBEAT_SECONDS) -> Iterat
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: threading.Event, log: Callable[[str], None]) -> Iterator[None]:
+def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
     """Within the block, SIGTERM and SIGINT set ``stop`` instead of interrupting the code at any
     instruction (Dagster's own handler raises wherever the main thread is, possibly between a sink
     write and the restart point's save). A second signal falls through to the previous handler.
     After the block, the signal is delivered again to the previous handler, so Dagster ends the run
-    as interrupted. Outside the main thread (no signals there) it only runs the block."""
+    as interrupted. Yields the list of signals received. Outside the main thread (no signals there)
+    it only runs the block. The handler only sets flags: logging from it could re-enter the event
+    log's storage in the middle of a write of the main thread."""
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
     signals = (signal.SIGTERM, signal.SIGINT)
     previous = {s: signal.getsignal(s) for s in signals}
-    received: list[int] = []
 
     def handler(signum, frame) -> None:
         if received:  # asked twice: stop now
@@ -194,15 +196,11 @@ def stop_on_signals(stop: threading.Event, log: Callable[[str], None]) -> Iterat
             raise KeyboardInterrupt
         received.append(signum)
         stop.set()
-        log(
-            f"received {signal.Signals(signum).name}: stopping at the next transaction boundary after "
-            "flushing and saving the restart point"
-        )
 
     for s in signals:
         signal.signal(s, handler)
     try:
-        yield
+        yield received
     finally:
         for s in signals:
             signal.signal(s, previous[s])
@@ -225,14 +223,14 @@ def stream_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.Job
             for r in batch:
                 context.log_event(
                     dg.AssetMaterialization(
-                        asset_key=table_asset_key(cfg.target_for(r.table)), metadata=_metadata(r)
+                        asset_key=table_asset_key(live.target_for(r.table)), metadata=_metadata(r)
                     )
                 )
                 if "retention_warning" in r.extra:
                     context.log.warning(str(r.extra["retention_warning"]))
 
         live = load_pipeline(path, state_dir=state_dir)
-        with stop_on_signals(stop, context.log.info), heartbeat(live.state_dir):
+        with stop_on_signals(stop) as received, heartbeat(live.state_dir):
             ctx = RunContext(live)
             try:
                 ctx.discover()
@@ -249,8 +247,10 @@ def stream_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.Job
                     raise
                 finally:
                     publish(reports.drain())
+                why = f"received {signal.Signals(received[0]).name}: " if received else ""
                 context.log.info(
-                    f"stream stopped at {result.point} after {result.rows} rows in {result.flushes} flushes"
+                    f"{why}stream stopped at {result.point}, flushed and saved, after {result.rows} rows in "
+                    f"{result.flushes} flushes"
                 )
             finally:
                 ctx.close()

@@ -70,6 +70,10 @@ class SchemaError(TerminalError):
     exit_code = 2
 
 
+class ServerIdClashError(ConfigError):
+    """Another replica or binlog reader connected to the source with this reader's server id."""
+
+
 class BinlogPurgedError(TerminalError):
     """The restart point is no longer in the server's binlog."""
 

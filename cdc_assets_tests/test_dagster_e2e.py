@@ -126,7 +126,11 @@ def test_snapshot_partitions_then_bounded_job_leave_target_equal_to_source(
     dagster = str(Path(sys.executable).with_name("dagster"))
     proc = subprocess.run(
         [dagster, "job", "execute", "-m", "cdc_assets.definitions", "-j", f"{pid}_sync_until_caught_up"],
-        env=env(mysql_source, **{PIPELINE_ENV: str(pipeline), "DAGSTER_HOME": str(dagster_home)}),
+        env=env(
+            mysql_source,
+            PYTHONPATH=str(ROOT),
+            **{PIPELINE_ENV: str(pipeline), "DAGSTER_HOME": str(dagster_home)},
+        ),
         capture_output=True,
         text=True,
         timeout=300,
@@ -205,7 +209,9 @@ def test_streaming_job_applies_live_changes_and_resumes_after_termination(
     run_sync(load_pipeline(pipeline, env=cfg_env), until_caught_up=True)  # the snapshot, done beforehand
     pid = _pid(_defs(pipeline, mysql_source, monkeypatch))
     dagster = str(Path(sys.executable).with_name("dagster"))
-    environ = env(mysql_source, **{PIPELINE_ENV: str(pipeline), "DAGSTER_HOME": str(dagster_home)})
+    environ = env(
+        mysql_source, PYTHONPATH=str(ROOT), **{PIPELINE_ENV: str(pipeline), "DAGSTER_HOME": str(dagster_home)}
+    )
 
     def start():
         return subprocess.Popen(

@@ -13,7 +13,6 @@ Every asset or op body is one call into the engine; this module only unpacks Dag
   (for CI: ``dagster job execute -m cdc_assets.definitions -j <pipeline>_sync_until_caught_up``).
 """
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,30 +21,17 @@ import dagster as dg
 from cdc_assets.config import PipelineConfig, load_pipeline
 from cdc_assets.core.chunks import chunk_index_from_partition_key
 from cdc_assets.core.schema import TableId
+from cdc_assets.defs.names import ident as _ident
+from cdc_assets.defs.names import table_asset_key
+from cdc_assets.defs.stream import keepalive_sensor, stale_seconds, stream_job
 from cdc_assets.engine.catalog_cache import known_tables
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.reconcile import not_comparable_yet, reconcile_table
 from cdc_assets.engine.snapshot import load_chunk, plan_table, table_progress
-from cdc_assets.engine.streaming import stream
 from cdc_assets.engine.sync import sync_until_caught_up
 from cdc_assets.state import StateStore
 
 SNAPSHOT_POOL = "cdc_snapshot"
-ACTIVE_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
-
-
-def _ident(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", text)
-
-
-def table_asset_key(target: TableId) -> dg.AssetKey:
-    return dg.AssetKey([target.db, target.table])
 
 
 def partitions_def_name(pipeline_id: str, table: TableId) -> str:
@@ -184,74 +170,6 @@ def _planner_sensor(path: Path, state_dir: str | None, cfg: PipelineConfig) -> d
     return _plan
 
 
-def _stream_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.JobDefinition:
-    @dg.op(
-        name=f"{_ident(cfg.pipeline_id)}_tail_binlog",
-        description="Tails the binlog forever and applies changes.",
-    )
-    def _tail(context: dg.OpExecutionContext) -> None:
-        ctx = _open(path, state_dir)
-        try:
-
-            def on_flush(info) -> None:
-                for table, n in info.rows.items():
-                    context.log_event(
-                        dg.AssetObservation(
-                            asset_key=table_asset_key(cfg.target_for(table)),
-                            metadata={
-                                "rows_applied": dg.MetadataValue.int(n),
-                                "restart_point": dg.MetadataValue.text(str(info.point)),
-                                "lag_seconds": dg.MetadataValue.float(round(info.lag_seconds or 0.0, 3)),
-                            },
-                        )
-                    )
-
-            stream(ctx, on_flush=on_flush)
-        finally:
-            ctx.close()
-
-    @dg.job(
-        name=f"{_ident(cfg.pipeline_id)}_stream",
-        executor_def=dg.in_process_executor,
-        tags={"dagster/max_retries": "0", "cdc_assets/pipeline": cfg.pipeline_id},
-        description=f"Streams the binlog of {cfg.source.hostname}:{cfg.source.port} into the {cfg.sink.type} sink.",
-    )
-    def _job() -> None:
-        _tail()
-
-    return _job
-
-
-def _keepalive_sensor(path: Path, state_dir: str | None, cfg: PipelineConfig, job: dg.JobDefinition):
-    @dg.sensor(
-        name=f"{_ident(cfg.pipeline_id)}_stream_keepalive",
-        job=job,
-        minimum_interval_seconds=30,
-        description="Starts the streaming job when it is not running and every captured table is snapshotted.",
-    )
-    def _keepalive(context: dg.SensorEvaluationContext):
-        if cfg.source.startup_mode == "snapshot":
-            return dg.SkipReason(
-                "scan.startup.mode is snapshot: there is no stream to keep alive "
-                f"(run {_ident(cfg.pipeline_id)}_sync_until_caught_up to snapshot and stop)"
-            )
-        runs = context.instance.get_runs(
-            filters=dg.RunsFilter(job_name=job.name, statuses=ACTIVE_STATUSES), limit=1
-        )
-        if runs:
-            return dg.SkipReason(f"{job.name} is running ({runs[0].run_id})")
-        with StateStore(cfg.state_dir) as state:
-            tables = state.tables()
-        pending = [t for t, s in tables.items() if s.phase != "snapshotted"]
-        if not tables or pending:
-            return dg.SkipReason(
-                f"waiting for the snapshot of: {', '.join(pending) or 'all tables (none planned yet)'}"
-            )
-        return dg.RunRequest(run_key=None, tags={"cdc_assets/started_by": "keepalive"})
-
-    return _keepalive
-
-
 def _bounded_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.JobDefinition:
     @dg.op(name=f"{_ident(cfg.pipeline_id)}_sync_op")
     def _sync(context: dg.OpExecutionContext) -> None:
@@ -274,10 +192,10 @@ def pipeline_definitions(path: Path, *, state_dir: str | None = None) -> dg.Defi
     the code location never waits on the source server."""
     cfg = load_pipeline(path, state_dir=state_dir)
     tables = list(known_tables(cfg))
-    stream_job = _stream_job(path, state_dir, cfg)
+    stream = stream_job(path, state_dir, cfg)
     return dg.Definitions(
         assets=[_snapshot_asset(path, state_dir, cfg, t) for t in tables],
         asset_checks=[_reconcile_check(path, state_dir, cfg, t) for t in tables],
-        jobs=[stream_job, _bounded_job(path, state_dir, cfg)],
-        sensors=[_planner_sensor(path, state_dir, cfg), _keepalive_sensor(path, state_dir, cfg, stream_job)],
+        jobs=[stream, _bounded_job(path, state_dir, cfg)],
+        sensors=[_planner_sensor(path, state_dir, cfg), keepalive_sensor(cfg, stream, stale=stale_seconds())],
     )

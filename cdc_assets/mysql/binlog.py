@@ -83,6 +83,7 @@ class BinlogReader:
         self.settings = settings
         self.server = server
         self.point = start
+        self.server_id = server_id
         self._decoders = {t: _TableDecoder(s, tinyint1_as_boolean) for t, s in schemas.items()}
         self._in_tx = False
         self._gtid: str | None = None
@@ -140,7 +141,9 @@ class BinlogReader:
             for ev in self._stream:
                 yield from self._handle(ev)
         except (pymysql.err.MySQLError, OSError) as exc:
-            raise classify(exc, self.settings, f"reading the binlog after {self.point}") from exc
+            raise classify(
+                exc, self.settings, f"reading the binlog as server-id {self.server_id} after {self.point}"
+            ) from exc
 
     def _handle(self, ev) -> Iterator[RowsRead | Boundary]:
         pos = ev.packet.log_pos

@@ -20,6 +20,7 @@ from cdc_assets.errors import (
     AuthenticationError,
     CdcError,
     ConfigError,
+    ServerIdClashError,
     SourceUnavailableError,
     TerminalError,
     TransientError,
@@ -29,6 +30,8 @@ from cdc_assets.errors import (
 _ACCESS_DENIED = {1044, 1045, 1698}
 _UNKNOWN_DB = {1049}
 _UNREACHABLE = {2002, 2003, 2005, 2006, 2013, 2055}
+_ER_SLAVE_SAME_ID = 4052  # MariaDB
+_ER_MASTER_FATAL_READING_BINLOG = 1236
 _RETRIABLE_SERVER = {1040, 1053, 1205, 1213, 1317, 2014}  # too many conns, shutdown, lock wait, deadlock
 
 
@@ -88,6 +91,21 @@ def classify(exc: BaseException, settings: ConnectionSettings, doing: str) -> Cd
             f"{where} refused user {settings.user!r} while {doing} ({detail}); "
             "check source.username and source.password, and that the user has the CDC privileges "
             "(SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, REPLICATION CLIENT)",
+            host=settings.host,
+            port=settings.port,
+            code=code,
+        )
+    if code == _ER_SLAVE_SAME_ID or (
+        code == _ER_MASTER_FATAL_READING_BINLOG and "same server_uuid/server_id" in detail
+    ):
+        # The server allows one binlog reader per server id and drops the older connection when a
+        # second one arrives (MariaDB 4052; MySQL 1236 with this text): retrying would only kick the
+        # other reader off in turn.
+        return ServerIdClashError(
+            f"{where} dropped the binlog connection while {doing}: another replica or binlog reader "
+            f"connected with the same server id ({detail}); give every pipeline and every replica of this "
+            "server its own id: set the source option server-id to an unused id or range (for example "
+            "5400-5408; a replica's id is its @@server_id)",
             host=settings.host,
             port=settings.port,
             code=code,

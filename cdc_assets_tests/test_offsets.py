@@ -762,7 +762,11 @@ def test_position_problem_accepts_a_point_of_this_server() -> None:
         (RestartPoint(position=POS, server_id=2), {}, "server_id 2, this one has 1"),
         (RestartPoint(position=POS, server_id=1, server_uuid=U1), {"server_uuid": U2}, f"server_uuid {U1}"),
         (RestartPoint(position=BinlogPosition("mysql-bin.000001", 4)), {}, "mysql-bin.000001 is not on this"),
-        (RestartPoint(position=BinlogPosition("mysql-bin.000004", 400)), {}, "ends at 100, before position 400"),
+        (
+            RestartPoint(position=BinlogPosition("mysql-bin.000004", 400)),
+            {},
+            "ends at 100, before position 400",
+        ),
         (
             RestartPoint(position=POS, gtid_set=MariaDbGtidSet.parse("0-1-100")),
             {"gtid_at_position": MariaDbGtidSet.parse("0-2-7"), "gtid_checked": True},

@@ -44,7 +44,10 @@ def startup_point(ctx: RunContext, *, clock: Callable[[], float] = time.time) ->
             return earliest_point(conn, settings, server)
         if mode != "specific-offset":
             raise ValueError(f"startup mode {mode} starts from a snapshot, not from an offset")
-        skips = {"skip_events": src.specific_offset_skip_events or 0, "skip_rows": src.specific_offset_skip_rows or 0}
+        skips = {
+            "skip_events": src.specific_offset_skip_events or 0,
+            "skip_rows": src.specific_offset_skip_rows or 0,
+        }
         if src.specific_offset_gtid_set is not None:
             try:
                 gtid = parse_gtid_set(src.specific_offset_gtid_set, server.flavor)

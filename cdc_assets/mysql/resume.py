@@ -68,5 +68,7 @@ def gtid_resume_reason(settings: ConnectionSettings, server: ServerInfo, point: 
             "empty (MySQL would start at the binlog end); use scan.startup.specific-offset.gtid-set",
             host=settings.host,
         )
-    log.warning("resuming the binlog on %s by GTID set %s: %s", settings.where, point.gtid_set or "(empty)", reason)
+    log.warning(
+        "resuming the binlog on %s by GTID set %s: %s", settings.where, point.gtid_set or "(empty)", reason
+    )
     return reason

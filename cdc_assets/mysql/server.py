@@ -110,7 +110,9 @@ def current_position(conn, settings: ConnectionSettings, server: ServerInfo) -> 
         # already include a transaction committed after it, which a resume by GTID would skip.
         gtid_text = gtid_at(conn, settings, position)
         if gtid_text is None:
-            raise TransientError(f"{settings.where} reports no GTID state at {position}; retry", host=settings.host)
+            raise TransientError(
+                f"{settings.where} reports no GTID state at {position}; retry", host=settings.host
+            )
     elif server.gtid_enabled and len(row) >= 5:
         gtid_text = row[4]
     gtid = parse_gtid_set(str(gtid_text).strip(), server.flavor) if gtid_text is not None else None

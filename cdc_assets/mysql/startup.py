@@ -42,7 +42,9 @@ def earliest_point(conn, settings: ConnectionSettings, server: ServerInfo) -> Re
     return RestartPoint(position=first, gtid_set=gtid, **server.identity())
 
 
-def point_at(conn, settings: ConnectionSettings, server: ServerInfo, position: BinlogPosition) -> RestartPoint:
+def point_at(
+    conn, settings: ConnectionSettings, server: ServerInfo, position: BinlogPosition
+) -> RestartPoint:
     """``position`` on this server, checked: the file exists and the position is within it (on
     MariaDB also that an event starts there, and the GTID set at it). On MySQL the point has no
     GTID set: the server cannot say which transactions precede a position."""
@@ -95,15 +97,17 @@ def point_at_timestamp(
     """The restart point just before the first transaction committed at or after ``millis`` (epoch
     milliseconds; binlog event times have whole seconds), or the binlog end if there is none yet.
 
-    The binlog file is found by the time of its first event (the last file started at or before
-    ``millis``), then its transactions are read up to the first one late enough.
+    The binlog file is found by the time of its first event: the last file started before
+    ``millis`` (a file started in the same second may follow transactions of that second in the
+    file before it), then its transactions are read up to the first one late enough. Event times
+    are those the server writes (the statement start, in seconds).
     """
     with connect(settings) as conn:
         files = [f for f, _ in _files(conn, settings)]
-    lo, hi = 0, len(files) - 1  # the last file started at or before millis (else the oldest)
+    lo, hi = 0, len(files) - 1  # the last file started before millis (else the oldest)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _first_event_time(settings, files[mid], client_id) * 1000 <= millis:
+        if _first_event_time(settings, files[mid], client_id) * 1000 < millis:
             lo = mid
         else:
             hi = mid - 1
@@ -118,7 +122,11 @@ def point_at_timestamp(
         for item in reader.events():
             if not isinstance(item, Boundary):
                 continue
-            if item.committed and item.point.event_time is not None and item.point.event_time * 1000 >= millis:
+            if (
+                item.committed
+                and item.point.event_time is not None
+                and item.point.event_time * 1000 >= millis
+            ):
                 break  # the transaction that just ended is the first one late enough: start before it
             point = item.point
     finally:

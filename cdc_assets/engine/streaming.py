@@ -106,11 +106,16 @@ def _reached(point: RestartPoint, target: RestartPoint) -> bool:
 
 
 def _snapshot_filter(ctx: RunContext, reader: BinlogReader) -> StreamFilter:
-    """The snapshot's chunk watermarks are positions on the server the snapshot was read from; a
-    reader that resumed by GTID (another server) reads positions they cannot be compared with, so
-    it applies every change from its GTID set on: a change the snapshot already holds is written
-    again, and the later changes of the same rows follow it, so the target ends up equal."""
-    if reader.gtid_reason is not None:
+    """The snapshot's chunk watermarks are positions on the server the snapshot was read from. A
+    reader on another server (after a failover; files there may have the same names) reads
+    positions they cannot be compared with, so it applies every change from its start on: a change
+    the snapshot already holds is written again, and the later changes of the same rows follow it,
+    so the target ends up equal. (Watermarks saved without a server id are taken as this server's.)"""
+    here = reader.point.server_id
+    marks = [t.snapshot_point for t in ctx.state.tables().values()]
+    marks += [c.high for t in ctx.state.tables() for c in ctx.state.chunks(t)]
+    elsewhere = any(p is not None and p.server_id is not None and p.server_id != here for p in marks)
+    if reader.gtid_reason is not None or elsewhere:
         return StreamFilter({})
     return StreamFilter.open(ctx)
 

@@ -5,16 +5,17 @@ after it are applied, and a bad offset is refused with the option's name."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import duckdb
 import pytest
 
 from cdc_assets.config import load_pipeline
-from cdc_assets.core.offsets import MariaDbGtidSet
+from cdc_assets.core.offsets import MariaDbGtidSet, RestartPoint
 from cdc_assets.core.sql import quote_ident
 from cdc_assets.engine.sync import run_sync
-from cdc_assets.errors import ConfigError
+from cdc_assets.errors import ConfigError, TerminalError
 from cdc_assets.state import StateStore
 from cdc_assets_tests.pipelines import PASSWORD_ENV, write_pipeline
 
@@ -205,3 +206,32 @@ def test_a_position_inside_an_event_or_past_the_file_is_refused(mysql_source, db
         with pytest.raises(ConfigError, match="source.scan.startup.specific-offset.pos") as info:
             _sync(tmp_path, mysql_source, db, options)
         assert message in str(info.value)
+
+
+def test_a_gtid_set_start_with_nothing_after_it_is_caught_up(mysql_source, db, tmp_path):
+    """Resumed by GTID and no commit since: no position yet, so caught-up is judged by GTID sets."""
+    server = mysql_source.server
+    _insert(server, db, 1)
+    (gtid,) = server.execute("SELECT @@GLOBAL.gtid_binlog_pos")[0]
+    options = f"  scan.startup.mode: specific-offset\n  scan.startup.specific-offset.gtid-set: '{gtid}'\n"
+    result: dict = {}
+    worker = threading.Thread(
+        target=lambda: result.update(s=_sync(tmp_path, mysql_source, db, options)[1]), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "until-caught-up never ended after a GTID start with nothing to read"
+    assert result["s"].stream.caught_up and result["s"].stream.rows == 0 and _target_ids(tmp_path, db) == []
+
+
+def test_a_position_of_another_server_without_gtids_is_refused(mysql_source, db, tmp_path):
+    server = mysql_source.server
+    cfg, _ = _sync(tmp_path, mysql_source, db, "  scan.startup.mode: latest-offset\n")
+    with StateStore(cfg.state_dir) as st:
+        saved = st.restart_point()
+        st.save_restart_point(RestartPoint(position=saved.position, server_id=server.server_id + 41))
+    with pytest.raises(TerminalError) as info:
+        run_sync(cfg, until_caught_up=True)
+    message = str(info.value)
+    assert f"server_id {server.server_id + 41}, this one has {server.server_id}" in message
+    assert "no GTID set to resume by" in message and "source.hostname" in message

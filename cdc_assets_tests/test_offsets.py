@@ -576,11 +576,11 @@ def test_restart_point_dict_is_readable() -> None:
         "event_time": 7,
         "skip_events": 0,
         "skip_rows": 0,
-        "server_uuid": None,
     }
-    # a point saved before server_uuid was recorded still reads
-    old = {k: v for k, v in point.to_dict().items() if k != "server_uuid"}
-    assert RestartPoint.from_dict(old) == point
+    # server_uuid (MySQL) is written only when known, and read back
+    with_uuid = RestartPoint(position=POS, server_id=1, server_uuid=U1)
+    assert with_uuid.to_dict()["server_uuid"] == U1
+    assert RestartPoint.from_dict(with_uuid.to_dict()) == with_uuid
 
 
 @pytest.mark.parametrize(

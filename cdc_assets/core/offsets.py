@@ -226,8 +226,9 @@ class RestartPoint:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: only str, int and None values, with ``"v": 1``."""
-        return {
+        """JSON-safe: only str, int and None values, with ``"v": 1``. ``server_uuid`` (added later)
+        is written only when set, so a point without it stays readable by releases before it."""
+        data = {
             "v": self.FORMAT_VERSION,
             "file": self.position.file if self.position else None,
             "pos": self.position.pos if self.position else None,
@@ -237,8 +238,10 @@ class RestartPoint:
             "event_time": self.event_time,
             "skip_events": self.skip_events,
             "skip_rows": self.skip_rows,
-            "server_uuid": self.server_uuid,
         }
+        if self.server_uuid is not None:
+            data["server_uuid"] = self.server_uuid
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RestartPoint:
@@ -281,7 +284,7 @@ class RestartPoint:
         )
 
 
-_RESTART_POINT_KEYS = frozenset(RestartPoint(gtid_set=MySqlGtidSet()).to_dict())
+_RESTART_POINT_KEYS = frozenset(RestartPoint(gtid_set=MySqlGtidSet(), server_uuid="").to_dict())
 
 
 def position_problem(

@@ -235,3 +235,26 @@ def test_a_position_of_another_server_without_gtids_is_refused(mysql_source, db,
     message = str(info.value)
     assert f"server_id {server.server_id + 41}, this one has {server.server_id}" in message
     assert "no GTID set to resume by" in message and "source.hostname" in message
+
+
+def test_skips_not_used_up_are_kept_in_the_restart_point(mysql_source, db, tmp_path):
+    server = mysql_source.server
+    file, pos = _master_status(server)
+    _insert(server, db, 1)
+    _insert(server, db, 2, 3)
+    options = (
+        "  scan.startup.mode: specific-offset\n"
+        f"  scan.startup.specific-offset.file: {file}\n  scan.startup.specific-offset.pos: {pos}\n"
+        "  scan.startup.specific-offset.skip-events: 3\n  scan.startup.specific-offset.skip-rows: 2\n"
+    )
+    cfg, first = _sync(tmp_path, mysql_source, db, options)
+    assert first.stream.rows == 0 and _target_ids(tmp_path, db) == []
+    with StateStore(cfg.state_dir) as st:
+        point = st.restart_point()
+    assert (point.skip_events, point.skip_rows) == (1, 2) and point.position.pos > pos
+    _insert(server, db, 4, 5)  # the third rows event: skipped
+    _insert(server, db, 6, 7, 8)  # its first two rows skipped
+    second = run_sync(cfg, until_caught_up=True)
+    assert second.stream.rows == 1 and _target_ids(tmp_path, db) == [8]
+    with StateStore(cfg.state_dir) as st:
+        assert (st.restart_point().skip_events, st.restart_point().skip_rows) == (0, 0)

@@ -16,6 +16,7 @@ import pytest
 from cdc_assets.config import load_pipeline
 from cdc_assets.core.sql import quote_ident
 from cdc_assets.engine.sync import run_sync
+from cdc_assets.errors import TerminalError
 from cdc_assets.local_mariadb import LocalMariaDB
 from cdc_assets.state import StateStore
 from cdc_assets_tests.conftest import CDC_PASSWORD, CDC_USER, MySQLSource
@@ -201,3 +202,32 @@ def test_resume_on_the_replica_after_a_failover_loses_and_repeats_nothing(
     with duckdb.connect(str(tmp_path / "target.duckdb"), read_only=True) as con:
         (qty,) = con.execute(f'SELECT qty FROM "{DB}"."orders" WHERE id = ?', [min(ids)]).fetchone()
     assert qty >= 100
+
+
+def test_a_replica_behind_the_restart_point_is_refused_until_it_caught_up(primary_and_replica, tmp_path):
+    primary, replica = primary_and_replica
+    primary.execute(f"CREATE DATABASE {quote_ident(DB)}")
+    primary.execute(
+        f"CREATE TABLE {quote_ident(DB)}.orders (id INT PRIMARY KEY, qty INT NOT NULL, note TEXT)"
+    )
+    primary.execute(f"INSERT INTO {quote_ident(DB)}.orders VALUES (1, 1, 'a'), (2, 2, 'b')")
+    _wait_replicated(primary, replica)
+    replica.execute("STOP SLAVE")  # the replica falls behind
+    primary.execute(f"INSERT INTO {quote_ident(DB)}.orders VALUES (3, 3, 'c')")
+    _, cfg = _pipeline(tmp_path, primary)
+    assert run_sync(cfg, until_caught_up=True).snapshot_rows == 3  # the pipeline has row 3
+
+    path, cfg = _pipeline(tmp_path, replica)
+    with pytest.raises(TerminalError) as info:
+        run_sync(cfg, until_caught_up=True)
+    message = str(info.value)
+    assert "lacks transactions the restart point counts as applied" in message and "wait until" in message
+    with StateStore(cfg.state_dir) as st:
+        assert st.restart_point().server_id == 1  # nothing was moved
+
+    replica.execute("START SLAVE")
+    _wait_replicated(primary, replica)
+    primary.stop()
+    resumed = run_sync(cfg, until_caught_up=True)
+    assert resumed.stream.rows == 0 and resumed.stream.caught_up
+    assert_identical(path, _source(replica), DB, ["orders"])

@@ -152,11 +152,6 @@ def stream(
     if until_caught_up:
         with ctx.connect() as conn:
             target = current_position(conn, ctx.settings, ctx.server)
-    if target is not None:
-        if _reached(point, target):
-            result.caught_up = True
-            ctx.state.save_restart_point(point)
-            return result
 
     def open_reader(at: RestartPoint) -> BinlogReader:
         return BinlogReader(
@@ -169,7 +164,12 @@ def stream(
             tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean,
         )
 
-    reader = open_reader(point)
+    reader = open_reader(point)  # refuses a point this server cannot resume, even with nothing to read
+    if target is not None and _reached(point, target):
+        reader.close()
+        result.caught_up = True
+        ctx.state.save_restart_point(point)
+        return result
     # While the stream catches up with the snapshot, changes older than the watermark of the chunk
     # holding their key are already in the target: applying them would take rows back in time.
     snapshot_filter = _snapshot_filter(ctx, reader)

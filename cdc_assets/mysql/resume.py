@@ -14,7 +14,7 @@ import logging
 from cdc_assets.core.offsets import RestartPoint, parse_gtid_set, position_problem
 from cdc_assets.errors import TerminalError
 from cdc_assets.mysql.connection import ConnectionSettings, connect
-from cdc_assets.mysql.server import ServerInfo, binlog_files, gtid_at
+from cdc_assets.mysql.server import ServerInfo, binlog_files, current_position, gtid_at
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,16 @@ def gtid_resume_reason(settings: ConnectionSettings, server: ServerInfo, point: 
         raise TerminalError(
             f"cannot resume on {settings.where} at {point}: {reason}, and the restart point's GTID set is "
             "empty (MySQL would start at the binlog end); use scan.startup.specific-offset.gtid-set",
+            host=settings.host,
+        )
+    with connect(settings) as conn:
+        here = current_position(conn, settings, server).gtid_set
+    if here is not None and not point.gtid_set <= here:
+        raise TerminalError(
+            f"cannot resume on {settings.where} by GTID set {point.gtid_set} ({reason}): the server has "
+            f"only {str(here) or '(none)'}, so it lacks transactions the restart point counts as applied. If it is a "
+            "replica still catching up, wait until it has them; if it lost them, it cannot take over: "
+            "point source.hostname at a server that has them, or start over with a new state folder",
             host=settings.host,
         )
     log.warning(

@@ -302,8 +302,8 @@ ERROR_CASES = [
     (doc(source="  scan.startup.mode: specific-offset\n"), "source.scan.startup.mode", "gtid-set, or"),
     (
         doc(source="  scan.startup.mode: specific-offset\n  scan.startup.specific-offset.file: mysql-bin.000003\n"),
-        "source.scan.startup.mode",
-        "scan.startup.specific-offset.pos",
+        "source.scan.startup.specific-offset.pos",
+        "required with scan.startup.specific-offset.file",
     ),
     (doc(source="  scan.startup.mode: TIMESTAMP\n"), "source.scan.startup.mode", "scan.startup.timestamp-millis"),
     (
@@ -555,11 +555,11 @@ def test_warnings() -> None:
 def test_specific_offset_and_timestamp_modes() -> None:
     src = parse(
         doc(
-            source="  scan.startup.mode: Specific-Offset\n  scan.startup.specific-offset.gtid-set: 'a:1-5'\n"
+            source="  scan.startup.mode: Specific-Offset\n  scan.startup.specific-offset.gtid-set: '0-1-5'\n"
             "  scan.startup.specific-offset.skip-events: 2\n"
         )
     ).source
-    assert src.startup_mode is StartupMode.SPECIFIC_OFFSET and src.specific_offset_gtid_set == "a:1-5"
+    assert src.startup_mode is StartupMode.SPECIFIC_OFFSET and src.specific_offset_gtid_set == "0-1-5"
     assert src.specific_offset_skip_events == 2
     src = parse(
         doc(
@@ -678,3 +678,51 @@ def test_target_for_reports_ambiguous_routes() -> None:
     with pytest.raises(ConfigError, match="several route rules"):
         config.target_for(TableId("app", "tx"))
     assert config.target_for(TableId("app", "users")) == TableId("a", "users")
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ("", "specific-offset needs scan.startup.specific-offset.gtid-set, or"),
+        (
+            "  scan.startup.specific-offset.file: mysql-bin.000003\n",
+            "source.scan.startup.specific-offset.pos: required with scan.startup.specific-offset.file",
+        ),
+        (
+            "  scan.startup.specific-offset.pos: 120\n",
+            "source.scan.startup.specific-offset.file: required with scan.startup.specific-offset.pos",
+        ),
+        (
+            "  scan.startup.specific-offset.gtid-set: 0-1-5\n  scan.startup.specific-offset.file: mysql-bin.000003\n",
+            "specific-offset.gtid-set: give either the GTID set or scan.startup.specific-offset.file + .pos, not both",
+        ),
+        ("  scan.startup.specific-offset.gtid-set: 0-1\n", "is neither a MySQL GTID set"),
+        (
+            "  scan.startup.specific-offset.file: mysql-bin\n  scan.startup.specific-offset.pos: 120\n",
+            "not of the form BASENAME.NUMBER",
+        ),
+        (
+            "  scan.startup.specific-offset.file: mysql-bin.000003\n  scan.startup.specific-offset.pos: 2\n",
+            "must be an integer >= 4",
+        ),
+        (
+            "  scan.startup.specific-offset.gtid-set: 0-1-5\n  scan.startup.specific-offset.skip-events: -1\n",
+            "specific-offset.skip-events",
+        ),
+        (
+            "  scan.startup.specific-offset.gtid-set: 0-1-5\n  scan.startup.specific-offset.skip-rows: many\n",
+            "specific-offset.skip-rows",
+        ),
+    ],
+)
+def test_specific_offset_is_checked(options: str, message: str) -> None:
+    error = config_error(doc(source="  scan.startup.mode: specific-offset\n" + options))
+    assert message in str(error)
+
+
+def test_timestamp_mode_is_checked() -> None:
+    assert "timestamp needs scan.startup.timestamp-millis" in str(
+        config_error(doc(source="  scan.startup.mode: timestamp\n"))
+    )
+    error = config_error(doc(source="  scan.startup.mode: timestamp\n  scan.startup.timestamp-millis: -5\n"))
+    assert "scan.startup.timestamp-millis" in str(error) and "at least 0" in str(error)

@@ -20,6 +20,7 @@ from cdc_assets.core.offsets import (
     parse_gtid,
     parse_gtid_set,
     parse_server_version,
+    position_problem,
 )
 
 U1 = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
@@ -576,6 +577,10 @@ def test_restart_point_dict_is_readable() -> None:
         "skip_events": 0,
         "skip_rows": 0,
     }
+    # server_uuid (MySQL) is written only when known, and read back
+    with_uuid = RestartPoint(position=POS, server_id=1, server_uuid=U1)
+    assert with_uuid.to_dict()["server_uuid"] == U1
+    assert RestartPoint.from_dict(with_uuid.to_dict()) == with_uuid
 
 
 @pytest.mark.parametrize(
@@ -729,3 +734,53 @@ def test_binlog_status_statements_from_version_string() -> None:
     assert binlog_status_statements(flavor, version)[0] == "SHOW BINLOG STATUS"
     with pytest.raises(ValueError, match="unknown server flavor"):
         binlog_status_statements("percona", (8, 0, 36))
+
+
+def _problem(point: RestartPoint, **kw) -> str | None:
+    facts = {
+        "server_id": 1,
+        "server_uuid": None,
+        "binlog_files": {"mysql-bin.000003": 5000, "mysql-bin.000004": 100},
+    }
+    return position_problem(point, **{**facts, **kw})
+
+
+def test_position_problem_accepts_a_point_of_this_server() -> None:
+    gtid = MariaDbGtidSet.parse("0-1-100")
+    point = RestartPoint(position=POS, gtid_set=gtid, server_id=1)
+    assert _problem(point) is None
+    assert _problem(point, gtid_at_position=gtid, gtid_checked=True) is None
+    assert _problem(RestartPoint(position=POS)) is None  # saved without a server id: not checked on it
+    uuid_point = RestartPoint(position=POS, server_id=1, server_uuid=U1.upper())
+    assert _problem(uuid_point, server_uuid=U1) is None
+
+
+@pytest.mark.parametrize(
+    "point, facts, message",
+    [
+        (RestartPoint(gtid_set=MariaDbGtidSet.parse("0-1-5")), {}, "no binlog position"),
+        (RestartPoint(position=POS, server_id=2), {}, "server_id 2, this one has 1"),
+        (RestartPoint(position=POS, server_id=1, server_uuid=U1), {"server_uuid": U2}, f"server_uuid {U1}"),
+        (RestartPoint(position=BinlogPosition("mysql-bin.000001", 4)), {}, "mysql-bin.000001 is not on this"),
+        (
+            RestartPoint(position=BinlogPosition("mysql-bin.000004", 400)),
+            {},
+            "ends at 100, before position 400",
+        ),
+        (
+            RestartPoint(position=POS, gtid_set=MariaDbGtidSet.parse("0-1-100")),
+            {"gtid_at_position": MariaDbGtidSet.parse("0-2-7"), "gtid_checked": True},
+            "GTID state at mysql-bin.000003:1234 on this server is 0-2-7, the restart point's is 0-1-100",
+        ),
+        (
+            RestartPoint(position=POS, gtid_set=MariaDbGtidSet.parse("0-1-100")),
+            {"gtid_at_position": None, "gtid_checked": True},
+            "not a valid position",
+        ),
+    ],
+)
+def test_position_problem_names_why_a_position_is_not_this_servers(
+    point: RestartPoint, facts: dict, message: str
+) -> None:
+    problem = _problem(point, **facts)
+    assert problem is not None and message in problem

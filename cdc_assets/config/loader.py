@@ -33,6 +33,7 @@ from cdc_assets.config.options import (
 )
 from cdc_assets.config.reader import _Ctx, _mapping, _section
 from cdc_assets.config.values import _text
+from cdc_assets.core.offsets import BinlogPosition, parse_gtid_set
 from cdc_assets.core.routing import RouteRule, RouteRuleError
 from cdc_assets.core.selectors import TableFilter, parse_selectors
 from cdc_assets.errors import ConfigError
@@ -47,14 +48,8 @@ def _parse_source(ctx: _Ctx, raw: dict[str, Any]) -> MySqlSourceConfig | None:
         return None
     values, _ = _section(ctx, raw, "source", _SOURCE, _SOURCE_PREFIXES)
     mode = values.get("startup_mode", StartupMode.INITIAL)
-    has_gtid = "specific_offset_gtid_set" in values
-    has_file_pos = "specific_offset_file" in values and "specific_offset_pos" in values
-    if mode is StartupMode.SPECIFIC_OFFSET and not (has_gtid or has_file_pos):
-        ctx.error(
-            "source.scan.startup.mode",
-            "specific-offset needs scan.startup.specific-offset.gtid-set, or "
-            "scan.startup.specific-offset.file and scan.startup.specific-offset.pos",
-        )
+    if mode is StartupMode.SPECIFIC_OFFSET:
+        _check_specific_offset(ctx, values)
     if mode is StartupMode.TIMESTAMP and "startup_timestamp_millis" not in values:
         ctx.error(
             "source.scan.startup.mode", "timestamp needs scan.startup.timestamp-millis (epoch milliseconds)"
@@ -86,6 +81,41 @@ def _parse_source(ctx: _Ctx, raw: dict[str, Any]) -> MySqlSourceConfig | None:
         return None
     values["table_filter"] = TableFilter.from_options(values["tables"], values.get("tables_exclude"))
     return MySqlSourceConfig(**values)
+
+
+def _check_specific_offset(ctx: _Ctx, values: dict[str, Any]) -> None:
+    """specific-offset takes a GTID set, or a binlog file and position: exactly one of the two."""
+    key = "source.scan.startup.specific-offset."
+    has_gtid = "specific_offset_gtid_set" in values
+    has_file, has_pos = "specific_offset_file" in values, "specific_offset_pos" in values
+    if has_gtid and (has_file or has_pos):
+        ctx.error(
+            key + "gtid-set",
+            "give either the GTID set or scan.startup.specific-offset.file + .pos, not both",
+        )
+    elif has_gtid:
+        try:
+            parse_gtid_set(values["specific_offset_gtid_set"])
+        except ValueError as exc:
+            ctx.error(key + "gtid-set", str(exc))
+    elif has_file != has_pos:
+        missing = "pos" if has_file else "file"
+        ctx.error(
+            key + missing,
+            f"required with scan.startup.specific-offset.{'file' if has_file else 'pos'}; "
+            "set both (SHOW BINARY LOGS and SHOW BINLOG EVENTS list them), or use .gtid-set",
+        )
+    elif not has_file:
+        ctx.error(
+            "source.scan.startup.mode",
+            "specific-offset needs scan.startup.specific-offset.gtid-set, or "
+            "scan.startup.specific-offset.file and scan.startup.specific-offset.pos",
+        )
+    else:
+        try:
+            BinlogPosition(values["specific_offset_file"], values["specific_offset_pos"])
+        except ValueError as exc:
+            ctx.error(key + "file/pos", str(exc))
 
 
 def _parse_sink(

@@ -56,6 +56,7 @@ __all__ = [
     "parse_gtid",
     "parse_gtid_set",
     "parse_server_version",
+    "position_problem",
 ]
 
 # A binlog file starts with a 4-byte magic number, so no event can start before byte 4.
@@ -140,8 +141,10 @@ class RestartPoint:
 
     ``position`` is where the next transaction starts (the end of the last committed one), and
     ``gtid_set`` the transactions applied so far (resume by GTID after a failover, where file
-    names mean nothing). At least one of them is set. ``server_id`` is the source server that
-    wrote the last event, ``event_time`` that event's timestamp in unix seconds (for lag).
+    names mean nothing). At least one of them is set. ``server_id`` (and, on MySQL, ``server_uuid``)
+    name the server whose binlog ``position`` is in: a reader connected to another server resumes
+    by ``gtid_set`` instead (see :func:`position_problem`). ``event_time`` is the last event's
+    timestamp in unix seconds (for lag).
 
     A restart point normally sits at a transaction boundary, so a crash can never resume in the
     middle of a transaction with half of it lost. When a large transaction is applied in parts,
@@ -156,6 +159,7 @@ class RestartPoint:
     event_time: int | None = None
     skip_events: int = 0
     skip_rows: int = 0
+    server_uuid: str | None = None
 
     #: version of the ``to_dict`` format; ``from_dict`` refuses any other
     FORMAT_VERSION: ClassVar[int] = 1
@@ -175,6 +179,8 @@ class RestartPoint:
             value = getattr(self, name)
             if type(value) is not int or value < 0:
                 raise ValueError(f"restart point {name} {value!r} must be an integer >= 0")
+        if self.server_uuid is not None and not isinstance(self.server_uuid, str):
+            raise ValueError(f"restart point server_uuid {self.server_uuid!r} must be a string or None")
 
     def __str__(self) -> str:
         """One line for logs: ``mysql-bin.000003:1234 gtid=0-1-100`` (+ skips when non-zero)."""
@@ -191,6 +197,7 @@ class RestartPoint:
         gtid: MySqlGtid | MariaDbGtid | str | None = None,
         event_time: int | None = None,
         server_id: int | None = None,
+        server_uuid: str | None = None,
     ) -> RestartPoint:
         """The restart point after one more committed transaction.
 
@@ -213,13 +220,15 @@ class RestartPoint:
             gtid_set=gtid_set,
             event_time=self.event_time if event_time is None else event_time,
             server_id=self.server_id if server_id is None else server_id,
+            server_uuid=self.server_uuid if server_uuid is None else server_uuid,
             skip_events=0,
             skip_rows=0,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: only str, int and None values, with ``"v": 1``."""
-        return {
+        """JSON-safe: only str, int and None values, with ``"v": 1``. ``server_uuid`` (added later)
+        is written only when set, so a point without it stays readable by releases before it."""
+        data = {
             "v": self.FORMAT_VERSION,
             "file": self.position.file if self.position else None,
             "pos": self.position.pos if self.position else None,
@@ -230,6 +239,9 @@ class RestartPoint:
             "skip_events": self.skip_events,
             "skip_rows": self.skip_rows,
         }
+        if self.server_uuid is not None:
+            data["server_uuid"] = self.server_uuid
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RestartPoint:
@@ -268,10 +280,49 @@ class RestartPoint:
             event_time=data.get("event_time"),
             skip_events=data.get("skip_events", 0),
             skip_rows=data.get("skip_rows", 0),
+            server_uuid=data.get("server_uuid"),
         )
 
 
-_RESTART_POINT_KEYS = frozenset(RestartPoint(gtid_set=MySqlGtidSet()).to_dict())
+_RESTART_POINT_KEYS = frozenset(RestartPoint(gtid_set=MySqlGtidSet(), server_uuid="").to_dict())
+
+
+def position_problem(
+    point: RestartPoint,
+    *,
+    server_id: int,
+    server_uuid: str | None,
+    binlog_files: Mapping[str, int],
+    gtid_at_position: MySqlGtidSet | MariaDbGtidSet | None = None,
+    gtid_checked: bool = False,
+) -> str | None:
+    """Why ``point.position`` cannot be used on the server described, or ``None`` if it can.
+
+    A binlog position is a byte offset in one server's files; another server (a replica promoted
+    after a failover, a rebuilt primary) may well have files of the same names. The position is
+    taken as this server's when every known fact agrees: the server (``server_uuid`` on MySQL,
+    ``server_id``; points saved without them are not checked on that), the file is among
+    ``binlog_files`` (name -> size) and the position is within it, and, where the server can say
+    which GTID state a position has (MariaDB's ``BINLOG_GTID_POS``; ``gtid_checked``), that state
+    equals the point's ``gtid_set``.
+    """
+    if point.position is None:
+        return "the restart point has no binlog position"
+    if point.server_uuid and server_uuid and point.server_uuid.lower() != server_uuid.lower():
+        return f"it was taken on the server with server_uuid {point.server_uuid}, this one is {server_uuid}"
+    if point.server_id is not None and point.server_id != server_id:
+        return f"it was taken on the server with server_id {point.server_id}, this one has {server_id}"
+    size = binlog_files.get(point.position.file)
+    if size is None:
+        return f"binlog file {point.position.file} is not on this server (purged, or another server's)"
+    if point.position.pos > size:
+        return f"{point.position.file} on this server ends at {size}, before position {point.position.pos}"
+    if gtid_checked and point.gtid_set is not None and gtid_at_position != point.gtid_set:
+        return (
+            f"the GTID state at {point.position} on this server is {gtid_at_position or 'not a valid position'}, "
+            f"the restart point's is {point.gtid_set}"
+        )
+    return None
 
 
 # --------------------------------------------------------------------------------------------

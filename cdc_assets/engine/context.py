@@ -18,7 +18,14 @@ from cdc_assets.mysql.connection import ConnectionSettings, connect
 from cdc_assets.mysql.server import ServerInfo, inspect_server
 from cdc_assets.state import StateStore
 
-SUPPORTED_STARTUP_MODES = ("initial", "latest-offset", "snapshot")
+SUPPORTED_STARTUP_MODES = (
+    "initial",
+    "snapshot",
+    "latest-offset",
+    "earliest-offset",
+    "specific-offset",
+    "timestamp",
+)
 
 
 def connection_settings(cfg: PipelineConfig) -> ConnectionSettings:

@@ -18,6 +18,7 @@ from cdc_assets.engine.catalog_cache import save_catalog
 from cdc_assets.engine.context import RunContext, binlog_client_id
 from cdc_assets.engine.sinks import flush_interval as sink_flush_interval
 from cdc_assets.engine.snapshot import snapshot_new_tables
+from cdc_assets.engine.startup import OFFSET_MODES, startup_point
 from cdc_assets.engine.watermark import StreamFilter
 from cdc_assets.errors import CdcError
 from cdc_assets.mysql.binlog import BinlogReader, Boundary, RowsRead
@@ -48,7 +49,8 @@ class StreamResult:
 
 def start_point(ctx: RunContext) -> RestartPoint:
     """The saved restart point, else the lowest high watermark of the snapshot's chunks (the lowest
-    snapshot point for chunks loaded without watermarks), else (latest-offset) the binlog end now."""
+    snapshot point for chunks loaded without watermarks), else (latest-offset, earliest-offset,
+    specific-offset, timestamp) the point the startup mode names."""
     saved = ctx.state.restart_point()
     if saved is not None:
         return saved
@@ -62,10 +64,8 @@ def start_point(ctx: RunContext) -> RestartPoint:
             points.append(table.snapshot_point)
     if points:
         return min(points, key=lambda p: p.position.sort_key() if p.position else (("",), 0, 0))
-    if ctx.cfg.source.startup_mode == "latest-offset":
-        with ctx.connect() as conn:
-            assert ctx.server is not None
-            return current_position(conn, ctx.settings, ctx.server)
+    if ctx.cfg.source.startup_mode in OFFSET_MODES:
+        return startup_point(ctx)
     raise CdcError(
         "no restart point and no snapshot yet: run the snapshot first (`cdc-assets sync` does both)"
     )
@@ -87,14 +87,37 @@ def _tag(point: RestartPoint) -> str:
 
 
 def _reached(point: RestartPoint, target: RestartPoint) -> bool:
+    def by_gtid() -> bool:
+        return bool(
+            point.gtid_set is not None
+            and target.gtid_set is not None
+            and point.gtid_set.flavor == target.gtid_set.flavor
+            and target.gtid_set <= point.gtid_set
+        )
+
     if point.position is None or target.position is None:
-        return False
+        return by_gtid()  # resumed by GTID, nothing committed since: no position yet
+    if point.server_id is not None and target.server_id is not None and point.server_id != target.server_id:
+        return by_gtid()  # positions on two servers (files may share names): compare GTIDs
     try:
         return point.position >= target.position
     except ValueError:  # a different binlog series: compare GTIDs instead
-        return bool(
-            point.gtid_set is not None and target.gtid_set is not None and target.gtid_set <= point.gtid_set
-        )
+        return by_gtid()
+
+
+def _snapshot_filter(ctx: RunContext, reader: BinlogReader) -> StreamFilter:
+    """The snapshot's chunk watermarks are positions on the server the snapshot was read from. A
+    reader on another server (after a failover; files there may have the same names) reads
+    positions they cannot be compared with, so it applies every change from its start on: a change
+    the snapshot already holds is written again, and the later changes of the same rows follow it,
+    so the target ends up equal. (Watermarks saved without a server id are taken as this server's.)"""
+    here = reader.point.server_id
+    marks = [t.snapshot_point for t in ctx.state.tables().values()]
+    marks += [c.high for t in ctx.state.tables() for c in ctx.state.chunks(t)]
+    elsewhere = any(p is not None and p.server_id is not None and p.server_id != here for p in marks)
+    if reader.gtid_reason is not None or elsewhere:
+        return StreamFilter({})
+    return StreamFilter.open(ctx)
 
 
 def stream(
@@ -129,11 +152,6 @@ def stream(
     if until_caught_up:
         with ctx.connect() as conn:
             target = current_position(conn, ctx.settings, ctx.server)
-    if target is not None:
-        if _reached(point, target):
-            result.caught_up = True
-            ctx.state.save_restart_point(point)
-            return result
 
     def open_reader(at: RestartPoint) -> BinlogReader:
         return BinlogReader(
@@ -146,10 +164,15 @@ def stream(
             tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean,
         )
 
-    reader = open_reader(point)
+    reader = open_reader(point)  # refuses a point this server cannot resume, even with nothing to read
+    if target is not None and _reached(point, target):
+        reader.close()
+        result.caught_up = True
+        ctx.state.save_restart_point(point)
+        return result
     # While the stream catches up with the snapshot, changes older than the watermark of the chunk
     # holding their key are already in the target: applying them would take rows back in time.
-    snapshot_filter = StreamFilter.open(ctx)
+    snapshot_filter = _snapshot_filter(ctx, reader)
     discover_every = NEW_TABLE_DISCOVERY_SECONDS if ctx.cfg.source.newly_added_tables else None
     last_discovery = time.monotonic()
     pending: dict[TableId, list[RowChange]] = {}
@@ -219,7 +242,7 @@ def stream(
             if snapshot_new_tables(ctx, new_tables):
                 save_catalog(ctx.cfg, ctx.schemas)
             reader = open_reader(last_saved)
-            snapshot_filter = StreamFilter.open(ctx)
+            snapshot_filter = _snapshot_filter(ctx, reader)
     finally:
         reader.close()
         snapshot_filter.close()

@@ -91,6 +91,7 @@ def backfill(
         start=low,
         tinyint1_as_boolean=tinyint1_as_boolean,
         blocking=False,
+        position_is_this_servers=True,
     )
     pieces: list[tuple[tuple, RowChange]] = []
     try:

@@ -9,7 +9,7 @@ rotations and heartbeats. Only a ``Boundary`` carries a restart point (consisten
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pymysql
 from pymysqlreplication import BinLogStreamReader
@@ -28,6 +28,7 @@ from cdc_assets.core.offsets import BinlogPosition, RestartPoint
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.types import binlog_values, row_converter
 from cdc_assets.mysql.connection import ConnectionSettings, classify
+from cdc_assets.mysql.resume import gtid_resume_reason
 from cdc_assets.mysql.server import ServerInfo
 
 
@@ -75,25 +76,47 @@ class BinlogReader:
         heartbeat_seconds: float = 1.0,
         tinyint1_as_boolean: bool = True,
         blocking: bool = True,
+        position_is_this_servers: bool = False,
     ):
-        if start.position is None:
-            raise ValueError(
-                "resuming by GTID alone is not supported yet: the restart point needs a binlog position"
-            )
+        """``position_is_this_servers``: ``start.position`` was just read from this server (a chunk's
+        watermark), so it is used without checking whether it belongs to the server."""
         self.settings = settings
         self.server = server
+        #: why the saved binlog position is not used on this server (then the reader resumed by
+        #: GTID), or None when it reads from the position
+        self.gtid_reason = None if position_is_this_servers else gtid_resume_reason(settings, server, start)
+        if self.gtid_reason is not None:
+            # The position belongs to another server: positions from this one replace it at the
+            # first commit, and until then the point is the GTID set alone.
+            start = replace(start, position=None)
+        start = replace(start, **server.identity())  # the server whose positions the point will hold
         self.point = start
         self.server_id = server_id
+        self._start = start
+        # Skips (scan.startup.specific-offset.skip-events / .skip-rows): row events of the captured
+        # tables, then rows, right after the start, already applied (see _gate).
+        self._skip_events, self._skip_rows = start.skip_events, start.skip_rows
+        self._first_commit_seen = False
+        # A MySQL point without a GTID set started from a file + position: the GTIDs seen from there
+        # on are not the server's executed set, so none are recorded rather than a wrong set.
+        self._record_gtids = start.gtid_set is not None or server.is_mariadb
         self._decoders = {t: _TableDecoder(s, tinyint1_as_boolean) for t, s in schemas.items()}
         self._in_tx = False
         self._gtid: str | None = None
+        if self.gtid_reason is not None:
+            assert start.gtid_set is not None
+            where = {"auto_position": str(start.gtid_set), "is_mariadb": server.is_mariadb}
+        else:
+            assert start.position is not None
+            # Not is_mariadb: in that mode python-mysql-replication ignores log_file / log_pos and
+            # positions by GTID only, so without a GTID it replays from the oldest binlog. The
+            # classic file + position dump works on MariaDB too (GTID events still arrive).
+            where = {"log_file": start.position.file, "log_pos": start.position.pos, "is_mariadb": False}
         self._stream = BinLogStreamReader(
             connection_settings=settings.pymysql_kwargs(),
             server_id=server_id,
             resume_stream=True,
             blocking=blocking,
-            log_file=start.position.file,
-            log_pos=start.position.pos,
             only_events=[
                 WriteRowsEvent,
                 UpdateRowsEvent,
@@ -107,12 +130,9 @@ class BinlogReader:
             ],
             only_schemas=sorted({t.db for t in schemas}),
             only_tables=sorted({t.table for t in schemas}),
-            # Not is_mariadb: in that mode python-mysql-replication ignores log_file / log_pos and
-            # positions by GTID only, so without a GTID it replays from the oldest binlog. The
-            # classic file + position dump works on MariaDB too (GTID events still arrive).
-            is_mariadb=False,
             slave_heartbeat=heartbeat_seconds,
             enable_logging=False,
+            **where,
         )
 
     def close(self) -> None:
@@ -121,7 +141,8 @@ class BinlogReader:
     def _boundary(self, pos: int, event_time: int | None, committed: bool) -> Boundary:
         position = BinlogPosition(self._stream.log_file, pos)
         gtid, self._gtid = self._gtid, None
-        self.point = self.point.advance(position, gtid=gtid if committed else None, event_time=event_time)
+        gtid = gtid if committed and self._record_gtids else None
+        self.point = self.point.advance(position, gtid=gtid, event_time=event_time)
         return Boundary(self.point, committed)
 
     def _idle_boundary(self, pos: int | None) -> Boundary:
@@ -139,11 +160,43 @@ class BinlogReader:
         """Read until the stream ends (non-blocking) or forever (blocking); close() to stop."""
         try:
             for ev in self._stream:
-                yield from self._handle(ev)
+                for item in self._handle(ev):
+                    gated = self._gate(item)
+                    if gated is not None:
+                        yield gated
         except (pymysql.err.MySQLError, OSError) as exc:
             raise classify(
                 exc, self.settings, f"reading the binlog as server-id {self.server_id} after {self.point}"
             ) from exc
+
+    def _gate(self, item: RowsRead | Boundary) -> RowsRead | Boundary | None:
+        """Apply what the start point asks of the first events: skipped row events and rows, and,
+        after a resume by GTID, no position before the first commit on this server."""
+        if isinstance(item, RowsRead):
+            if self._skip_events:
+                self._skip_events -= 1
+                return None
+            if self._skip_rows:
+                n = min(self._skip_rows, len(item.changes))
+                self._skip_rows -= n
+                return replace(item, changes=item.changes[n:]) if n < len(item.changes) else None
+            return item
+        if item.committed and not self._first_commit_seen:
+            self._first_commit_seen = True
+            if self.gtid_reason is not None:
+                # Positioned now: a reconnect inside python-mysql-replication continues from its
+                # file + position on this server instead of replaying from the start GTID set.
+                self._stream.auto_position = None
+                self._stream.is_mariadb = False
+        elif not self._first_commit_seen and self.gtid_reason is not None:
+            # The fake rotation a GTID dump starts with names the file, not where in it the set
+            # ends: the start point (GTID set, no position) is still where to resume.
+            self.point = self._start
+            return Boundary(self._start, False)
+        if self._skip_events or self._skip_rows:  # skips left: they count from this point on
+            self.point = replace(self.point, skip_events=self._skip_events, skip_rows=self._skip_rows)
+            return Boundary(self.point, item.committed)
+        return item
 
     def _handle(self, ev) -> Iterator[RowsRead | Boundary]:
         pos = ev.packet.log_pos

@@ -11,7 +11,7 @@ from cdc_assets.core.offsets import (
     parse_gtid_set,
     parse_server_version,
 )
-from cdc_assets.errors import SourceServerConfigError, TerminalError
+from cdc_assets.errors import SourceServerConfigError, TerminalError, TransientError
 from cdc_assets.mysql.connection import ConnectionSettings, run
 
 # consistency-notes.md item 1: full row images are a precondition.
@@ -30,6 +30,11 @@ class ServerInfo:
     server_id: int
     gtid_enabled: bool
     row_metadata_full: bool
+    server_uuid: str | None = None  # MySQL's server_uuid; MariaDB has none
+
+    def identity(self) -> dict:
+        """What a restart point records of the server its binlog position is in."""
+        return {"server_id": self.server_id, "server_uuid": self.server_uuid}
 
     @property
     def is_mariadb(self) -> bool:
@@ -51,7 +56,7 @@ def inspect_server(conn, settings: ConnectionSettings) -> ServerInfo:
     """Read version and replication settings; refuse servers whose binlog CDC cannot use."""
     (version_text,) = run(conn, settings, "SELECT VERSION()", doing="reading the server version")[0]
     flavor, version = parse_server_version(str(version_text))
-    names = [*_REQUIRED, "server_id", "gtid_mode", "binlog_row_metadata", "gtid_binlog_pos"]
+    names = [*_REQUIRED, "server_id", "server_uuid", "gtid_mode", "binlog_row_metadata", "gtid_binlog_pos"]
     values = _variables(conn, settings, names)
     problems = []
     for name, (wanted, fix) in _REQUIRED.items():
@@ -76,6 +81,7 @@ def inspect_server(conn, settings: ConnectionSettings) -> ServerInfo:
         server_id=int(values.get("server_id", "0") or 0),
         gtid_enabled=gtid,
         row_metadata_full=values.get("binlog_row_metadata", "").upper() == "FULL",
+        server_uuid=values.get("server_uuid") or None,
     )
 
 
@@ -100,13 +106,31 @@ def current_position(conn, settings: ConnectionSettings, server: ServerInfo) -> 
     position = BinlogPosition(str(row[0]), int(row[1]))
     gtid_text: str | None = None
     if server.is_mariadb:
-        (gtid_text,) = run(
-            conn, settings, "SELECT @@GLOBAL.gtid_binlog_pos", doing="reading gtid_binlog_pos"
-        )[0]
+        # The GTID state *at* that position: @@gtid_binlog_pos read by a second statement could
+        # already include a transaction committed after it, which a resume by GTID would skip.
+        gtid_text = gtid_at(conn, settings, position)
+        if gtid_text is None:
+            raise TransientError(
+                f"{settings.where} reports no GTID state at {position}; retry", host=settings.host
+            )
     elif server.gtid_enabled and len(row) >= 5:
         gtid_text = row[4]
-    gtid = parse_gtid_set(str(gtid_text).strip(), server.flavor) if gtid_text else None
-    return RestartPoint(position=position, gtid_set=gtid, server_id=server.server_id, event_time=None)
+    gtid = parse_gtid_set(str(gtid_text).strip(), server.flavor) if gtid_text is not None else None
+    return RestartPoint(position=position, gtid_set=gtid, event_time=None, **server.identity())
+
+
+def gtid_at(conn, settings: ConnectionSettings, position: BinlogPosition) -> str | None:
+    """MariaDB: the GTID state (``gtid_binlog_pos`` form) at ``position`` of this server's binlog, by
+    ``BINLOG_GTID_POS``; ``None`` when the file is not on the server or the position is not at an
+    event boundary. The server reads the file from its start up to the position."""
+    (text,) = run(
+        conn,
+        settings,
+        "SELECT BINLOG_GTID_POS(%s, %s)",
+        [position.file, position.pos],
+        doing=f"reading the GTID state at {position}",
+    )[0]
+    return None if text is None else str(text).strip()
 
 
 def begin_consistent_read(conn, settings: ConnectionSettings, server: ServerInfo) -> RestartPoint | None:
@@ -127,11 +151,9 @@ def begin_consistent_read(conn, settings: ConnectionSettings, server: ServerInfo
         run(conn, settings, "ROLLBACK", doing=doing)
         return None
     position = BinlogPosition(str(file), int(pos))
-    (gtid_text,) = run(
-        conn, settings, "SELECT BINLOG_GTID_POS(%s, %s)", [position.file, position.pos], doing=doing
-    )[0]
-    gtid = parse_gtid_set(str(gtid_text).strip(), server.flavor) if gtid_text else None
-    return RestartPoint(position=position, gtid_set=gtid, server_id=server.server_id, event_time=None)
+    gtid_text = gtid_at(conn, settings, position)
+    gtid = parse_gtid_set(gtid_text, server.flavor) if gtid_text is not None else None
+    return RestartPoint(position=position, gtid_set=gtid, event_time=None, **server.identity())
 
 
 def binlog_files(conn, settings: ConnectionSettings) -> list[tuple[str, int]]:

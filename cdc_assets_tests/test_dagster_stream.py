@@ -580,3 +580,34 @@ def test_under_dagster_dev_the_sensor_relaunches_a_killed_run_once_and_terminate
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(dev.pid, signal.SIGKILL)
             dev.wait(timeout=30)
+
+
+@pytest.mark.parametrize("mode", ["latest-offset", "initial"])
+def test_keepalive_starts_an_offset_mode_stream_without_waiting_for_a_snapshot(
+    mysql_source, fresh_db, tmp_path, monkeypatch, mode
+):
+    """latest-offset (like every offset mode) takes no snapshot: the sensor starts the stream at once;
+    initial waits until the tables are snapshotted."""
+    create_sample_database_in(mysql_source, fresh_db)
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, extra_source=f"  scan.startup.mode: {mode}")
+    for name, value in secrets_env(mysql_source).items():
+        monkeypatch.setenv(name, value)
+    defs = build_definitions({PIPELINE_ENV: str(pipeline)})
+    pid = next(j.name for j in defs.resolve_all_job_defs() if j.name.endswith("_stream")).removesuffix(
+        "_stream"
+    )
+    keepalive = defs.resolve_sensor_def(f"{pid}_stream_keepalive")
+    with dg.instance_for_test() as instance:
+        tick = keepalive(dg.build_sensor_context(instance=instance))
+    if mode == "initial":
+        assert isinstance(tick, dg.SkipReason) and "waiting for the snapshot" in tick.skip_message
+    else:
+        assert isinstance(tick, dg.RunRequest) and tick.run_key == "after-none"
+
+
+def create_sample_database_in(mysql_source, db: str) -> None:
+    conn = mysql_source.server.connect()
+    try:
+        create_sample_database(conn, db, rows=10)
+    finally:
+        conn.close()

@@ -32,6 +32,7 @@ from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import TableId
 from cdc_assets.defs.names import ident, table_asset_key
 from cdc_assets.engine.context import RunContext, binlog_client_id
+from cdc_assets.engine.startup import OFFSET_MODES
 from cdc_assets.engine.streaming import FlushInfo, stream
 from cdc_assets.errors import ConfigError, ServerIdClashError
 from cdc_assets.state import StateStore
@@ -316,7 +317,8 @@ def keepalive_sensor(cfg: PipelineConfig, job: dg.JobDefinition, *, stale: float
         job=job,
         minimum_interval_seconds=30,
         description=(
-            "Starts the streaming job when no run of it is alive and every captured table is snapshotted; "
+            "Starts the streaming job when no run of it is alive and every captured table is snapshotted "
+            "(at once in the offset startup modes, which take no snapshot); "
             "marks a run whose process died (stale heartbeat) failed first."
         ),
     )
@@ -348,7 +350,8 @@ def keepalive_sensor(cfg: PipelineConfig, job: dg.JobDefinition, *, stale: float
                 "range, reload the code location, and the sensor starts the stream again"
             )
         pending = [t for t, s in tables.items() if s.phase != "snapshotted"]
-        if not tables or pending:
+        # The offset modes take no snapshot: the stream itself is the start.
+        if cfg.source.startup_mode not in OFFSET_MODES and (not tables or pending):
             return dg.SkipReason(
                 f"waiting for the snapshot of: {', '.join(pending) or 'all tables (none planned yet)'}"
             )

@@ -48,7 +48,7 @@ def _same(got, want, where: str) -> None:
                     assert g.tzinfo is w.tzinfo, f"{where}: {g!r} vs {w!r}"
 
 
-def _compare(mariadb, db: str, start: tuple[str, int], schema, t1b: bool) -> dict[str, int]:
+def _compare(mariadb, db: str, start: tuple[str, int], schema, t1b: bool = True) -> dict[str, int]:
     """Decode every rows event of the test table both ways; returns the number of rows per op."""
     stream = BinLogStreamReader(
         connection_settings={
@@ -63,7 +63,7 @@ def _compare(mariadb, db: str, start: tuple[str, int], schema, t1b: bool) -> dic
         resume_stream=True,
         blocking=False,
         only_schemas=[db],
-        only_tables=[TABLE],
+        only_tables=[schema.table_id.table],
         only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent],
     )
     fast = FastRows({schema.table_id: schema}, tinyint1_as_boolean=t1b)
@@ -138,6 +138,46 @@ def test_fast_decoder_equals_the_exact_path(mariadb, fresh_db, case: Case):
     counts = _run_case(mariadb, fresh_db, case)
     n = len(case.rows) + 1
     assert counts == {"insert": n + 2, "update": 2 * n + 2 * n, "delete": 2 + n}
+
+
+WIDE = """CREATE TABLE wide (
+  id BIGINT NOT NULL PRIMARY KEY, b TINYINT(1) NOT NULL, y YEAR NOT NULL, d DATE NOT NULL,
+  m DECIMAL(65,30) NOT NULL, dt DATETIME NOT NULL, s SMALLINT UNSIGNED NOT NULL, f FLOAT NOT NULL,
+  mi MEDIUMINT NOT NULL, u INT UNSIGNED NOT NULL, name VARCHAR(300) NULL, small DECIMAL(5,5) NULL,
+  t6 DATETIME(6) NULL, ts TIMESTAMP(2) NULL, e ENUM('a','b') NULL, st SET('x','y') NULL, bits BIT(12) NULL,
+  tm TIME(3) NULL, bin BINARY(3) NULL, txt TEXT NULL, g DOUBLE NULL
+)"""
+WIDE_ROWS = """INSERT INTO wide SELECT seq, seq % 3 = 0, 1901 + seq % 255, DATE'2000-01-01' + INTERVAL seq DAY,
+  (CAST(seq AS SIGNED) - 1000) * 1234567.000000000000000000000000000007, TIMESTAMP'2020-01-01 00:00:00' + INTERVAL seq MINUTE,
+  seq % 65536, seq / 7, CAST(seq AS SIGNED) - 5000, seq * 1000003 % 4294967296, IF(seq % 5 = 0, NULL, REPEAT('é', seq % 300)),
+  IF(seq % 4 = 0, NULL, (seq % 100000) / 100000 * IF(seq % 2, -1, 1)),
+  IF(seq % 6 = 0, NULL, TIMESTAMP'1999-12-31 23:59:59.999999' + INTERVAL seq * 1001 MICROSECOND),
+  IF(seq % 7 = 0, NULL, FROM_UNIXTIME(1000000000 + seq * 3601.01)), IF(seq % 3 = 0, NULL, ELT(1 + seq % 2, 'a', 'b')),
+  IF(seq % 8 = 0, NULL, ELT(1 + seq % 4, '', 'x', 'y', 'x,y')), IF(seq % 9 = 0, NULL, seq % 4096),
+  IF(seq % 10 = 0, NULL, SEC_TO_TIME((CAST(seq AS SIGNED) - 1500) * 12.345)), IF(seq % 11 = 0, NULL, UNHEX(HEX(seq % 65536))),
+  IF(seq % 12 = 0, NULL, REPEAT('x😀', seq % 50)), IF(seq % 13 = 0, NULL, seq * 1.5e300 / 3000)
+FROM seq_1_to_3000"""
+
+
+def test_wide_rows_of_mixed_types_equal_the_exact_path(mariadb, fresh_db):
+    """Many columns per row (runs of fixed-width values read together), NULLs mixed in, big events."""
+    conn = mariadb.connect(fresh_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(WIDE)
+            cur.execute("SHOW MASTER STATUS")
+            start = tuple(cur.fetchone()[:2])
+            cur.execute(WIDE_ROWS)
+            cur.execute(
+                "UPDATE wide SET name = CONCAT(name, '+'), y = 2155, m = -m, ts = NULL WHERE id % 2 = 0"
+            )
+            cur.execute("DELETE FROM wide WHERE id % 3 = 0")
+        conn.commit()
+        schema = _load_schema(conn, fresh_db, "wide")
+    finally:
+        conn.close()
+    counts = _compare(mariadb, fresh_db, start, schema)
+    assert counts == {"insert": 3000, "update": 1500, "delete": 1000}
 
 
 def _reader(mysql_source, schemas, start, t1b=True) -> BinlogReader:

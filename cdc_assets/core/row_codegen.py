@@ -17,12 +17,17 @@ that disagrees with the bytes is detected instead of producing wrong values.
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+#: exact for every DECIMAL(65, 30) (MySQL's widest); only used to move the decimal point
+_DECIMAL_CONTEXT = decimal.Context(
+    prec=100, Emin=-999999, Emax=999999, traps=[decimal.Inexact, decimal.Rounded]
+)
 #: MySQL's packed DECIMAL: bytes used by a group of 0..9 leftover digits
 _DIG2BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
 
@@ -101,6 +106,30 @@ _STRUCTS = {
 }
 
 
+def _fixed(c: ColumnCodec) -> str | None:
+    """The little-endian struct code of a fixed-width value (bytes ``Ns`` for big-endian ones), or None."""
+    if c.kind in ("int", "float", "double"):
+        fmt = _STRUCTS.get((c.kind, c.size, c.signed))
+        if fmt is None and c.kind == "int" and c.size == 1:
+            fmt = "<B"
+        return fmt[1:] if fmt else None
+    if c.kind in ("bool", "year"):
+        return "B"
+    if c.kind == "decimal":
+        return f"{decimal_size(c.precision, c.scale)}s"
+    if c.kind == "datetime2" and not c.fsp:
+        return "5s"
+    if c.kind == "date":
+        return "3s"
+    return None
+
+
+def decimal_size(precision: int, scale: int) -> int:
+    """Bytes of MySQL's packed DECIMAL(precision, scale)."""
+    intg = precision - scale
+    return _DIG2BYTES[intg % 9] + 4 * (intg // 9) + 4 * (scale // 9) + _DIG2BYTES[scale % 9]
+
+
 def _bits(present: bytes, n: int) -> list[bool]:
     return [bool(present[i >> 3] >> (i & 7) & 1) for i in range(n)]
 
@@ -110,6 +139,7 @@ class _Gen:
         self.codecs = list(codecs)
         self.ns: dict[str, Any] = {
             "_D": Decimal,
+            "_DCTX": _DECIMAL_CONTEXT,
             "_DATE": _dt.date,
             "_DT": _dt.datetime,
             "_TD": _dt.timedelta,
@@ -139,11 +169,24 @@ class _Gen:
             return [f"{ind}n = {self.unpack('<I')}(buf, p)[0]; p += 4"]
         return [f"{ind}n = _ifb(buf[p:p + {size}], 'little'); p += {size}"]
 
-    def value(self, c: ColumnCodec, v: str, ind: str) -> list[str]:
-        """Lines that read one non-NULL value of ``c`` into ``v`` and advance ``p``."""
+    def value(self, c: ColumnCodec, v: str, ind: str, raw: str | None = None) -> list[str]:
+        """Lines that read one non-NULL value of ``c`` into ``v`` and advance ``p``; with ``raw``, the
+        value was unpacked already (see :func:`_fixed`) into the variable of that name."""
         k = c.kind
         out: list[str]
-        if k in ("int", "float", "double") and (k, c.size, c.signed) in _STRUCTS:
+
+        def read(size: int, order: str) -> str:
+            if raw is not None:
+                return f"n = _ifb({raw}, {order!r})"
+            return f"n = _ifb(buf[p:p + {size}], {order!r}); p += {size}"
+
+        if raw is not None and k in ("int", "float", "double"):
+            out = [f"{ind}{v} = {raw}"] if raw != v else []
+        elif raw is not None and k == "bool":
+            out = [f"{ind}{v} = {raw} != 0"]
+        elif raw is not None and k == "year":
+            out = [f"{ind}{v} = {raw} + 1900 if {raw} else 0"]
+        elif k in ("int", "float", "double") and (k, c.size, c.signed) in _STRUCTS:
             out = [f"{ind}{v} = {self.unpack(_STRUCTS[(k, c.size, c.signed)])}(buf, p)[0]; p += {c.size}"]
         elif k == "int" and c.size == 1:
             out = [f"{ind}{v} = buf[p]; p += 1"]
@@ -156,19 +199,21 @@ class _Gen:
         elif k == "bit":
             out = [f"{ind}{v} = _ifb(buf[p:p + {c.size}], 'big'); p += {c.size}"]
         elif k == "decimal":
-            out = self._decimal(c, v, ind)
+            out = self._decimal(c, v, ind, read)
         elif k == "date":
             out = [
-                f"{ind}n = _ifb(buf[p:p + 3], 'little'); p += 3",
+                f"{ind}{read(3, 'little')}",
                 f"{ind}y = n >> 9; m = (n >> 5) & 15; d = n & 31",
                 f"{ind}{v} = _DATE(y, m, d) if y and m and d else None",
             ]
         elif k == "datetime2":
-            out = [f"{ind}n = _ifb(buf[p:p + 5], 'big'); p += 5", *self._fraction(c.fsp, ind)]
+            fraction = self._fraction(c.fsp, ind) if c.fsp else []
+            us = ", us" if c.fsp else ""
+            out = [f"{ind}{read(5, 'big')}", *fraction]
             out += [
                 f"{ind}ym = (n >> 22) & 0x1FFFF",
                 f"{ind}try:",
-                f"{ind}    {v} = _DT(ym // 13, ym % 13, (n >> 17) & 31, (n >> 12) & 31, (n >> 6) & 63, n & 63, us)",
+                f"{ind}    {v} = _DT(ym // 13, ym % 13, (n >> 17) & 31, (n >> 12) & 31, (n >> 6) & 63, n & 63{us})",
                 f"{ind}except ValueError:",  # zero and partial-zero datetimes
                 f"{ind}    {v} = None",
             ]
@@ -232,7 +277,7 @@ class _Gen:
         ]
         return lines
 
-    def _decimal(self, c: ColumnCodec, v: str, ind: str) -> list[str]:
+    def _decimal(self, c: ColumnCodec, v: str, ind: str, read: Callable[[int, str], str]) -> list[str]:
         p_, s_ = c.precision, c.scale
         intg, frac = p_ - s_, s_
         # (bytes, digits) groups, most significant first
@@ -242,11 +287,11 @@ class _Gen:
         top = 1 << (8 * size - 1)
         allbits = (1 << (8 * size)) - 1
         lines = [
-            f"{ind}n = _ifb(buf[p:p + {size}], 'big'); p += {size}",
+            f"{ind}{read(size, 'big')}",
             f"{ind}if n & {top}:",
-            f"{ind}    n ^= {top}; sg = ''",
+            f"{ind}    n ^= {top}; sg = True",
             f"{ind}else:",
-            f"{ind}    n ^= {top ^ allbits}; sg = '-'",
+            f"{ind}    n ^= {top ^ allbits}; sg = False",
         ]
 
         def number(groups: list[tuple[int, int]], low_bit: int) -> str:
@@ -266,11 +311,12 @@ class _Gen:
 
         fbytes = sum(b for b, _ in fgroups)
         ip = number(igroups, 8 * fbytes)
-        if frac:
-            fp = number(fgroups, 0)
-            lines.append(f"{ind}{v} = _D(f'{{sg}}{{{ip}}}.{{{fp}:0{frac}d}}')")
-        else:
-            lines.append(f"{ind}{v} = _D(f'{{sg}}{{{ip}}}')")
+        fp = number(fgroups, 0) if frac else ""
+        value = f"({ip}) * {10**frac} + {fp}" if frac else ip
+        # Decimal(int) is exact; scaleb in a context wide enough for DECIMAL(65) only moves the point
+        lines.append(
+            f"{ind}{v} = _D({value}).scaleb({-frac}, _DCTX) if sg else _D(-({value})).scaleb({-frac}, _DCTX)"
+        )
         return lines
 
     def image(self, present: list[bool], prefix: str, ind: str) -> tuple[list[str], str]:
@@ -283,18 +329,44 @@ class _Gen:
         elif nbytes:
             lines.append(f"{ind}nb = _ifb(buf[p:p + {nbytes}], 'little'); p += {nbytes}")
         names = []
+        plain: list[str] = []  # no NULL in this row image: the common case, without a test per column
+        checked: list[str] = []
         bit = 0
+        run: list[tuple[ColumnCodec, str]] = []  # consecutive fixed-width values, read by one unpack
+
+        def end_run() -> None:
+            if len(run) == 1:
+                plain.extend(self.value(run[0][0], run[0][1], ind + "    "))
+            elif run:
+                fmt = "<" + "".join(_fixed(c) or "" for c, _ in run)
+                raws = [v if c.kind in ("int", "float", "double") else f"r{v}" for c, v in run]
+                plain.append(
+                    f"{ind}    {', '.join(raws)} = {self.unpack(fmt)}(buf, p); p += {struct.calcsize(fmt)}"
+                )
+                for (c, v), raw in zip(run, raws, strict=True):
+                    plain.extend(self.value(c, v, ind + "    ", raw=raw))
+            run.clear()
+
         for i, c in enumerate(self.codecs):
             if not present[i]:
                 names.append("None")  # not in this image (binlog_row_image MINIMAL / NOBLOB)
                 continue
             v = f"{prefix}{i}"
             names.append(v)
-            lines.append(f"{ind}if nb & {1 << bit}:")
-            lines.append(f"{ind}    {v} = None")
-            lines.append(f"{ind}else:")
-            lines.extend(self.value(c, v, ind + "    "))
+            if _fixed(c) is not None:
+                run.append((c, v))
+            else:
+                end_run()
+                plain.extend(self.value(c, v, ind + "    "))
+            checked.append(f"{ind}    if nb & {1 << bit}:")
+            checked.append(f"{ind}        {v} = None")
+            checked.append(f"{ind}    else:")
+            checked.extend(self.value(c, v, ind + "        "))
             bit += 1
+        end_run()
+        if nbytes:
+            # the bitmap's unused high bits are not always 0 (MariaDB sets them)
+            lines += [f"{ind}if not nb & {(1 << count) - 1}:", *plain, f"{ind}else:", *checked]
         return lines, "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
 
 

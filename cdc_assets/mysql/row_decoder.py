@@ -220,7 +220,7 @@ class FastRows:
         fn = layout.decoder(op, ev.columns_present_bitmap, getattr(ev, "columns_present_bitmap2", None))
         try:
             out, pos = fn(packet._data, start, end)
-        except (ValueError, IndexError, KeyError, UnicodeDecodeError, OverflowError, TypeError):
+        except (ValueError, IndexError, KeyError, UnicodeDecodeError, ArithmeticError, TypeError):
             # bad data (the exact path raises the same error) or a layout mismatch: let it decide
             return self._fallback(table)
         if pos != end:

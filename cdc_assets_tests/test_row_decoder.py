@@ -309,3 +309,53 @@ def test_generated_decimal_reads_mysql_packed_decimal():
     out, pos = fn(buf, 0, len(buf))
     assert pos == len(buf)
     assert [a for _, _, (a,) in out] == [Decimal("-1234567890.12"), Decimal("0.05"), None]
+
+
+def test_a_layout_that_misreads_the_bytes_is_dropped_and_logged_once(mariadb, fresh_db, monkeypatch, caplog):
+    """The safety net: a decoder that does not end exactly at the event's end is never trusted again."""
+    from cdc_assets.mysql import row_decoder
+
+    conn = mariadb.connect(fresh_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE {quote_ident(TABLE)} (id INT PRIMARY KEY, v INT NOT NULL)")
+            cur.execute("SHOW MASTER STATUS")
+            start = tuple(cur.fetchone()[:2])
+            cur.execute(f"INSERT INTO {quote_ident(TABLE)} VALUES (1, 10), (2, 20)")
+            cur.execute(f"INSERT INTO {quote_ident(TABLE)} VALUES (3, 30)")
+        conn.commit()
+        schema = _load_schema(conn, fresh_db, TABLE)
+    finally:
+        conn.close()
+    real = row_decoder.column_codec
+
+    def wrong_width(bc, col, t1b):  # reads column v as a BIGINT: 4 bytes too many per row
+        codec = real(bc, col, t1b)
+        return ColumnCodec("int", 8) if col.name == "v" else codec
+
+    monkeypatch.setattr(row_decoder, "column_codec", wrong_width)
+    stream = BinLogStreamReader(
+        connection_settings={
+            "host": mariadb.host,
+            "port": mariadb.port,
+            "user": mariadb.user,
+            "password": "",
+        },
+        server_id=random.randint(10_000, 2**31),
+        log_file=start[0],
+        log_pos=start[1],
+        resume_stream=True,
+        blocking=False,
+        only_schemas=[fresh_db],
+        only_tables=[TABLE],
+        only_events=[WriteRowsEvent],
+    )
+    fast = FastRows({schema.table_id: schema})
+    try:
+        with caplog.at_level(logging.WARNING, logger="cdc_assets.mysql.row_decoder"):
+            results = [fast.changes(ev, schema.table_id) for ev in stream]
+    finally:
+        stream.close()
+    assert results == [None, None]
+    assert fast.fallbacks == {schema.table_id: 2} and not fast.decoded
+    assert len(caplog.records) == 1

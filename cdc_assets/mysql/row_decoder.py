@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -175,8 +176,9 @@ def _column_key(bc: Any) -> tuple:
 class _Layout:
     """One table-map content of one captured table: codecs and its compiled decoders by bitmaps."""
 
-    def __init__(self, table: TableId, codecs_: list[ColumnCodec]):
+    def __init__(self, table: TableId, codecs_: list[ColumnCodec], key: tuple):
         self.table = table
+        self.key = key
         self.codecs = codecs_
         self.decoders: dict[tuple, Callable[[bytes, int, int], tuple[list, int]]] = {}
 
@@ -220,15 +222,30 @@ class FastRows:
         fn = layout.decoder(op, ev.columns_present_bitmap, getattr(ev, "columns_present_bitmap2", None))
         try:
             out, pos = fn(packet._data, start, end)
-        except (ValueError, IndexError, KeyError, UnicodeDecodeError, ArithmeticError, TypeError):
-            # bad data (the exact path raises the same error) or a layout mismatch: let it decide
-            return self._fallback(table)
+        except (
+            ValueError,
+            IndexError,
+            KeyError,
+            UnicodeDecodeError,
+            ArithmeticError,
+            TypeError,
+            struct.error,
+        ) as exc:
+            # bad data (the exact path raises the same error) or a layout that misreads the bytes
+            return self._drop(ev, table, layout, f"an event failed to decode ({type(exc).__name__})")
         if pos != end:
-            self._refuse(table, f"the decoded rows ended at byte {pos}, not at the event's end {end}")
-            self._by_table_id.pop(ev.table_id, None)
-            return self._fallback(table)
+            return self._drop(
+                ev, table, layout, f"decoded rows ended at byte {pos}, not at the event's end {end}"
+            )
         self.decoded[table] = self.decoded.get(table, 0) + 1
         return out
+
+    def _drop(self, ev: Any, table: TableId, layout: _Layout, reason: str) -> None:
+        """Never use ``layout`` again (its table goes the exact way from now on)."""
+        self._layouts[layout.key] = reason
+        self._by_table_id.pop(ev.table_id, None)
+        self._refuse(table, reason)
+        return self._fallback(table)
 
     def _fallback(self, table: TableId) -> None:
         self.fallbacks[table] = self.fallbacks.get(table, 0) + 1
@@ -250,7 +267,7 @@ class FastRows:
         layout = self._layouts.get(key)
         if layout is None:
             try:
-                layout = _Layout(table, self._codecs(tm.columns, self.schemas[table]))
+                layout = _Layout(table, self._codecs(tm.columns, self.schemas[table]), key)
             except Refused as exc:
                 layout = str(exc)
             self._layouts[key] = layout

@@ -392,6 +392,12 @@ def compile_rows_decoder(
     gen = _Gen(codecs)
     n = len(gen.codecs)
     gen.ns["_RC"] = make_change
+    if isinstance(make_change, type) and issubclass(make_change, tuple):
+        # a NamedTuple's __new__ is a Python function; tuple.__new__ builds the same object in C
+        gen.ns["_TN"] = tuple.__new__
+        change = "_TN(_RC, ({}, {}, {}))".format
+    else:
+        change = "_RC({}, {}, {})".format
     body = ["def decode(buf, p, end):", "    out = []", "    add = out.append", "    while p < end:"]
     ind = " " * 8
     first, first_t = gen.image(_bits(present, n), "v", ind)
@@ -400,11 +406,11 @@ def compile_rows_decoder(
         assert present_after is not None
         second, second_t = gen.image(_bits(present_after, n), "w", ind)
         body += second
-        body.append(f"{ind}add(_RC('update', {first_t}, {second_t}))")
+        body.append(f"{ind}add({change(repr('update'), first_t, second_t)})")
     elif op == "insert":
-        body.append(f"{ind}add(_RC('insert', None, {first_t}))")
+        body.append(f"{ind}add({change(repr('insert'), None, first_t)})")
     else:
-        body.append(f"{ind}add(_RC('delete', {first_t}, None))")
+        body.append(f"{ind}add({change(repr('delete'), first_t, None)})")
     body.append("    return out, p")
     source = "\n".join(body) + "\n"
     code = compile(source, f"<binlog rows decoder {name}>", "exec")

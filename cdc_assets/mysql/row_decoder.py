@@ -33,6 +33,8 @@ from cdc_assets.core.types import binlog_converter, duckdb_type
 log = logging.getLogger(__name__)
 
 _OPS: dict[type, str] = {WriteRowsEvent: "insert", UpdateRowsEvent: "update", DeleteRowsEvent: "delete"}
+#: compiled decoders kept per layout (one per op and columns-present bitmaps; FULL images need three)
+_MAX_DECODERS_PER_LAYOUT = 256
 #: the OK byte and the 19-byte event header come before an event's body in the packet
 _BODY_OFFSET = 20
 
@@ -186,6 +188,9 @@ class _Layout:
         key = (op, present, present_after)
         fn = self.decoders.get(key)
         if fn is None:
+            if len(self.decoders) >= _MAX_DECODERS_PER_LAYOUT:
+                # partial images (binlog_row_image MINIMAL) can name many column subsets: bound the cache
+                self.decoders.clear()
             fn = compile_rows_decoder(
                 self.codecs, op, present, present_after, RowChange, name=str(self.table)
             )

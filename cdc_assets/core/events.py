@@ -6,15 +6,18 @@ Row images are tuples in the table's column order, already converted to target v
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from operator import itemgetter
+from typing import Any, Literal, NamedTuple
 
 Op = Literal["insert", "update", "delete"]
 
 
-@dataclass(frozen=True)
-class RowChange:
-    """One row event: ``before`` for update/delete, ``after`` for insert/update."""
+class RowChange(NamedTuple):
+    """One row event: ``before`` for update/delete, ``after`` for insert/update.
+
+    A NamedTuple, not a frozen dataclass: the binlog reader builds one per row, and a frozen
+    dataclass's ``__init__`` (three ``object.__setattr__`` calls) cost more than decoding the row.
+    """
 
     op: Op
     before: tuple[Any, ...] | None
@@ -23,6 +26,16 @@ class RowChange:
 
 def key_of(row: Sequence[Any], key_positions: Sequence[int]) -> tuple[Any, ...]:
     return tuple(row[i] for i in key_positions)
+
+
+def _key_getter(key_positions: Sequence[int]):
+    """``key_of`` as one C call per row (itemgetter returns a bare value for one position)."""
+    if len(key_positions) == 1:
+        (i,) = key_positions
+        return lambda row: (row[i],)
+    if not key_positions:
+        return lambda row: ()
+    return itemgetter(*key_positions)
 
 
 def collapse(
@@ -37,22 +50,23 @@ def collapse(
     so applying is idempotent: replaying a batch after a crash gives the same table.
     """
     final: dict[tuple[Any, ...], tuple[Any, ...] | None] = {}
-    for ch in changes:
-        if ch.op == "insert":
-            assert ch.after is not None
-            final[key_of(ch.after, key_positions)] = ch.after
-        elif ch.op == "update":
-            assert ch.before is not None and ch.after is not None
-            old = key_of(ch.before, key_positions)
-            new = key_of(ch.after, key_positions)
+    key = _key_getter(key_positions)
+    for op, before, after in changes:
+        if op == "insert":
+            assert after is not None
+            final[key(after)] = after
+        elif op == "update":
+            assert before is not None and after is not None
+            old = key(before)
+            new = key(after)
             if old != new:
                 final[old] = None
-            final[new] = ch.after
-        elif ch.op == "delete":
-            assert ch.before is not None
-            final[key_of(ch.before, key_positions)] = None
+            final[new] = after
+        elif op == "delete":
+            assert before is not None
+            final[key(before)] = None
         else:  # pragma: no cover - Op is a closed set
-            raise ValueError(f"unknown change op {ch.op!r}")
+            raise ValueError(f"unknown change op {op!r}")
     keys = list(final)
     rows = [r for r in final.values() if r is not None]
     return keys, rows

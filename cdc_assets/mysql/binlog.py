@@ -29,6 +29,7 @@ from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.types import binlog_values, row_converter
 from cdc_assets.mysql.connection import ConnectionSettings, classify
 from cdc_assets.mysql.resume import gtid_resume_reason
+from cdc_assets.mysql.row_decoder import FastRows
 from cdc_assets.mysql.server import ServerInfo
 
 
@@ -101,6 +102,7 @@ class BinlogReader:
         # on are not the server's executed set, so none are recorded rather than a wrong set.
         self._record_gtids = start.gtid_set is not None or server.is_mariadb
         self._decoders = {t: _TableDecoder(s, tinyint1_as_boolean) for t, s in schemas.items()}
+        self.fast_rows = FastRows(schemas, tinyint1_as_boolean=tinyint1_as_boolean)
         self._in_tx = False
         self._gtid: str | None = None
         if self.gtid_reason is not None:
@@ -206,9 +208,12 @@ class BinlogReader:
         elif isinstance(ev, (WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent)):
             table = TableId(ev.schema, ev.table)
             decode = self._decoders.get(table)
-            if decode is None:
+            if decode is None:  # not captured: skipped before any row is decoded
                 return
-            yield RowsRead(table, _changes(ev, decode), BinlogPosition(self._stream.log_file, pos))
+            changes = self.fast_rows.changes(ev, table)
+            if changes is None:
+                changes = _changes(ev, decode)
+            yield RowsRead(table, changes, BinlogPosition(self._stream.log_file, pos))
         elif isinstance(ev, XidEvent):
             self._in_tx = False
             yield self._boundary(pos, ev.timestamp, True)

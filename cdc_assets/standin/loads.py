@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdc_assets.standin import convert
+from cdc_assets.standin import convert, fastload
 from cdc_assets.standin.bodies import (
     CsvOptions,
     CsvStream,
@@ -502,16 +502,44 @@ def _mapped_source(m: _Mapping, source_names: dict[str, str]) -> str:
 
 @dataclass
 class LoadBatch:
-    """The rows of one body: ops for :meth:`StandInStore.apply_load` plus StarRocks' counters."""
+    """The rows of one body (or of a transaction's bodies) plus StarRocks' counters.
 
-    ops: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    ``parts`` keeps the rows in load order: lists of ops for :meth:`StandInStore.apply_load` from the
+    exact path, and Arrow tables from the fast path (:mod:`cdc_assets.standin.fastload`: one column per
+    target plus :data:`fastload.OP_FIELD`). :meth:`StandInStore.apply_parts` applies them all at once."""
+
+    parts: list[Any] = field(default_factory=list)
     total_rows: int = 0
     filtered_rows: int = 0
     unselected_rows: int = 0
     error_lines: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of_ops(cls, ops: list[tuple[int, dict[str, Any]]], **counts: int) -> LoadBatch:
+        return cls(parts=[ops] if ops else [], **counts)
+
+    @property
+    def has_rows(self) -> bool:
+        return any(len(p) if isinstance(p, list) else p.num_rows for p in self.parts)
+
+    def ops(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every row as an (op, row) pair, in load order (fast parts turned into Python values)."""
+        out: list[tuple[int, dict[str, Any]]] = []
+        for part in self.parts:
+            out.extend(part if isinstance(part, list) else fastload.table_ops(part))
+        return out
+
+    def add_op(self, op: int, row: dict[str, Any]) -> None:
+        if not self.parts or not isinstance(self.parts[-1], list):
+            self.parts.append([])
+        self.parts[-1].append((op, row))
+
     def extend(self, other: LoadBatch) -> None:
-        self.ops.extend(other.ops)
+        for part in other.parts:
+            if isinstance(part, list) and self.parts and isinstance(self.parts[-1], list):
+                self.parts[-1].extend(part)
+            else:
+                self.parts.append(part)
         self.total_rows += other.total_rows
         self.filtered_rows += other.filtered_rows
         self.unselected_rows += other.unselected_rows
@@ -538,6 +566,12 @@ def execute_plan(
     data = _decompress(plan, body) if body else b""
     if plan.format == "csv" and stream is not None:
         data = stream.tail + data
+    if plan.format == "json" and plan.strip_outer_array and plan.json_root is None and plan.jsonpaths is None:
+        fast = fastload.fast_json_rows(
+            plan.table, data, plan.sources, plan.targets, plan.op_const, plan.op_source
+        )
+        if fast is not None:
+            return LoadBatch(parts=[fast], total_rows=fast.num_rows)
     # invalid UTF-8 survives as surrogates, so only the values holding it are refused (convert._utf8)
     text = data.decode("utf-8", errors="surrogateescape")
     if plan.format == "csv":
@@ -576,7 +610,7 @@ def execute_plan(
             continue
         if convert.key_size(key_columns, row) > convert.KEY_SIZE_LIMIT:
             raise LoadError("CANCELLED", "primary key size exceed the limit.")
-        batch.ops.append((op, row))
+        batch.add_op(op, row)
     return batch
 
 

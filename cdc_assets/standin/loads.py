@@ -556,22 +556,30 @@ def too_many_filtered(total: int, filtered: int, unselected: int, max_ratio: flo
 
 
 def execute_plan(
-    plan: LoadPlan, body: bytes, stream: CsvStream | None = None, *, final: bool = True
+    plan: LoadPlan, body: bytes, stream: CsvStream | None = None, *, final: bool = True, fast: bool = True
 ) -> LoadBatch:
     """Parse ``body`` per ``plan`` and convert every row; LoadError for a failure of the whole load.
 
     ``stream`` carries a transaction's CSV data from one ``load`` to the next (:class:`CsvStream`): the
     body continues the previous one's unterminated record, and unless ``final`` its own unterminated last
-    record waits for the next body (``final``: the data ends here, as at ``prepare``)."""
+    record waits for the next body (``final``: the data ends here, as at ``prepare``). A JSON array body
+    goes through :mod:`cdc_assets.standin.fastload` first (unless ``fast`` is false): its rows when they
+    are all clean, else the exact path below."""
     data = _decompress(plan, body) if body else b""
     if plan.format == "csv" and stream is not None:
         data = stream.tail + data
-    if plan.format == "json" and plan.strip_outer_array and plan.json_root is None and plan.jsonpaths is None:
-        fast = fastload.fast_json_rows(
+    if (
+        fast
+        and plan.format == "json"
+        and plan.strip_outer_array
+        and not plan.json_root
+        and not plan.jsonpaths
+    ):
+        clean = fastload.fast_json_rows(
             plan.table, data, plan.sources, plan.targets, plan.op_const, plan.op_source
         )
-        if fast is not None:
-            return LoadBatch(parts=[fast], total_rows=fast.num_rows)
+        if clean is not None:
+            return LoadBatch(parts=[clean], total_rows=clean.num_rows)
     # invalid UTF-8 survives as surrogates, so only the values holding it are refused (convert._utf8)
     text = data.decode("utf-8", errors="surrogateescape")
     if plan.format == "csv":

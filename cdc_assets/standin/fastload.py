@@ -19,7 +19,6 @@ LARGEINT as text, JSON as StarRocks' normalized text) plus :data:`OP_FIELD`, in 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Sequence
 from decimal import Decimal
@@ -43,7 +42,6 @@ _INT_DUCK = {"TINYINT": "TINYINT", "SMALLINT": "SMALLINT", "INT": "INTEGER", "BI
 _HOUR_MIN_SEC = r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
 _DATE_RE = r"\d{4}-\d{2}-\d{2}"
 _DATETIME_RE = _DATE_RE + r"(?:[ T]" + _HOUR_MIN_SEC + r"(?:\.\d{1,6})?)?"
-_RENAMED = re.compile(r"^(.*)_\d+$")
 #: marks a LARGEINT column of a fast part (carried as text, as Arrow has no 128-bit integer)
 _LARGEINT_META = {b"standin": b"largeint"}
 
@@ -155,9 +153,12 @@ def _normalized_json(col: ColumnMeta, texts: pa.Array) -> pa.Array:
     return pa.array(out, type=pa.string())
 
 
-def _detected_keys(con: duckdb.DuckDBPyConnection, path: str) -> list[str]:
+def _body_keys(con: duckdb.DuckDBPyConnection, path: str) -> list[str]:
+    """Every key of the body's objects, exactly as written (DuckDB's reader, given ``columns``, would
+    ignore the others, and it matches names case-sensitively where the exact path does not)."""
     rows = con.execute(
-        "DESCRIBE SELECT * FROM read_json(?, format='array', sample_size=-1, maximum_depth=1)", [path]
+        "SELECT k FROM (SELECT unnest(json_keys(json)) AS k FROM read_json_objects(?, format='array')) GROUP BY k",
+        [path],
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -209,15 +210,11 @@ def fast_json_rows(
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         try:
-            seen = _detected_keys(con, path)
+            seen = _body_keys(con, path)
         except duckdb.Error:
             return None
-        known = set(sources)
-        if any(k not in known for k in seen):
+        if not set(seen) <= set(sources):
             return None
-        seen_lower = {k.lower() for k in seen}
-        if any((m := _RENAMED.match(k)) and m.group(1).lower() in seen_lower for k in seen):
-            return None  # keys that differ only in case: DuckDB renamed one of them
         spec = {s: "JSON" for s in sources}
         sql = f"SELECT {', '.join(exprs)} FROM read_json(?, format='array', records=true, columns=?)"
         try:

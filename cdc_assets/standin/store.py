@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdc_assets.core.sql import quote_ident
 from cdc_assets.standin.catalog import AnalysisError, SrType, TableMeta
@@ -102,6 +103,14 @@ def _arrow_array(values: list[Any], t: SrType) -> pa.Array:
     elif t.name in ("DATE", "DATETIME") and any(isinstance(v, YearZero) for v in values):
         values = [_epoch_count(v, t) for v in values]  # Python's date cannot hold year 0; Arrow's can
     return pa.array(values, type=_arrow_type(t))
+
+
+def _repeats_keys(data: pa.Table, key: Sequence[str]) -> bool:
+    """True when two rows of ``data`` have the same key (the carriers compare as the stored values do:
+    each carrier type maps one-to-one onto its column type)."""
+    if len(key) == 1:
+        return pc.count_distinct(data[key[0]], mode="all").as_py() != data.num_rows
+    return data.group_by(list(key)).aggregate([]).num_rows != data.num_rows
 
 
 def default_expr(t: SrType, default: str | None) -> tuple[str, list[Any]]:
@@ -434,10 +443,12 @@ class StandInStore:
                         f"DELETE FROM {ref} AS t USING (SELECT DISTINCT {keys_sql} FROM __standin_load AS u) "
                         f"AS k WHERE {on}"
                     )
-                    last = (
-                        f"SELECT * FROM __standin_load AS u QUALIFY row_number() OVER "
-                        f"(PARTITION BY {', '.join(cast_keys)} ORDER BY u.{q(_SEQ)} DESC) = 1"
-                    )
+                    last = "SELECT * FROM __standin_load"
+                    if _repeats_keys(data, key):  # else every row is the last of its key
+                        last += (
+                            f" AS u QUALIFY row_number() OVER "
+                            f"(PARTITION BY {', '.join(cast_keys)} ORDER BY u.{q(_SEQ)} DESC) = 1"
+                        )
                     cur.execute(
                         f"INSERT INTO {ref} ({names}) SELECT {', '.join(exprs)} FROM ({last}) AS u "
                         f"WHERE u.{q(OP_FIELD)} = 0 ORDER BY u.{q(_SEQ)}",

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import pymysql
 import pytest
+import requests
 
-from cdc_assets.standin import fastload, loads
+from cdc_assets.standin import StandIn, fastload, loads
 from cdc_assets.standin.catalog import ColumnMeta, SrType, TableMeta
 from cdc_assets.standin.store import StandInStore
 
@@ -286,3 +288,53 @@ def test_columns_header_and_constant_delete_take_the_fast_path(
         store.apply_parts("fl", "t", batch.parts)
     assert _store_rows(fast_store) == _store_rows(exact_store)
     assert [r[0] for r in _store_rows(fast_store)] == [1, 3, 5]
+
+
+def _ddl_column(name: str, sr_type: str, nullable: bool) -> str:
+    default = " DEFAULT '7'" if name == "nn" else ""
+    return f"`{name}` {sr_type}{'' if nullable else ' NOT NULL'}{default}"
+
+
+_DDL_TYPES = ", ".join(_ddl_column(n, t, nullable) for n, t, nullable, _ in _TYPES)
+
+
+def test_mysql_reads_see_the_same_rows_after_an_http_load_as_after_the_exact_path() -> None:
+    """Over real sockets: the clean body through the BE's Stream Load (the fast path) into ``t``, the exact
+    path's rows of the same body into ``x``; SELECT through the FE's MySQL port answers the same."""
+    with StandIn() as sr:
+        con = pymysql.connect(host="127.0.0.1", port=sr.query_port, user="root", password="", autocommit=True)
+        try:
+            with con.cursor() as cur:
+                cur.execute("CREATE DATABASE fl")
+                for name in ("t", "x"):
+                    cur.execute(
+                        f"CREATE TABLE fl.{name} ({_DDL_TYPES}) PRIMARY KEY(id, k2) DISTRIBUTED BY HASH(id) "
+                        "PROPERTIES('replication_num' = '1')"
+                    )
+            body = _body(CLEAN_ROWS)
+            url = f"http://{sr.load_url}/api/fl/t/_stream_load"
+            headers = {**SINK_HEADERS, "label": "fast-1", "Expect": "100-continue"}
+            first = requests.put(url, headers=headers, auth=("root", ""), allow_redirects=False)
+            answer = requests.put(
+                first.headers["Location"], data=body, headers=headers, auth=("root", "")
+            ).json()
+            assert (answer["Status"], answer["NumberLoadedRows"], answer["NumberFilteredRows"]) == (
+                "Success",
+                len(CLEAN_ROWS),
+                0,
+            )
+            assert "ErrorURL" not in answer
+            assert sr.store is not None
+            meta = sr.store.get_table("fl", "x")
+            assert meta is not None
+            plan = loads.plan_load(SINK_HEADERS, loads.check_header_phase(SINK_HEADERS, 0), meta)
+            sr.store.apply_load("fl", "x", loads.execute_plan(plan, body, fast=False).ops())
+            with con.cursor() as cur:
+                got = []
+                for name in ("t", "x"):
+                    cur.execute(f"SELECT * FROM fl.{name} ORDER BY id, k2")
+                    got.append(list(cur.fetchall()))
+        finally:
+            con.close()
+    assert got[0] == got[1]
+    assert len(got[0]) == 19  # keys 1-20, (2, k2) deleted

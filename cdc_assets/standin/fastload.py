@@ -202,45 +202,66 @@ def fast_json_rows(
     oks.append(f"COALESCE(({size}) <= {convert.KEY_SIZE_LIMIT}, false)")
     exprs.append(f"{op_value} AS {quote_ident(OP_FIELD, 'duckdb')}")
     exprs.append(f"COALESCE({' AND '.join(oks)}, false) AS {quote_ident(_OK, 'duckdb')}")
-    fd, path = tempfile.mkstemp(
-        prefix="standin-load-", suffix=".json", dir=_SHM if os.access(_SHM, os.W_OK) else None
-    )
+    path = _spill(data)
+    if path is None:
+        return None
     con = duckdb.connect(":memory:")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        try:
-            seen = _body_keys(con, path)
-        except duckdb.Error:
-            return None
-        if not set(seen) <= set(sources):
-            return None
-        spec = {s: "JSON" for s in sources}
-        sql = f"SELECT {', '.join(exprs)} FROM read_json(?, format='array', records=true, columns=?)"
-        try:
-            rel = con.sql(sql, params=[path, spec])
-            # duckdb 2.x names it to_arrow_table; 1.x arrow
-            result = (getattr(rel, "to_arrow_table", None) or rel.arrow)()
-        except duckdb.Error:
-            return None
-        if result.num_rows == 0 or not pc.all(result[_OK]).as_py():
-            return None
-        result = result.drop_columns([_OK])
-        for target, _ in targets:
-            i = result.schema.get_field_index(target)
-            kind = columns[target].type.name
-            if kind == "JSON":
-                column = _normalized_json(columns[target], result[target].combine_chunks())
-                result = result.set_column(i, target, column)
-            elif kind == "LARGEINT":
-                field = pa.field(target, pa.string(), metadata=_LARGEINT_META)
-                result = result.set_column(i, field, result[target])
-        return result
-    except _Fallback:
+        return _read(con, path, table, sources, targets, exprs)
+    except (_Fallback, duckdb.Error):
         return None
     finally:
         con.close()
         os.unlink(path)
+
+
+def _spill(data: bytes) -> str | None:
+    """The body in a file DuckDB's reader can open: in RAM (/dev/shm) where there is room, else in the
+    temp folder; None when neither takes it (the exact path then reads the body from memory)."""
+    for folder in (_SHM, None):
+        if folder is not None and not os.access(folder, os.W_OK):
+            continue
+        try:
+            fd, path = tempfile.mkstemp(prefix="standin-load-", suffix=".json", dir=folder)
+        except OSError:
+            continue
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            return path
+        except OSError:
+            os.unlink(path)
+    return None
+
+
+def _read(
+    con: duckdb.DuckDBPyConnection,
+    path: str,
+    table: TableMeta,
+    sources: Sequence[str],
+    targets: Sequence[tuple[str, str]],
+    exprs: list[str],
+) -> pa.Table | None:
+    if not set(_body_keys(con, path)) <= set(sources):
+        return None
+    spec = {s: "JSON" for s in sources}
+    sql = f"SELECT {', '.join(exprs)} FROM read_json(?, format='array', records=true, columns=?)"
+    rel = con.sql(sql, params=[path, spec])
+    result = (getattr(rel, "to_arrow_table", None) or rel.arrow)()  # duckdb 2.x / 1.x
+    if result.num_rows == 0 or not pc.all(result[_OK]).as_py():
+        return None
+    result = result.drop_columns([_OK])
+    for target, _ in targets:
+        col = table.column(target)
+        assert col is not None
+        i = result.schema.get_field_index(target)
+        if col.type.name == "JSON":
+            result = result.set_column(i, target, _normalized_json(col, result[target].combine_chunks()))
+        elif col.type.name == "LARGEINT":
+            result = result.set_column(
+                i, pa.field(target, pa.string(), metadata=_LARGEINT_META), result[target]
+            )
+    return result
 
 
 def table_ops(part: pa.Table) -> list[tuple[int, dict[str, Any]]]:

@@ -338,3 +338,12 @@ def test_mysql_reads_see_the_same_rows_after_an_http_load_as_after_the_exact_pat
             con.close()
     assert got[0] == got[1]
     assert len(got[0]) == 19  # keys 1-20, (2, k2) deleted
+
+
+def test_duplicate_keys_inside_a_json_value_keep_the_last_as_in_the_exact_path() -> None:
+    plan = _plan()
+    body = b'[{"id": 1, "k2": "a", "nn": 1, "j": {"b": {"x": "y", "x": "z"}, "a": 1, "a": 2}, "__op": 0}]'
+    fast = loads.execute_plan(plan, body)
+    assert not isinstance(fast.parts[0], list)
+    assert fast.ops() == loads.execute_plan(plan, body, fast=False).ops()
+    assert fast.ops()[0][1]["j"] == '{"a": 2, "b": {"x": "z"}}'

@@ -59,42 +59,43 @@ def _column_sql(col: ColumnMeta, src: str) -> tuple[str, str] | None:
     """(value expression, clean-row condition) for target ``col`` fed by JSON column ``src``; None when
     the column's type has no fast conversion."""
     s = quote_ident(src, "duckdb")
-    jt = f"json_type({s})"
+    # DuckDB hands each value over as JSON text it wrote itself (yyjson): a string starts with '"', an
+    # integer is digits with an optional '-', a number starts with neither quote, letter nor bracket
+    is_str = f"starts_with({s}, '\"')"
+    is_int = f"regexp_full_match({s}, '-?[0-9]+')"
+    is_num = f"left({s}, 1) NOT IN ('\"', 't', 'f', 'n', 'N', 'I', '[', '{{')"
     text = f"CAST({s} AS VARCHAR)"
     unq = f"({s} ->> '$')"
     t = col.type
     name = t.name
     if name in ("CHAR", "VARCHAR"):
-        value, ok = unq, f"{jt} = 'VARCHAR' AND strlen({unq}) <= {int(t.length or 0)}"
+        value, ok = unq, f"{is_str} AND strlen({unq}) <= {int(t.length or 0)}"
     elif name == "BOOLEAN":
-        value, ok = f"({text} = 'true')", f"{jt} = 'BOOLEAN'"
+        value, ok = f"({text} = 'true')", f"{text} IN ('true', 'false')"
     elif name in _INT_DUCK:
         value = f"TRY_CAST({text} AS {_INT_DUCK[name]})"
-        ok = f"{jt} IN ('BIGINT', 'UBIGINT') AND {value} IS NOT NULL"
+        ok = f"{is_int} AND {value} IS NOT NULL"
     elif name == "LARGEINT":
         big = f"TRY_CAST({text} AS HUGEINT)"
         value = f"CAST({big} AS VARCHAR)"
-        ok = f"{jt} IN ('BIGINT', 'UBIGINT') AND {big} IS NOT NULL"
+        ok = f"{is_int} AND {big} IS NOT NULL"
     elif name in ("FLOAT", "DOUBLE"):
         value = f"TRY_CAST({text} AS DOUBLE)"
-        ok = f"{jt} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND isfinite({value})"
+        ok = f"{is_num} AND isfinite({value})"
     elif name == "DECIMAL":
         p, sc = int(t.precision or 10), int(t.scale or 0)
         if p <= sc:
             return None
-        raw = f"(CASE WHEN {jt} = 'VARCHAR' THEN {unq} ELSE {text} END)"
+        raw = f"(CASE WHEN {is_str} THEN {unq} ELSE {text} END)"
         frac = rf"(?:\.\d{{0,{sc}}})?" if sc else r"\.?"
         pattern = _lit(rf"[+-]?\d{{1,{p - sc}}}{frac}")
         value = f"TRY_CAST({raw} AS DECIMAL({p},{sc}))"
-        ok = (
-            f"{jt} IN ('VARCHAR', 'BIGINT', 'UBIGINT') AND regexp_full_match({raw}, {pattern}) "
-            f"AND {value} IS NOT NULL"
-        )
+        ok = f"({is_str} OR {is_int}) AND regexp_full_match({raw}, {pattern}) AND {value} IS NOT NULL"
     elif name in ("DATE", "DATETIME"):
         duck, pattern = ("DATE", _DATE_RE) if name == "DATE" else ("TIMESTAMP", _DATETIME_RE)
         value = f"TRY_CAST({unq} AS {duck})"
         ok = (
-            f"{jt} = 'VARCHAR' AND regexp_full_match({unq}, {_lit(pattern)}) "
+            f"{is_str} AND regexp_full_match({unq}, {_lit(pattern)}) "
             f"AND NOT starts_with({unq}, '0000') AND {value} IS NOT NULL"
         )
     elif name == "JSON":
@@ -109,7 +110,7 @@ def _op_sql(op_source: str) -> tuple[str, str]:
     s = quote_ident(op_source, "duckdb")
     text = f"CAST({s} AS VARCHAR)"
     value = f"CAST(COALESCE({text}, '0') AS TINYINT)"
-    ok = f"({s} IS NULL OR (json_type({s}) IN ('BIGINT', 'UBIGINT') AND {text} IN ('0', '1')))"
+    ok = f"({s} IS NULL OR {text} IN ('0', '1'))"
     return value, ok
 
 

@@ -145,6 +145,11 @@ class LabelStore:
             )
         return out
 
+    @property
+    def persistent(self) -> bool:
+        """True when labels (and a PREPARED transaction's rows) are written to ``data_dir``."""
+        return self._con is not None
+
     def save(self, row: LabelRow) -> None:
         values = (
             row.db,

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdc_assets.standin import convert
+from cdc_assets.standin import convert, fastload
 from cdc_assets.standin.bodies import (
     CsvOptions,
     CsvStream,
@@ -502,16 +502,44 @@ def _mapped_source(m: _Mapping, source_names: dict[str, str]) -> str:
 
 @dataclass
 class LoadBatch:
-    """The rows of one body: ops for :meth:`StandInStore.apply_load` plus StarRocks' counters."""
+    """The rows of one body (or of a transaction's bodies) plus StarRocks' counters.
 
-    ops: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    ``parts`` keeps the rows in load order: lists of ops for :meth:`StandInStore.apply_load` from the
+    exact path, and Arrow tables from the fast path (:mod:`cdc_assets.standin.fastload`: one column per
+    target plus :data:`fastload.OP_FIELD`). :meth:`StandInStore.apply_parts` applies them all at once."""
+
+    parts: list[Any] = field(default_factory=list)
     total_rows: int = 0
     filtered_rows: int = 0
     unselected_rows: int = 0
     error_lines: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of_ops(cls, ops: list[tuple[int, dict[str, Any]]], **counts: int) -> LoadBatch:
+        return cls(parts=[ops] if ops else [], **counts)
+
+    @property
+    def has_rows(self) -> bool:
+        return any(len(p) if isinstance(p, list) else p.num_rows for p in self.parts)
+
+    def ops(self) -> list[tuple[int, dict[str, Any]]]:
+        """Every row as an (op, row) pair, in load order (fast parts turned into Python values)."""
+        out: list[tuple[int, dict[str, Any]]] = []
+        for part in self.parts:
+            out.extend(part if isinstance(part, list) else fastload.table_ops(part))
+        return out
+
+    def add_op(self, op: int, row: dict[str, Any]) -> None:
+        if not self.parts or not isinstance(self.parts[-1], list):
+            self.parts.append([])
+        self.parts[-1].append((op, row))
+
     def extend(self, other: LoadBatch) -> None:
-        self.ops.extend(other.ops)
+        for part in other.parts:
+            if isinstance(part, list) and self.parts and isinstance(self.parts[-1], list):
+                self.parts[-1].extend(part)
+            else:
+                self.parts.append(part)
         self.total_rows += other.total_rows
         self.filtered_rows += other.filtered_rows
         self.unselected_rows += other.unselected_rows
@@ -528,16 +556,30 @@ def too_many_filtered(total: int, filtered: int, unselected: int, max_ratio: flo
 
 
 def execute_plan(
-    plan: LoadPlan, body: bytes, stream: CsvStream | None = None, *, final: bool = True
+    plan: LoadPlan, body: bytes, stream: CsvStream | None = None, *, final: bool = True, fast: bool = True
 ) -> LoadBatch:
     """Parse ``body`` per ``plan`` and convert every row; LoadError for a failure of the whole load.
 
     ``stream`` carries a transaction's CSV data from one ``load`` to the next (:class:`CsvStream`): the
     body continues the previous one's unterminated record, and unless ``final`` its own unterminated last
-    record waits for the next body (``final``: the data ends here, as at ``prepare``)."""
+    record waits for the next body (``final``: the data ends here, as at ``prepare``). A JSON array body
+    goes through :mod:`cdc_assets.standin.fastload` first (unless ``fast`` is false): its rows when they
+    are all clean, else the exact path below."""
     data = _decompress(plan, body) if body else b""
     if plan.format == "csv" and stream is not None:
         data = stream.tail + data
+    if (
+        fast
+        and plan.format == "json"
+        and plan.strip_outer_array
+        and not plan.json_root
+        and not plan.jsonpaths
+    ):
+        clean = fastload.fast_json_rows(
+            plan.table, data, plan.sources, plan.targets, plan.op_const, plan.op_source
+        )
+        if clean is not None:
+            return LoadBatch(parts=[clean], total_rows=clean.num_rows)
     # invalid UTF-8 survives as surrogates, so only the values holding it are refused (convert._utf8)
     text = data.decode("utf-8", errors="surrogateescape")
     if plan.format == "csv":
@@ -576,7 +618,7 @@ def execute_plan(
             continue
         if convert.key_size(key_columns, row) > convert.KEY_SIZE_LIMIT:
             raise LoadError("CANCELLED", "primary key size exceed the limit.")
-        batch.ops.append((op, row))
+        batch.add_op(op, row)
     return batch
 
 

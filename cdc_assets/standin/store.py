@@ -22,12 +22,15 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdc_assets.core.sql import quote_ident
 from cdc_assets.standin.catalog import AnalysisError, SrType, TableMeta
 from cdc_assets.standin.convert import YearZero
+from cdc_assets.standin.fastload import OP_FIELD, table_ops
 
 _META = "__standin__"
+_SEQ = "__standin_seq"
 #: names DuckDB reserves (or the stand-in uses) and so cannot be StarRocks databases here
 RESERVED_DATABASES = frozenset({"main", "information_schema", "pg_catalog", "temp", "system", _META})
 
@@ -100,6 +103,14 @@ def _arrow_array(values: list[Any], t: SrType) -> pa.Array:
     elif t.name in ("DATE", "DATETIME") and any(isinstance(v, YearZero) for v in values):
         values = [_epoch_count(v, t) for v in values]  # Python's date cannot hold year 0; Arrow's can
     return pa.array(values, type=_arrow_type(t))
+
+
+def _repeats_keys(data: pa.Table, key: Sequence[str]) -> bool:
+    """True when two rows of ``data`` have the same key (the carriers compare as the stored values do:
+    each carrier type maps one-to-one onto its column type)."""
+    if len(key) == 1:
+        return pc.count_distinct(data[key[0]], mode="all").as_py() != data.num_rows
+    return data.group_by(list(key)).aggregate([]).num_rows != data.num_rows
 
 
 def default_expr(t: SrType, default: str | None) -> tuple[str, list[Any]]:
@@ -388,6 +399,63 @@ class StandInStore:
                         groups.setdefault(frozenset(row), []).append(row)
                 for present, rows in groups.items():
                     self._insert_rows(cur, meta, ref, present, rows)
+
+    def apply_parts(self, db: str, table: str, parts: Sequence[Any]) -> None:
+        """Apply a :class:`LoadBatch`'s parts in order, in one DuckDB transaction, as :meth:`apply_load`
+        would apply all their rows: lists of ops, and Arrow tables from the fast path
+        (:mod:`cdc_assets.standin.fastload`), which are applied in SQL when every part is one."""
+        tables = [p for p in parts if not isinstance(p, list)]
+        if tables and len(tables) == len(parts) and len({t.schema for t in tables}) == 1:
+            self._apply_table(db, table, pa.concat_tables(tables))
+            return
+        ops: list[tuple[int, dict[str, Any]]] = []
+        for part in parts:
+            ops.extend(part if isinstance(part, list) else table_ops(part))
+        self.apply_load(db, table, ops)
+
+    def _apply_table(self, db: str, table: str, data: pa.Table) -> None:
+        """A fast part: the last row per key wins (its op), each upsert replacing the whole row."""
+        with self._lock:
+            meta = self._require(db, table)
+            present = set(data.column_names) - {OP_FIELD}
+            data = data.append_column(_SEQ, pa.array(range(data.num_rows), type=pa.int64()))
+            q = lambda name: quote_ident(name, "duckdb")  # noqa: E731
+            key = [meta.column(k).name for k in meta.key]  # type: ignore[union-attr]
+            types = {c.name: c.type for c in meta.columns}
+            cast_keys = [f"CAST(u.{q(k)} AS {duckdb_type(types[k])})" for k in key]
+            exprs: list[str] = []
+            params: list[Any] = []
+            for c in meta.columns:
+                if c.name in present:
+                    exprs.append(f"CAST(u.{q(c.name)} AS {duckdb_type(c.type)})")
+                else:
+                    sql, p = default_expr(c.type, c.default)
+                    exprs.append(sql)
+                    params.extend(p)
+            ref = self.table_ref(db, table)
+            names = ", ".join(q(c.name) for c in meta.columns)
+            keys_sql = ", ".join(f"{e} AS {q(k)}" for e, k in zip(cast_keys, key, strict=True))
+            on = " AND ".join(f"t.{q(k)} = k.{q(k)}" for k in key)
+            with self.transaction() as cur:
+                cur.register("__standin_load", data)
+                try:
+                    cur.execute(
+                        f"DELETE FROM {ref} AS t USING (SELECT DISTINCT {keys_sql} FROM __standin_load AS u) "
+                        f"AS k WHERE {on}"
+                    )
+                    last = "SELECT * FROM __standin_load"
+                    if _repeats_keys(data, key):  # else every row is the last of its key
+                        last += (
+                            f" AS u QUALIFY row_number() OVER "
+                            f"(PARTITION BY {', '.join(cast_keys)} ORDER BY u.{q(_SEQ)} DESC) = 1"
+                        )
+                    cur.execute(
+                        f"INSERT INTO {ref} ({names}) SELECT {', '.join(exprs)} FROM ({last}) AS u "
+                        f"WHERE u.{q(OP_FIELD)} = 0 ORDER BY u.{q(_SEQ)}",
+                        params,
+                    )
+                finally:
+                    cur.unregister("__standin_load")
 
     def _insert_rows(
         self,

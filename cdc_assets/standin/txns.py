@@ -193,7 +193,7 @@ class TxnManager:
             self._finish(txn, L.ABORTED, "transaction is aborted because the StarRocks stand-in restarted")
         elif row.state == L.PREPARED:
             txn.prepared_at = time.monotonic()
-            txn.batch = LoadBatch(ops=list(row.ops or []), **_batch_counts(row.stats))
+            txn.batch = LoadBatch.of_ops(list(row.ops or []), **_batch_counts(row.stats))
             txn.loads = 1
         self._txns[(row.db, row.label)] = txn
         self._next_id = max(self._next_id, row.txn_id + 1)
@@ -360,8 +360,8 @@ class TxnManager:
         publish_timeout fault). Returns (state, seconds the store took)."""
         r = txn.row
         started = time.monotonic()
-        if txn.batch.ops:
-            self.store.apply_load(r.db, r.table, txn.batch.ops)
+        if txn.batch.has_rows:
+            self.store.apply_parts(r.db, r.table, txn.batch.parts)
         elapsed = time.monotonic() - started
         fault = self.faults.take("publish_timeout", r.db, r.table)
         if fault is not None:
@@ -572,7 +572,8 @@ class TxnManager:
             return resp("INTERNAL_ERROR", "too many filtered rows", error_url=txn.error_url)
         status, message, commit_ms = "OK", "", 0
         if prepare:
-            r.state, r.ops = L.PREPARED, list(b.ops)
+            # the rows are kept only where they outlive the process (a data_dir): in memory, txn.batch has them
+            r.state, r.ops = L.PREPARED, b.ops() if self._labels.persistent else []
             r.stats = {"total_rows": b.total_rows, "filtered_rows": b.filtered_rows}
             txn.prepared_at = time.monotonic()
             self._labels.save(r)

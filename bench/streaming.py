@@ -590,6 +590,12 @@ def latency_figures(drove: dict[str, Any], seen: dict[str, Any]) -> dict[str, An
     flushes = sorted((t, mariadb_seq(g, domain)) for t, g in seen.get("flushes", []) if g)
     flush_times = [t for t, s in flushes if s is not None]
     flush_seqs = [s for _, s in flushes if s is not None]
+    if seen.get("flushes") and not flush_seqs:
+        return {
+            "status": "failed",
+            "reason": f"no flush's restart point carried a GTID of domain {domain}: visibility cannot be "
+            "matched to the driver's transactions",
+        }
     # A later flush never covers less (flushes go forward), so the first covering one is found by bisect.
     latencies, missing = [], 0
     for committed, seq in commits:

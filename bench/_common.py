@@ -104,9 +104,17 @@ def create_table(server: LocalMariaDB, rows: int, db: str = "bench") -> BenchTab
     return BenchTable(db, name, rows, round(data_bytes / MIB, 1))
 
 
-def duckdb_count(path: Path, table: str) -> int | None:
-    """Rows of the one table named ``table`` in the DuckDB file, whatever schema the tool put it in;
-    None when the file or the table is missing (or the name is ambiguous)."""
+def duckdb_count(path: Path, table: str, where: str = "") -> int | None:
+    """Rows of the one table named ``table`` in the DuckDB file, whatever schema the tool put it in
+    (those matching ``where``, a condition the benchmark wrote, when given); None when the file or the
+    table is missing (or the name is ambiguous)."""
+    value = duckdb_scalar(path, table, "COUNT(*)", where)
+    return None if value is None else int(value)
+
+
+def duckdb_scalar(path: Path, table: str, expression: str, where: str = "") -> object | None:
+    """``SELECT <expression> FROM <table> [WHERE <where>]`` on the one table named ``table`` in the
+    DuckDB file (both SQL texts are the benchmark's own); None when the file or the table is missing."""
     if not path.exists():
         return None
     with duckdb.connect(str(path), read_only=True) as conn:
@@ -116,7 +124,8 @@ def duckdb_count(path: Path, table: str) -> int | None:
         if len(found) != 1:
             return None
         qualified = f"{quote_ident(found[0][0], 'duckdb')}.{quote_ident(table, 'duckdb')}"
-        return int(conn.execute(f"SELECT COUNT(*) FROM {qualified}").fetchone()[0])
+        condition = f" WHERE {where}" if where else ""
+        return conn.execute(f"SELECT {expression} FROM {qualified}{condition}").fetchone()[0]
 
 
 # ---------------------------------------------------------------------------------- child processes
@@ -224,11 +233,13 @@ class StandInProcess:
         self.http_port = int(words[words.index("http") + 1])
         return self
 
-    def count(self, db: str, table: str) -> int:
+    def count(self, db: str, table: str, where: str = "") -> int:
+        """Rows of ``db.table`` (those matching ``where``, a condition the benchmark wrote, when given)."""
         conn = pymysql.connect(host="127.0.0.1", port=self.query_port, user="root", password=self.password)
         try:
             with conn.cursor() as cur:
-                cur.execute(f"SELECT COUNT(*) FROM {quote_table(db, table)}")
+                condition = f" WHERE {where}" if where else ""
+                cur.execute(f"SELECT COUNT(*) FROM {quote_table(db, table)}{condition}")
                 return int(cur.fetchone()[0])
         finally:
             conn.close()

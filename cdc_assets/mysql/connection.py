@@ -28,6 +28,7 @@ from cdc_assets.errors import (
 # Driver / server error codes (MySQL and MariaDB share them).
 _ACCESS_DENIED = {1044, 1045, 1698, 1227}  # 1227: a privilege such as REPLICATION SLAVE is missing
 _BINLOG_REFUSED = 1236  # the server cannot send the binlog from the requested point
+_SAME_SERVER_ID = 4052  # MariaDB: another binlog client connected with this client's server id
 _UNKNOWN_DB = {1049}
 _UNREACHABLE = {2002, 2003, 2005, 2006, 2013, 2055}
 _RETRIABLE_SERVER = {1040, 1053, 1205, 1213, 1317, 2014}  # too many conns, shutdown, lock wait, deadlock
@@ -98,6 +99,12 @@ def classify(exc: BaseException, settings: ConnectionSettings, doing: str) -> Cd
             f"{where} refused to send its binlog while {doing} ({code}: {detail}); the restart point is no "
             "longer on the server (purged: see source.scan.binlog.purged.action) or another binlog client "
             "uses the same source.server-id",
+            code=code,
+        )
+    if code == _SAME_SERVER_ID:
+        return TerminalError(
+            f"{where} dropped this binlog client while {doing} because another one connected with the same "
+            f"server id ({detail}); give every pipeline and replica of this server its own source.server-id",
             code=code,
         )
     if code in _UNKNOWN_DB:

@@ -85,7 +85,9 @@ def _empty_target(ctx: RunContext, table: TableId) -> None:
     keys = [tuple(r[i] for i in schema.key_positions) for r in ctx.sink.fetch_all(target, schema)]
     stamp = int(time.time() * 1000)
     for n, start in enumerate(range(0, len(keys), _EMPTY_BATCH)):
-        ctx.sink.apply_batch([(target, schema, keys[start : start + _EMPTY_BATCH], [])], tag=f"purged-{stamp}-{n}")
+        ctx.sink.apply_batch(
+            [(target, schema, keys[start : start + _EMPTY_BATCH], [])], tag=f"purged-{stamp}-{n}"
+        )
 
 
 @dataclass

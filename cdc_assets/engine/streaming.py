@@ -155,7 +155,9 @@ def stream(
 
     reader = open_reader(point)
     reconnect = Reconnector(
-        f"{ctx.settings.host}:{ctx.settings.port}", ctx.cfg.source.connect_max_retries, ctx.cfg.source.connect_timeout
+        f"{ctx.settings.host}:{ctx.settings.port}",
+        ctx.cfg.source.connect_max_retries,
+        ctx.cfg.source.connect_timeout,
     )
     retention = RetentionWatch.open(ctx)
     # While nothing is pending, the restart point alone is saved every heartbeat.interval (0: never).

@@ -45,18 +45,24 @@ def find_purged(
     if here.file in names:
         if here.pos > names[here.file]:
             return PurgedRestartPoint(
-                point, f"{here.file} is only {names[here.file]} bytes long, the position is past its end", where
+                point,
+                f"{here.file} is only {names[here.file]} bytes long, the position is past its end",
+                where,
             )
         return None
     try:
         before = here < BinlogPosition(oldest_file, 4)
     except ValueError:  # another base name: another server, or log-bin was renamed
         return PurgedRestartPoint(
-            point, f"binlog {here.file} is not on the server, whose binlogs are {oldest_file} .. {files[-1][0]}", where
+            point,
+            f"binlog {here.file} is not on the server, whose binlogs are {oldest_file} .. {files[-1][0]}",
+            where,
         )
     if before:
         return PurgedRestartPoint(point, f"binlog {here.file} was purged", where)
-    return PurgedRestartPoint(point, f"binlog {here.file} is not on the server (it has {oldest_file} .. {files[-1][0]})", where)
+    return PurgedRestartPoint(
+        point, f"binlog {here.file} is not on the server (it has {oldest_file} .. {files[-1][0]})", where
+    )
 
 
 def _purged_gtids(
@@ -75,7 +81,9 @@ def _purged_gtids(
         what = f"the server has purged GTIDs {needed if not needed.is_empty else '(none)'} (gtid_purged), its oldest binlog is {oldest_file}"
     if needed.flavor != applied.flavor or not needed.issubset(applied):  # type: ignore[arg-type]
         return PurgedRestartPoint(
-            point, f"transactions after the applied GTIDs {applied} were purged (binlogs before {oldest_file})", what
+            point,
+            f"transactions after the applied GTIDs {applied} were purged (binlogs before {oldest_file})",
+            what,
         )
     return None
 

@@ -52,6 +52,10 @@ class SourceUnavailableError(TransientError):
     """The MySQL server could not be reached."""
 
 
+class BinlogConnectionLost(TransientError):
+    """The binlog connection broke or could not be opened; the stream reconnects from its restart point."""
+
+
 class SourceServerConfigError(TerminalError):
     """The MySQL server is configured in a way CDC cannot work with (for example binlog_format)."""
 

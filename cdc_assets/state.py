@@ -185,6 +185,11 @@ class StateStore:
                 (repr(time.time()),),
             )
 
+    def clear_restart_point(self) -> None:
+        """Forget the restart point: streaming starts from the snapshot's watermarks again."""
+        with self._tx() as c:
+            c.execute("DELETE FROM meta WHERE key = 'restart_point'")
+
     def stream_heartbeat(self) -> float | None:
         """Unix time of the last restart-point save (the streaming run's liveness signal)."""
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'stream_heartbeat'").fetchone()

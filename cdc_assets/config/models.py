@@ -38,6 +38,14 @@ class StartupMode(StrEnum):
     TIMESTAMP = "timestamp"
 
 
+class BinlogPurgedAction(StrEnum):
+    """``source.scan.binlog.purged.action`` (this project's option; default fail): what streaming does
+    when its restart point is no longer in the server's binlog."""
+
+    FAIL = "fail"
+    RESNAPSHOT = "resnapshot"
+
+
 # Schema change event tags and the families a tag may name (SchemaChangeEventTypeFamily).
 SCHEMA_CHANGE_TYPES = (
     "add.column", "alter.column.type", "create.table", "drop.column",
@@ -93,6 +101,9 @@ class MySqlSourceConfig:
     connect_timeout: float = 30.0  # >= 0.25 s
     connect_max_retries: int = 3
     heartbeat_interval: float = 30.0  # 0 disables
+    # This project's options (not Flink CDC's): a purged restart point, and lag near binlog retention.
+    binlog_purged_action: BinlogPurgedAction = BinlogPurgedAction.FAIL
+    retention_warning_ratio: float = 0.5  # warn when lag > ratio x the server's binlog retention; 0 disables
     chunk_key_columns: tuple[tuple[TableSelector, str], ...] = ()
     snapshot_filters: tuple[tuple[TableSelector, str], ...] = ()  # WHERE clauses for the snapshot
     newly_added_tables: bool = False

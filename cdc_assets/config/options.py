@@ -6,7 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cdc_assets.config.models import _FAMILIES, SCHEMA_CHANGE_TYPES, SchemaChangeBehavior, StartupMode
+from cdc_assets.config.models import (
+    _FAMILIES,
+    SCHEMA_CHANGE_TYPES,
+    BinlogPurgedAction,
+    SchemaChangeBehavior,
+    StartupMode,
+)
 from cdc_assets.config.values import (
     _bool,
     _duration,
@@ -66,6 +72,9 @@ _SOURCE = _COMMON + [
     _Opt("connect.timeout", "connect_timeout", _duration(0.25)),
     _Opt("connect.max-retries", "connect_max_retries", _int(1)),
     _Opt("heartbeat.interval", "heartbeat_interval", _duration()),
+    # This project's own options (Flink CDC has none for these; see the README's Configuration table).
+    _Opt("scan.binlog.purged.action", "binlog_purged_action", _enum(BinlogPurgedAction)),
+    _Opt("scan.binlog.retention-warning.ratio", "retention_warning_ratio", _float(0.0, 1.0)),
     _Opt("scan.incremental.snapshot.chunk.key-column", "chunk_key_columns", _per_table),
     _Opt("scan.snapshot.filters", "snapshot_filters", _snapshot_filters),
     _Opt("scan.newly-added-table.enabled", "newly_added_tables", _bool),

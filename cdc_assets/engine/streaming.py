@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from cdc_assets.core.events import RowChange, collapse
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import TableId
+from cdc_assets.engine.binlog_retention import RetentionWatch, ensure_restart_point_available
 from cdc_assets.engine.catalog_cache import save_catalog
 from cdc_assets.engine.context import RunContext, binlog_client_id
+from cdc_assets.engine.reconnect import Reconnector
 from cdc_assets.engine.sinks import flush_interval as sink_flush_interval
 from cdc_assets.engine.snapshot import snapshot_new_tables
 from cdc_assets.engine.startup import OFFSET_MODES, startup_point
 from cdc_assets.engine.watermark import StreamFilter
-from cdc_assets.errors import CdcError
+from cdc_assets.errors import BinlogConnectionLost, CdcError
 from cdc_assets.mysql.binlog import BinlogReader, Boundary, RowsRead
 from cdc_assets.mysql.server import current_position
 
@@ -36,12 +38,15 @@ class FlushInfo:
     point: RestartPoint
     lag_seconds: float | None
     seconds: float
+    #: set while the lag passes ``source.scan.binlog.retention-warning.ratio`` of the server's binlog retention
+    retention_warning: str | None = None
 
 
 @dataclass
 class StreamResult:
     flushes: int = 0
     rows: int = 0
+    reconnects: int = 0  # binlog connection losses recovered from
     point: RestartPoint | None = None
     caught_up: bool = False
     rows_by_table: dict[TableId, int] = field(default_factory=dict)
@@ -145,6 +150,8 @@ def stream(
             "Run `cdc-assets sync` (it snapshots what is missing), or materialize the snapshot partitions in Dagster"
         )
     point = start_point(ctx)
+    if ensure_restart_point_available(ctx, point):  # it was purged, and the tables were snapshotted again
+        point = start_point(ctx)
     if ctx.state.restart_point() is None:
         ctx.state.save_restart_point(point)  # where reading starts: always a safe restart point
     result = StreamResult(point=point)
@@ -170,6 +177,14 @@ def stream(
         result.caught_up = True
         ctx.state.save_restart_point(point)
         return result
+    reconnect = Reconnector(
+        f"{ctx.settings.host}:{ctx.settings.port}",
+        ctx.cfg.source.connect_max_retries,
+        ctx.cfg.source.connect_timeout,
+    )
+    retention = RetentionWatch.open(ctx)
+    # While nothing is pending, the restart point alone is saved every heartbeat.interval (0: never).
+    heartbeat_every = ctx.cfg.source.heartbeat_interval
     # While the stream catches up with the snapshot, changes older than the watermark of the chunk
     # holding their key are already in the target: applying them would take rows back in time.
     snapshot_filter = _snapshot_filter(ctx, reader)
@@ -178,6 +193,7 @@ def stream(
     pending: dict[TableId, list[RowChange]] = {}
     pending_rows = 0
     last_flush = time.monotonic()
+    last_touch = last_flush
     last_saved = point
 
     def flush(boundary: RestartPoint) -> None:
@@ -203,36 +219,67 @@ def stream(
         lag = clock() - boundary.event_time if boundary.event_time else None
         pending, pending_rows = {}, 0
         last_flush = time.monotonic()
+        warning = retention.check(lag)
         if on_flush:
-            on_flush(FlushInfo(counts, boundary, lag, time.monotonic() - started))
+            on_flush(FlushInfo(counts, boundary, lag, time.monotonic() - started, warning))
+
+    def reopen() -> tuple[BinlogReader, StreamFilter]:
+        new_reader = open_reader(last_saved)
+        try:
+            return new_reader, _snapshot_filter(ctx, new_reader)
+        except BaseException:
+            new_reader.close()
+            raise
 
     try:
         while True:
             new_tables: list[TableId] = []
-            for item in reader.events():
-                if isinstance(item, RowsRead):
-                    changes = snapshot_filter.apply(item)
-                    if changes:
-                        pending.setdefault(item.table, []).extend(changes)
-                        pending_rows += len(changes)
-                    continue
-                assert isinstance(item, Boundary)
-                done = target is not None and _reached(item.point, target)
-                stop = done or should_stop()
-                due = pending_rows >= max_buffered_rows or time.monotonic() - last_flush >= flush_interval
-                # With nothing pending, a flush only moves the restart point (idle tables, heartbeats).
-                if (due or stop) and (pending_rows or item.point != last_saved):
-                    flush(item.point)
-                if stop:
-                    result.caught_up = done
-                    break
-                if discover_every is not None and time.monotonic() - last_discovery >= discover_every:
-                    last_discovery = time.monotonic()
-                    new_tables = ctx.new_tables()
-                    if new_tables:  # stop here, at a transaction boundary, with everything written
-                        if pending_rows or item.point != last_saved:
-                            flush(item.point)
+            try:
+                for item in reader.events():
+                    if isinstance(item, RowsRead):
+                        changes = snapshot_filter.apply(item)
+                        if changes:
+                            pending.setdefault(item.table, []).extend(changes)
+                            pending_rows += len(changes)
+                        continue
+                    assert isinstance(item, Boundary)
+                    reconnect.succeeded(item.point)
+                    done = target is not None and _reached(item.point, target)
+                    stop = done or should_stop()
+                    since_flush = time.monotonic() - last_flush
+                    if pending_rows:
+                        save = stop or pending_rows >= max_buffered_rows or since_flush >= flush_interval
+                    else:  # a flush then only moves the restart point (idle tables, heartbeats)
+                        save = item.point != last_saved and (
+                            stop or (heartbeat_every > 0 and since_flush >= heartbeat_every)
+                        )
+                    if save:
+                        flush(item.point)
+                    elif since_flush >= flush_interval and time.monotonic() - last_touch >= flush_interval:
+                        ctx.state.touch_heartbeat()  # the run's liveness signal keeps moving while idle
+                        last_touch = time.monotonic()
+                    if stop:
+                        result.caught_up = done
                         break
+                    if discover_every is not None and time.monotonic() - last_discovery >= discover_every:
+                        last_discovery = time.monotonic()
+                        new_tables = ctx.new_tables()
+                        if new_tables:  # stop here, at a transaction boundary, with everything written
+                            if pending_rows or item.point != last_saved:
+                                flush(item.point)
+                            break
+            except BinlogConnectionLost as exc:
+                # Changes read since the last flush are dropped and read again from the saved restart
+                # point, a transaction boundary: never half a transaction; upserts by key make it harmless.
+                reader.close()
+                snapshot_filter.close()
+                pending, pending_rows = {}, 0
+                reopened = reconnect.recover(exc, last_saved, reopen, should_stop)
+                if reopened is None:  # stop requested while waiting
+                    break
+                reader, snapshot_filter = reopened
+                result.reconnects = reconnect.incidents
+                continue
             if not new_tables:
                 break
             # Snapshot the new tables, then read on from where the stream stood: their changes from

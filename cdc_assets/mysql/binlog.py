@@ -8,6 +8,7 @@ rotations and heartbeats. Only a ``Boundary`` carries a restart point (consisten
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
@@ -27,7 +28,9 @@ from cdc_assets.core.events import RowChange
 from cdc_assets.core.offsets import BinlogPosition, RestartPoint
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.types import binlog_values, row_converter
+from cdc_assets.errors import BinlogConnectionLost, TransientError
 from cdc_assets.mysql.connection import ConnectionSettings, classify
+from cdc_assets.mysql.dump_connection import DumpConnection, StreamCut
 from cdc_assets.mysql.resume import gtid_resume_reason
 from cdc_assets.mysql.row_decoder import FastRows
 from cdc_assets.mysql.server import ServerInfo
@@ -114,8 +117,15 @@ class BinlogReader:
             # positions by GTID only, so without a GTID it replays from the oldest binlog. The
             # classic file + position dump works on MariaDB too (GTID events still arrive).
             where = {"log_file": start.position.file, "log_pos": start.position.pos, "is_mariadb": False}
+        self._blocking = blocking
+        self._closed = False
         self._stream = BinLogStreamReader(
-            connection_settings=settings.pymysql_kwargs(),
+            # A stalled connection (no data, not even the heartbeats asked for) times out and is reconnected.
+            connection_settings={
+                **settings.pymysql_kwargs(),
+                "read_timeout": read_timeout(settings, heartbeat_seconds),
+            },
+            pymysql_wrapper=DumpConnection,  # lost connections reach us, see dump_connection
             server_id=server_id,
             resume_stream=True,
             blocking=blocking,
@@ -138,6 +148,7 @@ class BinlogReader:
         )
 
     def close(self) -> None:
+        self._closed = True
         self._stream.close()
 
     def _boundary(self, pos: int, event_time: int | None, committed: bool) -> Boundary:
@@ -148,6 +159,9 @@ class BinlogReader:
         return Boundary(self.point, committed)
 
     def _idle_boundary(self, pos: int | None) -> Boundary:
+        # A heartbeat means the server has sent everything it has: the stream is current as of now, so
+        # the point's event time (what lag is measured from) moves on even while captured tables are idle.
+        self.point = replace(self.point, event_time=int(time.time()))
         if pos and pos >= 4 and self.point.position is not None:
             here = BinlogPosition(self._stream.log_file, pos)
             try:
@@ -166,10 +180,22 @@ class BinlogReader:
                     gated = self._gate(item)
                     if gated is not None:
                         yield gated
-        except (pymysql.err.MySQLError, OSError) as exc:
-            raise classify(
-                exc, self.settings, f"reading the binlog as server-id {self.server_id} after {self.point}"
+        except StreamCut as exc:
+            doing = f"reading the binlog after {self.point}"
+            raise BinlogConnectionLost(
+                f"the binlog connection to {self.settings.where} was lost while {doing} ({exc.cause.args[-1]})",
+                code=exc.args[0],
             ) from exc
+        except (pymysql.err.MySQLError, OSError) as exc:
+            err = classify(
+                exc, self.settings, f"reading the binlog as server-id {self.server_id} after {self.point}"
+            )
+            if isinstance(err, TransientError):
+                raise BinlogConnectionLost(str(err), **err.context) from exc
+            raise err from exc
+        if self._blocking and not self._closed:
+            # the server ended the dump (an EOF packet, e.g. on shutdown): a blocking stream never ends
+            raise BinlogConnectionLost(f"{self.settings.where} ended the binlog stream after {self.point}")
 
     def _gate(self, item: RowsRead | Boundary) -> RowsRead | Boundary | None:
         """Apply what the start point asks of the first events: skipped row events and rows, and,
@@ -234,6 +260,12 @@ class BinlogReader:
             # transactions its position is a safe restart point.
             if not self._in_tx:
                 yield self._idle_boundary(pos)
+
+
+def read_timeout(settings: ConnectionSettings, heartbeat_seconds: float) -> int:
+    """Seconds without a byte from the server after which the binlog connection counts as lost:
+    the connect timeout plus three of the heartbeats the server sends while it has nothing else."""
+    return max(2, int(round(settings.connect_timeout + 3 * heartbeat_seconds)))
 
 
 def _changes(ev, decode: Callable[..., tuple]) -> list[RowChange]:

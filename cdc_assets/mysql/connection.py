@@ -27,11 +27,11 @@ from cdc_assets.errors import (
 )
 
 # Driver / server error codes (MySQL and MariaDB share them).
-_ACCESS_DENIED = {1044, 1045, 1698}
+_ACCESS_DENIED = {1044, 1045, 1698, 1227}  # 1227: a privilege such as REPLICATION SLAVE is missing
+_BINLOG_REFUSED = 1236  # the server cannot send the binlog from the requested point
 _UNKNOWN_DB = {1049}
 _UNREACHABLE = {2002, 2003, 2005, 2006, 2013, 2055}
 _ER_SLAVE_SAME_ID = 4052  # MariaDB
-_ER_MASTER_FATAL_READING_BINLOG = 1236
 _RETRIABLE_SERVER = {1040, 1053, 1205, 1213, 1317, 2014}  # too many conns, shutdown, lock wait, deadlock
 
 
@@ -95,9 +95,7 @@ def classify(exc: BaseException, settings: ConnectionSettings, doing: str) -> Cd
             port=settings.port,
             code=code,
         )
-    if code == _ER_SLAVE_SAME_ID or (
-        code == _ER_MASTER_FATAL_READING_BINLOG and "same server_uuid/server_id" in detail
-    ):
+    if code == _ER_SLAVE_SAME_ID or (code == _BINLOG_REFUSED and "same server_uuid/server_id" in detail):
         # The server allows one binlog reader per server id and drops the older connection when a
         # second one arrives (MariaDB 4052; MySQL 1236 with this text): retrying would only kick the
         # other reader off in turn.
@@ -108,6 +106,13 @@ def classify(exc: BaseException, settings: ConnectionSettings, doing: str) -> Cd
             "5400-5408; a replica's id is its @@server_id)",
             host=settings.host,
             port=settings.port,
+            code=code,
+        )
+    if code == _BINLOG_REFUSED:
+        return TerminalError(
+            f"{where} refused to send its binlog while {doing} ({code}: {detail}); the restart point is no "
+            "longer on the server (purged: see source.scan.binlog.purged.action) or another binlog client "
+            "uses the same source.server-id",
             code=code,
         )
     if code in _UNKNOWN_DB:

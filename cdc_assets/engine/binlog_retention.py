@@ -34,12 +34,20 @@ WARNING_LOG_EVERY = 600.0
 
 
 def resumes_by_gtid(ctx: RunContext, point: RestartPoint) -> bool:
-    """Whether the binlog reader positions itself at ``point`` by its GTID set (so the check looks at the
-    same thing): when the point has no position, or its position is not this server's (a failover;
-    see ``mysql/resume.py``). When neither way works the reader says so; the check then looks at the
-    file and position, so a purged file is reported as purged."""
+    """Whether the check looks at ``point``'s GTID set rather than its file and position: when the point
+    has no position, or was taken on another server (a failover; the reader then resumes by GTID, see
+    ``mysql/resume.py``), and it has a GTID set. A point of this server whose file is gone is reported
+    as a purged file."""
     assert ctx.server is not None, "discover() first"
-    try:
+    if point.gtid_set is None:  # nothing to check by (the reader refuses a position not this server's)
+        return False
+    if point.position is None:
+        return True
+    if point.server_id is not None:
+        return point.server_id != ctx.server.server_id or (
+            point.server_uuid is not None and point.server_uuid != ctx.server.server_uuid
+        )
+    try:  # a point saved before points recorded their server: as the reader decides
         return gtid_resume_reason(ctx.settings, ctx.server, point) is not None
     except TerminalError:
         return False

@@ -8,7 +8,11 @@ import pytest
 
 from cdc_assets.config import load_pipeline
 from cdc_assets.core.sql import quote_ident
+from cdc_assets.duckdb_sink import DuckDBSink
+from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.streaming import stream
 from cdc_assets.engine.sync import run_sync
+from cdc_assets.errors import SinkError
 from cdc_assets.state import StateStore
 from cdc_assets_tests.pipelines import PASSWORD_ENV, assert_identical, write_pipeline
 
@@ -107,3 +111,40 @@ def test_discovering_only_named_tables_loads_just_those_and_names_a_dropped_one(
             ctx.discover(only=[TableId(table, "other")])
     finally:
         ctx.close()
+
+
+def test_a_write_failing_in_the_writer_thread_stops_the_stream_at_the_last_landed_write(
+    mysql_source, table, tmp_path, monkeypatch
+):
+    """Flushes are written by the writer thread while the binlog is read on; a write that fails is raised
+    by the stream, and the restart point stays at the last write that landed, so a rerun applies the
+    rest exactly once."""
+    cfg = _cfg(tmp_path, mysql_source, table)
+    run_sync(cfg, until_caught_up=True)
+    db = quote_ident(table)
+    for i in range(3, 41):  # 38 transactions of one row
+        mysql_source.server.execute(f"INSERT INTO {db}.t VALUES (%s, 'w')", (i,))
+    writes: list[tuple[str, int]] = []
+    apply_batch = DuckDBSink.apply_batch
+
+    def second_write_fails(self, batch, *, tag=""):
+        writes.append((threading.current_thread().name, sum(len(rows) for *_, rows in batch)))
+        if len(writes) == 2:
+            raise SinkError("the target refused the write (injected)")
+        return apply_batch(self, batch, tag=tag)
+
+    monkeypatch.setattr(DuckDBSink, "apply_batch", second_write_fails)
+    ctx = RunContext(cfg)
+    try:
+        ctx.discover()
+        with pytest.raises(SinkError, match="injected"):
+            stream(ctx, until_caught_up=True, max_buffered_rows=5)
+    finally:
+        ctx.close()
+    assert len(writes) == 2 and all(name.startswith("stream-writer") for name, _ in writes)
+    landed = writes[0][1]
+    assert 0 < landed < 38
+    monkeypatch.undo()
+    rerun = run_sync(cfg, until_caught_up=True)
+    assert rerun.stream.rows == 38 - landed  # from the first write's restart point: no loss, no replay
+    assert_identical(write_pipeline(tmp_path, mysql_source, table), mysql_source, table, ["t"])

@@ -20,6 +20,23 @@ _REQUIRED = {
     "binlog_format": ("ROW", "set binlog_format=ROW"),
     "binlog_row_image": ("FULL", "set binlog_row_image=FULL"),
 }
+#: settings that write row changes in events the binlog reader (python-mysql-replication) cannot read
+#: as whole rows: it would skip compressed events, and a partial JSON update holds a diff, not the
+#: value; either would lose changes silently. (name, value that breaks, fix); absent on servers
+#: without the feature. Set per session, they escape this check: the README says so.
+_UNREADABLE = (
+    ("log_bin_compress", "ON", "set log_bin_compress=OFF (MariaDB writes compressed row events)"),
+    (
+        "binlog_transaction_compression",
+        "ON",
+        "set binlog_transaction_compression=OFF (MySQL writes compressed transaction payloads)",
+    ),
+    (
+        "binlog_row_value_options",
+        "PARTIAL_JSON",
+        "set binlog_row_value_options='' (MySQL writes JSON updates as diffs)",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -57,12 +74,15 @@ def inspect_server(conn, settings: ConnectionSettings) -> ServerInfo:
     (version_text,) = run(conn, settings, "SELECT VERSION()", doing="reading the server version")[0]
     flavor, version = parse_server_version(str(version_text))
     names = [*_REQUIRED, "server_id", "server_uuid", "gtid_mode", "binlog_row_metadata", "gtid_binlog_pos"]
-    values = _variables(conn, settings, names)
+    values = _variables(conn, settings, names + [name for name, _, _ in _UNREADABLE])
     problems = []
     for name, (wanted, fix) in _REQUIRED.items():
         have = values.get(name, "").upper()
         if have != wanted:
             problems.append(f"{name} is {have or 'unset'!r}, CDC needs {wanted!r}: {fix}")
+    for name, breaks, fix in _UNREADABLE:
+        if breaks in values.get(name, "").upper().split(","):
+            problems.append(f"{name} is {values[name]!r}, whose row events CDC cannot read: {fix}")
     if problems:
         raise SourceServerConfigError(
             f"{settings.where} cannot be captured: "

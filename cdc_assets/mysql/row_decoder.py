@@ -28,7 +28,7 @@ from pymysqlreplication.row_event import DeleteRowsEvent, RowsEvent, UpdateRowsE
 from cdc_assets.core.events import RowChange
 from cdc_assets.core.row_codegen import ColumnCodec, compile_rows_decoder
 from cdc_assets.core.schema import Column, TableId, TableSchema
-from cdc_assets.core.types import binlog_converter, duckdb_type
+from cdc_assets.core.types import SPATIAL_TYPES, binlog_converter, duckdb_type
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +47,7 @@ _INTS = {
 }
 _TEXT = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext"})
 _BLOBS = frozenset({"varbinary", "tinyblob", "blob", "mediumblob", "longblob"})
-_SPATIAL = frozenset(
-    {
-        "geometry",
-        "point",
-        "linestring",
-        "polygon",
-        "multipoint",
-        "multilinestring",
-        "multipolygon",
-        "geometrycollection",
-        "geomcollection",
-    }
-)
+_SPATIAL = frozenset(SPATIAL_TYPES)
 # Charsets python-mysql-replication finds no codec for, whose bytes the project decodes itself
 # (cdc_assets.core.values._BINLOG_BYTES_CODECS): the same codecs.
 _BYTES_CODECS = {"ucs2": "utf-16-be", "utf16le": "utf-16-le"}

@@ -28,14 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import CREATE_TABLE, INSERT_ROWS, progress
+from _common import CREATE_TABLE, INSERT_ROWS, progress, require_server_binary
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from cdc_assets.core.offsets import BinlogPosition, RestartPoint
 from cdc_assets.core.schema import TableId
 from cdc_assets.core.sql import quote_ident, quote_table
-from cdc_assets.local_mariadb import LocalMariaDB, find_server_binary
+from cdc_assets.local_mariadb import LocalMariaDB
 from cdc_assets.mysql.binlog import BinlogReader, RowsRead
 from cdc_assets.mysql.catalog import load_schema
 from cdc_assets.mysql.connection import ConnectionSettings
@@ -158,10 +158,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     updates = args.rows // 2 if args.updates is None else args.updates
-    if find_server_binary() is None:
-        raise SystemExit(
-            "no MariaDB server binary (mariadbd): install it with `apt-get install mariadb-server`"
-        )
+    require_server_binary()
     paths = [p for p in PATHS if not (args.skip_exact and p == "project-exact")]
     with tempfile.TemporaryDirectory(prefix="bench-decode-") as tmp:
         server = LocalMariaDB(

@@ -267,7 +267,7 @@ class DuckDBSink:
 
     def _delete_keys_of(self, conn, target: TableId, schema: TableSchema, table: pa.Table) -> None:
         """Delete the target rows whose keys ``table`` holds (a key repeated in it is harmless)."""
-        if not schema.primary_key:
+        if not schema.primary_key or table.num_rows == 0:
             return
         keys = table.select(list(schema.primary_key))
         conn.register("__cdc_keys", keys)
@@ -282,15 +282,20 @@ class DuckDBSink:
     def apply_batch(
         self, batch: Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]], *, tag: str = ""
     ) -> None:
-        """Apply ``(target, schema, keys_to_delete, rows_to_insert)`` for several tables in ONE transaction."""
+        """Apply ``(target, schema, keys_to_delete, rows_to_upsert)`` for several tables in ONE transaction:
+        the keys are deleted, and each row replaces the row its key holds (its key may be listed too)."""
         if not batch:
             return
         with self._connect() as conn:
             conn.execute("BEGIN")
             try:
                 for target, schema, keys, rows in batch:
+                    table = self.to_arrow(schema, rows)
                     self._delete_keys(conn, target, schema, keys)
-                    self._insert(conn, target, schema, self.to_arrow(schema, rows))
+                    self._delete_keys_of(
+                        conn, target, schema, table
+                    )  # from the Arrow rows: no second conversion
+                    self._insert(conn, target, schema, table)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -81,21 +81,35 @@ def test_apply_batch_gives_each_key_its_last_state_and_is_idempotent(tmp_path):
 @pytest.mark.parametrize(
     ("changes", "deleted", "written"),
     [
-        ([RowChange("insert", None, (1, "a"))], [(1,)], [(1, "a")]),
+        ([RowChange("insert", None, (1, "a"))], [], [(1, "a")]),
         ([RowChange("insert", None, (1, "a")), RowChange("delete", (1, "a"), None)], [(1,)], []),
-        ([RowChange("delete", (1, "a"), None), RowChange("insert", None, (1, "b"))], [(1,)], [(1, "b")]),
-        ([RowChange("update", (1, "a"), (2, "a"))], [(1,), (2,)], [(2, "a")]),
+        ([RowChange("delete", (1, "a"), None), RowChange("insert", None, (1, "b"))], [], [(1, "b")]),
+        ([RowChange("update", (1, "a"), (2, "a"))], [(1,)], [(2, "a")]),
         (
             [RowChange("update", (1, "a"), (2, "a")), RowChange("update", (2, "a"), (1, "z"))],
-            [(1,), (2,)],
+            [(2,)],
             [(1, "z")],
         ),
     ],
 )
 def test_collapse(changes, deleted, written):
+    """The keys are those whose last change deleted them; a written row's own key is not among them."""
     keys, rows = collapse(changes, [0])
     assert sorted(keys) == sorted(deleted)
     assert rows == written
+
+
+@pytest.mark.parametrize("listed", [False, True], ids=["rows-keys-not-listed", "rows-keys-listed"])
+def test_apply_batch_rows_replace_their_keys_whether_or_not_the_keys_are_listed(tmp_path, listed):
+    sink = DuckDBSink(tmp_path / "t.duckdb")
+    target = TableId("s", "t")
+    sink.ensure_table(target, SCHEMA)
+    sink.upsert(target, SCHEMA, [ROW_A, ROW_B])
+    new_a = (ROW_A[0], Decimal("9.00"), None)
+    keys = [(ROW_B[0],), (ROW_A[0],)] if listed else [(ROW_B[0],)]
+    for _ in range(2):
+        sink.apply_batch([(target, SCHEMA, keys, [new_a])])
+        assert sink.fetch_all(target, SCHEMA) == [new_a]
 
 
 # ------------------------------------------------------------------ one DuckDB per sink, the file attached

@@ -41,13 +41,15 @@ def _key_getter(key_positions: Sequence[int]):
 def collapse(
     changes: Iterable[RowChange], key_positions: Sequence[int]
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Reduce ordered changes to ``(keys_to_delete, rows_to_insert)``.
+    """Reduce ordered changes to ``(keys_to_delete, rows_to_upsert)``.
 
-    Applying "delete every returned key, then insert every returned row" leaves each key in the
-    state its LAST change gave it. An update that changes the key (including a change the source
-    collation calls equal, such as ``'abc'`` -> ``'ABC'``) deletes the old key and writes the new
-    one (consistency-notes.md items 2 and 3). Keys of rows to insert are always in the delete list,
-    so applying is idempotent: replaying a batch after a crash gives the same table.
+    Applying "delete every returned key, then upsert every returned row (replacing the row its key
+    holds)" leaves each key in the state its LAST change gave it. An update that changes the key
+    (including a change the source collation calls equal, such as ``'abc'`` -> ``'ABC'``) deletes the
+    old key and writes the new one (consistency-notes.md items 2 and 3). The keys are only those whose
+    last change deleted them: a row's own key is replaced by the upsert (each sink does so), so the keys
+    of the rows are not converted twice. Applying is idempotent: replaying a batch after a crash gives
+    the same table.
     """
     final: dict[tuple[Any, ...], tuple[Any, ...] | None] = {}
     key = _key_getter(key_positions)
@@ -67,6 +69,6 @@ def collapse(
             final[key(before)] = None
         else:  # pragma: no cover - Op is a closed set
             raise ValueError(f"unknown change op {op!r}")
-    keys = list(final)
+    keys = [k for k, r in final.items() if r is None]
     rows = [r for r in final.values() if r is not None]
     return keys, rows

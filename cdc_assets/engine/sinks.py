@@ -20,6 +20,8 @@ from cdc_assets.duckdb_sink import DuckDBSink
 from cdc_assets.starrocks import StarRocksSink
 from cdc_assets.state import StateStore
 
+#: ``(target, schema, keys_to_delete, rows_to_upsert)`` per table, applied as one write: the keys are
+#: deleted, and each row replaces whatever row its key holds (its key may be among the keys too)
 Batch = Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]]
 
 

@@ -189,13 +189,14 @@ class StarRocksSink:
     def apply_batch(
         self, batch: Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]], *, tag: str = ""
     ) -> None:
-        """Apply ``(target, schema, keys_to_delete, rows_to_insert)`` per table: one load per table, the
-        tables in parallel. A key that is also inserted is not deleted first (the upsert replaces it)."""
+        """Apply ``(target, schema, keys_to_delete, rows_to_upsert)`` per table: one load per table, the
+        tables in parallel. A key that is also upserted is not deleted first (the upsert replaces it)."""
         work = []
         for target, schema, keys, rows in batch:
-            key_pos = schema.key_positions
-            inserted = {key_of(r, key_pos) for r in rows}
-            deletes = [k for k in keys if tuple(k) not in inserted]
+            deletes: Sequence[tuple] = keys
+            if keys and rows:
+                inserted = {key_of(r, schema.key_positions) for r in rows}
+                deletes = [k for k in keys if tuple(k) not in inserted]
             if rows or deletes:
                 work.append((target, schema, rows, deletes))
         if not work:

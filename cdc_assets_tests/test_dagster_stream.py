@@ -271,13 +271,18 @@ def test_killed_run_is_marked_failed_and_relaunched_once_over_one_binlog_connect
             _wait("the target to equal the source", lambda: _identical(pipeline, mysql_source, two_dbs), proc)
             # Two databases, eleven tables, one binlog connection.
             assert _streaming(mysql_source) - before == 1
-            # Changes show as materializations of the tables' assets, with the restart point and lag.
-            mats = [
-                instance.fetch_materializations(table_asset_key(TableId(db, t)), limit=5).records
-                for db in dbs
-                for t in two_dbs[db]
-            ]
-            meta = next(r[0].asset_materialization.metadata for r in mats if r)
+
+            # Changes show as materializations of the tables' assets, with the restart point and lag
+            # (reported once the reading thread sees the write landed: shortly after the target has it).
+            def materialized():
+                records = [
+                    instance.fetch_materializations(table_asset_key(TableId(db, t)), limit=5).records
+                    for db in dbs
+                    for t in two_dbs[db]
+                ]
+                return next((r[0].asset_materialization.metadata for r in records if r), None)
+
+            meta = _wait("a materialization of a table's asset", materialized, proc, timeout=30)
             assert meta["rows_applied"].value > 0 and "mysql-bin" in meta["restart_point"].value
             assert meta["lag_seconds"].value >= 0
             alive = keepalive(dg.build_sensor_context(instance=instance))

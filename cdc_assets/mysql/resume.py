@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from cdc_assets.core.offsets import RestartPoint, parse_gtid_set, position_problem
+from cdc_assets.core.offsets import RestartPoint, position_problem
 from cdc_assets.errors import TerminalError
 from cdc_assets.mysql.connection import ConnectionSettings, connect
-from cdc_assets.mysql.server import ServerInfo, binlog_files, current_position, gtid_at
+from cdc_assets.mysql.server import ServerInfo, binlog_files, current_position, gtid_set_at
 
 log = logging.getLogger(__name__)
 
@@ -25,23 +25,39 @@ def gtid_resume_reason(settings: ConnectionSettings, server: ServerInfo, point: 
     Raises ``TerminalError`` when neither works: the position is not this server's and the point
     has no GTID set, or the server writes no GTIDs (MySQL with ``gtid_mode`` OFF).
     """
-    if point.position is None:
-        reason = "the restart point has no binlog position"
-    else:
-        with connect(settings) as conn:
-            files = dict(binlog_files(conn, settings))
-            checked = server.is_mariadb and point.gtid_set is not None and point.position.file in files
-            at = gtid_at(conn, settings, point.position) if checked else None
-        reason = position_problem(
-            point,
-            server_id=server.server_id,
-            server_uuid=server.server_uuid,
-            binlog_files=files,
-            gtid_at_position=parse_gtid_set(at, server.flavor) if at is not None else None,
-            gtid_checked=checked,
-        )
+    with connect(settings) as conn:
+        reason = _position_problem(conn, settings, server, point)
         if reason is None:
             return None
+        _check_gtid_resume(conn, settings, server, point, reason)
+    log.warning(
+        "resuming the binlog on %s by GTID set %s: %s", settings.where, point.gtid_set or "(empty)", reason
+    )
+    return reason
+
+
+def _position_problem(
+    conn, settings: ConnectionSettings, server: ServerInfo, point: RestartPoint
+) -> str | None:
+    """Why ``point.position`` is not this server's (see :func:`position_problem`), or None."""
+    if point.position is None:
+        return "the restart point has no binlog position"
+    files = dict(binlog_files(conn, settings))
+    checked = server.is_mariadb and point.gtid_set is not None and point.position.file in files
+    return position_problem(
+        point,
+        server_id=server.server_id,
+        server_uuid=server.server_uuid,
+        binlog_files=files,
+        gtid_at_position=gtid_set_at(conn, settings, server, point.position) if checked else None,
+        gtid_checked=checked,
+    )
+
+
+def _check_gtid_resume(
+    conn, settings: ConnectionSettings, server: ServerInfo, point: RestartPoint, reason: str
+) -> None:
+    """Raise ``TerminalError`` unless this server can resume by ``point``'s GTID set."""
     if point.gtid_set is None:
         raise TerminalError(
             f"cannot resume on {settings.where} at {point}: {reason}, and the restart point has no GTID set to "
@@ -68,8 +84,7 @@ def gtid_resume_reason(settings: ConnectionSettings, server: ServerInfo, point: 
             "empty (MySQL would start at the binlog end); use scan.startup.specific-offset.gtid-set",
             host=settings.host,
         )
-    with connect(settings) as conn:
-        here = current_position(conn, settings, server).gtid_set
+    here = current_position(conn, settings, server).gtid_set
     if here is not None and not point.gtid_set <= here:
         raise TerminalError(
             f"cannot resume on {settings.where} by GTID set {point.gtid_set} ({reason}): the server has "
@@ -78,7 +93,3 @@ def gtid_resume_reason(settings: ConnectionSettings, server: ServerInfo, point: 
             "point source.hostname at a server that has them, or start over with a new state folder",
             host=settings.host,
         )
-    log.warning(
-        "resuming the binlog on %s by GTID set %s: %s", settings.where, point.gtid_set or "(empty)", reason
-    )
-    return reason

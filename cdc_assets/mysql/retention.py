@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdc_assets.core.offsets import BinlogPosition, RestartPoint, parse_gtid_set
+from cdc_assets.core.offsets import MIN_BINLOG_POS, BinlogPosition, RestartPoint, parse_gtid_set
 from cdc_assets.mysql.connection import ConnectionSettings, run
-from cdc_assets.mysql.server import ServerInfo, binlog_files
+from cdc_assets.mysql.server import ServerInfo, binlog_files, gtid_purged, gtid_set_at
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,13 @@ def _purged_gtids(
 ) -> PurgedRestartPoint | None:
     applied = point.gtid_set
     assert applied is not None, "resuming by GTID needs a GTID set"
-    doing = "reading which GTIDs the server has purged"
     if server.is_mariadb:
-        (text,) = run(conn, settings, "SELECT BINLOG_GTID_POS(%s, 4)", [oldest_file], doing=doing)[0]
-        needed = parse_gtid_set(str(text or "").strip(), "mariadb")
+        needed = gtid_set_at(conn, settings, server, BinlogPosition(oldest_file, MIN_BINLOG_POS))
+        if needed is None:
+            needed = parse_gtid_set("", "mariadb")
         what = f"the oldest binlog still there is {oldest_file}, starting after GTIDs {needed if not needed.is_empty else '(none)'}"
     else:
-        (text,) = run(conn, settings, "SELECT @@GLOBAL.gtid_purged", doing=doing)[0]
-        needed = parse_gtid_set(str(text or "").replace("\n", "").strip(), "mysql")
+        needed = gtid_purged(conn, settings)
         what = f"the server has purged GTIDs {needed if not needed.is_empty else '(none)'} (gtid_purged), its oldest binlog is {oldest_file}"
     if needed.flavor != applied.flavor or not needed.issubset(applied):  # type: ignore[arg-type]
         return PurgedRestartPoint(

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from cdc_assets.core.offsets import (
     BinlogPosition,
+    MariaDbGtidSet,
+    MySqlGtidSet,
     RestartPoint,
     binlog_status_statements,
     parse_gtid_set,
@@ -153,6 +155,25 @@ def gtid_at(conn, settings: ConnectionSettings, position: BinlogPosition) -> str
     return None if text is None else str(text).strip()
 
 
+def gtid_set_at(
+    conn, settings: ConnectionSettings, server: ServerInfo, position: BinlogPosition
+) -> MariaDbGtidSet | MySqlGtidSet | None:
+    """:func:`gtid_at` as a GTID set where the server can tell it (MariaDB); ``None`` on MySQL, which
+    cannot say which transactions precede a position, and where no event starts at ``position``."""
+    if not server.is_mariadb:
+        return None
+    text = gtid_at(conn, settings, position)
+    return parse_gtid_set(text, server.flavor) if text is not None else None
+
+
+def gtid_purged(conn, settings: ConnectionSettings) -> MySqlGtidSet | MariaDbGtidSet:
+    """MySQL's ``@@GLOBAL.gtid_purged``: the transactions no binlog holds any more."""
+    (text,) = run(
+        conn, settings, "SELECT @@GLOBAL.gtid_purged", doing="reading which GTIDs the server has purged"
+    )[0]
+    return parse_gtid_set(str(text or "").strip(), "mysql")
+
+
 def begin_consistent_read(conn, settings: ConnectionSettings, server: ServerInfo) -> RestartPoint | None:
     """Start a consistent-snapshot transaction on ``conn`` and return the binlog point it sees, exactly,
     where the server tells it (MariaDB's ``binlog_snapshot_file`` / ``binlog_snapshot_position``, the
@@ -171,8 +192,7 @@ def begin_consistent_read(conn, settings: ConnectionSettings, server: ServerInfo
         run(conn, settings, "ROLLBACK", doing=doing)
         return None
     position = BinlogPosition(str(file), int(pos))
-    gtid_text = gtid_at(conn, settings, position)
-    gtid = parse_gtid_set(gtid_text, server.flavor) if gtid_text is not None else None
+    gtid = gtid_set_at(conn, settings, server, position)
     return RestartPoint(position=position, gtid_set=gtid, event_time=None, **server.identity())
 
 

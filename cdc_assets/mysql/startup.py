@@ -7,11 +7,11 @@ import pymysql
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import FormatDescriptionEvent
 
-from cdc_assets.core.offsets import MIN_BINLOG_POS, BinlogPosition, RestartPoint, parse_gtid_set
+from cdc_assets.core.offsets import MIN_BINLOG_POS, BinlogPosition, RestartPoint
 from cdc_assets.errors import ConfigError, SourceServerConfigError
 from cdc_assets.mysql.binlog import BinlogReader, Boundary
-from cdc_assets.mysql.connection import ConnectionSettings, classify, connect, run
-from cdc_assets.mysql.server import ServerInfo, binlog_files, gtid_at
+from cdc_assets.mysql.connection import ConnectionSettings, classify, connect
+from cdc_assets.mysql.server import ServerInfo, binlog_files, gtid_purged, gtid_set_at
 
 
 def _files(conn, settings: ConnectionSettings) -> list[tuple[str, int]]:
@@ -23,22 +23,13 @@ def _files(conn, settings: ConnectionSettings) -> list[tuple[str, int]]:
     return files
 
 
-def _gtid_set_at(conn, settings: ConnectionSettings, server: ServerInfo, position: BinlogPosition):
-    """The GTID set at ``position`` where the server can tell it (MariaDB), else ``None``."""
-    if not server.is_mariadb:
-        return None
-    text = gtid_at(conn, settings, position)
-    return parse_gtid_set(text, server.flavor) if text is not None else None
-
-
 def earliest_point(conn, settings: ConnectionSettings, server: ServerInfo) -> RestartPoint:
     """The start of the oldest binlog the server still has. Its GTID set: MariaDB's state at that
     point; MySQL's ``gtid_purged`` (the transactions in no binlog any more), when GTIDs are on."""
     first = BinlogPosition(_files(conn, settings)[0][0], MIN_BINLOG_POS)
-    gtid = _gtid_set_at(conn, settings, server, first)
+    gtid = gtid_set_at(conn, settings, server, first)
     if not server.is_mariadb and server.gtid_enabled:
-        (text,) = run(conn, settings, "SELECT @@GLOBAL.gtid_purged", doing="reading gtid_purged")[0]
-        gtid = parse_gtid_set(str(text or "").strip(), "mysql")
+        gtid = gtid_purged(conn, settings)
     return RestartPoint(position=first, gtid_set=gtid, **server.identity())
 
 
@@ -60,7 +51,7 @@ def point_at(
             f"source.scan.startup.specific-offset.pos: {position.pos} is past the end of {position.file} "
             f"({files[position.file]} bytes)"
         )
-    gtid = _gtid_set_at(conn, settings, server, position)
+    gtid = gtid_set_at(conn, settings, server, position)
     if server.is_mariadb and gtid is None:
         raise ConfigError(
             f"source.scan.startup.specific-offset.pos: no binlog event starts at {position} on {settings.where}; "
@@ -113,7 +104,7 @@ def point_at_timestamp(
             hi = mid - 1
     start = BinlogPosition(files[lo], MIN_BINLOG_POS)
     with connect(settings) as conn:
-        gtid = _gtid_set_at(conn, settings, server, start)
+        gtid = gtid_set_at(conn, settings, server, start)
     point = RestartPoint(position=start, gtid_set=gtid, **server.identity())
     reader = BinlogReader(
         settings, server, {}, server_id=client_id, start=point, blocking=False, position_is_this_servers=True

@@ -56,6 +56,7 @@ __all__ = [
     "parse_gtid",
     "parse_gtid_set",
     "parse_server_version",
+    "other_server",
     "position_problem",
 ]
 
@@ -287,6 +288,16 @@ class RestartPoint:
 _RESTART_POINT_KEYS = frozenset(RestartPoint(gtid_set=MySqlGtidSet(), server_uuid="").to_dict())
 
 
+def other_server(point: RestartPoint, *, server_id: int, server_uuid: str | None) -> str | None:
+    """How ``point`` names another server than the one described (``server_uuid`` on MySQL, then
+    ``server_id``), or ``None``; a point saved without them is not judged on them."""
+    if point.server_uuid and server_uuid and point.server_uuid.lower() != server_uuid.lower():
+        return f"it was taken on the server with server_uuid {point.server_uuid}, this one is {server_uuid}"
+    if point.server_id is not None and point.server_id != server_id:
+        return f"it was taken on the server with server_id {point.server_id}, this one has {server_id}"
+    return None
+
+
 def position_problem(
     point: RestartPoint,
     *,
@@ -308,10 +319,9 @@ def position_problem(
     """
     if point.position is None:
         return "the restart point has no binlog position"
-    if point.server_uuid and server_uuid and point.server_uuid.lower() != server_uuid.lower():
-        return f"it was taken on the server with server_uuid {point.server_uuid}, this one is {server_uuid}"
-    if point.server_id is not None and point.server_id != server_id:
-        return f"it was taken on the server with server_id {point.server_id}, this one has {server_id}"
+    elsewhere = other_server(point, server_id=server_id, server_uuid=server_uuid)
+    if elsewhere is not None:
+        return elsewhere
     size = binlog_files.get(point.position.file)
     if size is None:
         return f"binlog file {point.position.file} is not on this server (purged, or another server's)"

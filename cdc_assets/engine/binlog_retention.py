@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cdc_assets.config.models import BinlogPurgedAction
-from cdc_assets.core.offsets import RestartPoint
+from cdc_assets.core.offsets import RestartPoint, other_server
 from cdc_assets.core.schema import TableId
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.snapshot import snapshot_all
@@ -44,8 +44,9 @@ def resumes_by_gtid(ctx: RunContext, point: RestartPoint) -> bool:
     if point.position is None:
         return True
     if point.server_id is not None:
-        return point.server_id != ctx.server.server_id or (
-            point.server_uuid is not None and point.server_uuid != ctx.server.server_uuid
+        return (
+            other_server(point, server_id=ctx.server.server_id, server_uuid=ctx.server.server_uuid)
+            is not None
         )
     try:  # a point saved before points recorded their server: as the reader decides
         return gtid_resume_reason(ctx.settings, ctx.server, point) is not None

@@ -239,7 +239,7 @@ def stream(
         ctx.state.save_restart_point(job.point)
         last_saved = job.point
         result.flushes += 1
-        result.rows += job.rows
+        result.rows += sum(job.counts.values())
         for t, n in job.counts.items():
             result.rows_by_table[t] = result.rows_by_table.get(t, 0) + n
         result.point = job.point
@@ -252,13 +252,14 @@ def stream(
         nonlocal pending, pending_rows, last_flush, last_sent, under_way
         settle(wait=True)  # one write at a time, restart points saved in order
         counts = {table: len(changes) for table, changes in pending.items()}
-        job = _Flush(pending, counts, pending_rows, boundary, f"b{_tag(last_sent)}-{_tag(boundary)}")
+        job = _Flush(pending, counts, boundary, f"b{_tag(last_sent)}-{_tag(boundary)}")
         under_way = (writer.submit(write, job), job)
         last_sent = boundary
         pending, pending_rows = {}, 0
         last_flush = time.monotonic()
 
     def reopen() -> tuple[BinlogReader, StreamFilter]:
+        """A reader at the last restart point that landed, and the snapshot filter for it."""
         new_reader = open_reader(last_saved)
         try:
             return new_reader, _snapshot_filter(ctx, new_reader)
@@ -327,8 +328,7 @@ def stream(
             snapshot_filter.close()
             if snapshot_new_tables(ctx, new_tables):
                 save_catalog(ctx.cfg, ctx.schemas)
-            reader = open_reader(last_saved)
-            snapshot_filter = _snapshot_filter(ctx, reader)
+            reader, snapshot_filter = reopen()
         settle(wait=True)  # the reader ended (not blocking): the last write lands before returning
     except BaseException:
         # A write under way holds whole transactions: let it land and save its restart point.
@@ -349,7 +349,6 @@ class _Flush:
     """One flush handed to the writer thread: the changes per table, and the restart point after them."""
 
     changes: dict[TableId, list[RowChange]]
-    counts: dict[TableId, int]
-    rows: int
+    counts: dict[TableId, int]  # changes per table
     point: RestartPoint
     tag: str

@@ -190,6 +190,12 @@ class DuckDBSink:
         )
         self._delete_keys_of(conn, target, schema, key_table)
 
+    def _replace_rows(self, conn, target: TableId, schema: TableSchema, table: pa.Table) -> None:
+        """Write ``table``'s rows, each replacing the row its key holds (the keys come from the Arrow
+        table itself: not converted from Python a second time)."""
+        self._delete_keys_of(conn, target, schema, table)
+        self._insert(conn, target, schema, table)
+
     def _insert(self, conn, target: TableId, schema: TableSchema, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
@@ -221,8 +227,7 @@ class DuckDBSink:
         with self._connect() as conn:
             conn.execute("BEGIN")
             try:
-                self._delete_keys_of(conn, target, schema, table)
-                self._insert(conn, target, schema, table)
+                self._replace_rows(conn, target, schema, table)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -290,12 +295,8 @@ class DuckDBSink:
             conn.execute("BEGIN")
             try:
                 for target, schema, keys, rows in batch:
-                    table = self.to_arrow(schema, rows)
                     self._delete_keys(conn, target, schema, keys)
-                    self._delete_keys_of(
-                        conn, target, schema, table
-                    )  # from the Arrow rows: no second conversion
-                    self._insert(conn, target, schema, table)
+                    self._replace_rows(conn, target, schema, self.to_arrow(schema, rows))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -423,15 +423,7 @@ class StandInStore:
             key = [meta.column(k).name for k in meta.key]  # type: ignore[union-attr]
             types = {c.name: c.type for c in meta.columns}
             cast_keys = [f"CAST(u.{q(k)} AS {duckdb_type(types[k])})" for k in key]
-            exprs: list[str] = []
-            params: list[Any] = []
-            for c in meta.columns:
-                if c.name in present:
-                    exprs.append(f"CAST(u.{q(c.name)} AS {duckdb_type(c.type)})")
-                else:
-                    sql, p = default_expr(c.type, c.default)
-                    exprs.append(sql)
-                    params.extend(p)
+            exprs, params = _row_exprs(meta, present)
             ref = self.table_ref(db, table)
             names = ", ".join(q(c.name) for c in meta.columns)
             keys_sql = ", ".join(f"{e} AS {q(k)}" for e, k in zip(cast_keys, key, strict=True))
@@ -468,16 +460,23 @@ class StandInStore:
         data = {
             c.name: _arrow_array([r[c.name] for r in rows], c.type) for c in meta.columns if c.name in present
         }
-        exprs: list[str] = []
-        params: list[Any] = []
-        for c in meta.columns:
-            if c.name in present:
-                exprs.append(f"CAST(u.{quote_ident(c.name, 'duckdb')} AS {duckdb_type(c.type)})")
-            else:
-                sql, p = default_expr(c.type, c.default)
-                exprs.append(sql)
-                params.extend(p)
+        exprs, params = _row_exprs(meta, present)
         cur.register("__standin_rows", pa.table(data) if data else pa.table({"__n": [0] * len(rows)}))
         names = ", ".join(quote_ident(c.name, "duckdb") for c in meta.columns)
         cur.execute(f"INSERT INTO {ref} ({names}) SELECT {', '.join(exprs)} FROM __standin_rows AS u", params)
         cur.unregister("__standin_rows")
+
+
+def _row_exprs(meta: TableMeta, present: Set[str]) -> tuple[list[str], list[Any]]:
+    """The SELECT expressions of a full row from a registered load ``u``: each column the load has, cast
+    to its type, and each other column's default (with its bound parameters)."""
+    exprs: list[str] = []
+    params: list[Any] = []
+    for c in meta.columns:
+        if c.name in present:
+            exprs.append(f"CAST(u.{quote_ident(c.name, 'duckdb')} AS {duckdb_type(c.type)})")
+        else:
+            sql, p = default_expr(c.type, c.default)
+            exprs.append(sql)
+            params.extend(p)
+    return exprs, params

@@ -76,8 +76,8 @@ class TableReport:
 class MaterializationCoalescer:
     """Turns flushes into at most one report per table per ``every`` seconds.
 
-    A flush can happen every second (the default flush interval) for each of hundreds of tables;
-    one event each would be 100 events/s for 100 busy tables, millions a day in the event log, each
+    A flush can happen every half second (DuckDB's flush interval) for each of hundreds of tables;
+    one event each would be 200 events/s for 100 busy tables, millions a day in the event log, each
     also indexed per asset. One per table per 30 s keeps that at about 3/s while the UI still shows
     minute-fresh lag and row counts. Rows of the flushes in between are summed, and the
     report carries the newest restart point and lag. :meth:`drain` returns what is still held (at

@@ -183,6 +183,19 @@ def _start(pipeline: Path, mysql_source, pid: str, home: Path, tmp_path: Path, t
     )
 
 
+def _sensor(action: str, sensor: str, environ: dict[str, str]) -> None:
+    """``dagster sensor start|stop`` on this checkout's workspace; it must succeed."""
+    done = subprocess.run(
+        [DAGSTER, "sensor", action, "-w", str(ROOT / "workspace.yaml"), sensor],
+        env=environ,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def _output(proc) -> str:
     try:
         out, _ = proc.communicate(timeout=60)
@@ -517,15 +530,7 @@ def test_under_dagster_dev_the_sensor_relaunches_a_killed_run_once_and_terminate
     sensor = f"{pid}_stream_keepalive"
     job = f"{pid}_stream"
     try:
-        started = subprocess.run(
-            [DAGSTER, "sensor", "start", "-w", str(ROOT / "workspace.yaml"), sensor],
-            env=environ,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert started.returncode == 0, started.stdout + started.stderr
+        _sensor("start", sensor, environ)
         with dg.DagsterInstance.from_config(str(home)) as instance:
             first = _wait("the sensor's run", lambda: _running_run(instance, pid), timeout=120)
             assert first.tags["cdc_assets/started_by"] == "keepalive"
@@ -553,15 +558,7 @@ def test_under_dagster_dev_the_sensor_relaunches_a_killed_run_once_and_terminate
             runs = instance.get_runs(filters=dg.RunsFilter(job_name=job))
             assert len(runs) == 2, [(r.run_id, r.status) for r in runs]
 
-            stopped = subprocess.run(
-                [DAGSTER, "sensor", "stop", "-w", str(ROOT / "workspace.yaml"), sensor],
-                env=environ,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+            _sensor("stop", sensor, environ)
             _workload(mysql_source, fresh_db, 90, 80)
             end = _binlog_end(pipeline, mysql_source)
             time.sleep(3)

@@ -17,7 +17,6 @@ import random
 from decimal import Decimal
 
 import pytest
-from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from cdc_assets.core.offsets import BinlogPosition, RestartPoint
@@ -28,7 +27,7 @@ from cdc_assets.mysql.binlog import BinlogReader, RowsRead, _changes, _TableDeco
 from cdc_assets.mysql.connection import ConnectionSettings
 from cdc_assets.mysql.row_decoder import FastRows
 from cdc_assets.mysql.server import inspect_server
-from cdc_assets_tests.test_value_roundtrip import CASES, COL, TABLE, Case, _load_schema
+from cdc_assets_tests.test_value_roundtrip import CASES, COL, TABLE, Case, _load_schema, _stream
 
 pytestmark = pytest.mark.mariadb
 
@@ -50,21 +49,8 @@ def _same(got, want, where: str) -> None:
 
 def _compare(mariadb, db: str, start: tuple[str, int], schema, t1b: bool = True) -> dict[str, int]:
     """Decode every rows event of the test table both ways; returns the number of rows per op."""
-    stream = BinLogStreamReader(
-        connection_settings={
-            "host": mariadb.host,
-            "port": mariadb.port,
-            "user": mariadb.user,
-            "password": mariadb.password,
-        },
-        server_id=random.randint(10_000, 2**31),
-        log_file=start[0],
-        log_pos=start[1],
-        resume_stream=True,
-        blocking=False,
-        only_schemas=[db],
-        only_tables=[schema.table_id.table],
-        only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent],
+    stream = _stream(
+        mariadb, db, start, WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, table=schema.table_id.table
     )
     fast = FastRows({schema.table_id: schema}, tinyint1_as_boolean=t1b)
     exact = _TableDecoder(schema, t1b)
@@ -334,22 +320,7 @@ def test_a_layout_that_misreads_the_bytes_is_dropped_and_logged_once(mariadb, fr
         return ColumnCodec("int", 8) if col.name == "v" else codec
 
     monkeypatch.setattr(row_decoder, "column_codec", wrong_width)
-    stream = BinLogStreamReader(
-        connection_settings={
-            "host": mariadb.host,
-            "port": mariadb.port,
-            "user": mariadb.user,
-            "password": "",
-        },
-        server_id=random.randint(10_000, 2**31),
-        log_file=start[0],
-        log_pos=start[1],
-        resume_stream=True,
-        blocking=False,
-        only_schemas=[fresh_db],
-        only_tables=[TABLE],
-        only_events=[WriteRowsEvent],
-    )
+    stream = _stream(mariadb, fresh_db, start, WriteRowsEvent)
     fast = FastRows({schema.table_id: schema})
     try:
         with caplog.at_level(logging.WARNING, logger="cdc_assets.mysql.row_decoder"):

@@ -261,16 +261,7 @@ def test_bodies_duckdb_reads_differently_go_the_exact_way(body: bytes) -> None:
     assert (
         fastload.fast_json_rows(meta, body, plan.sources, plan.targets, plan.op_const, plan.op_source) is None
     )
-    outcomes = []
-    for fast in (True, False):
-        try:
-            b = loads.execute_plan(plan, body, fast=fast)
-            outcomes.append((b.total_rows, b.filtered_rows, b.error_lines, b.ops()))
-        except loads.LoadError as e:
-            outcomes.append((e.code, e.message))
-        except ValueError as e:  # the exact path's own failure, whatever it is, must be the same
-            outcomes.append((type(e).__name__, str(e)))
-    assert outcomes[0] == outcomes[1]
+    assert _outcome(plan, body, fast=True) == _outcome(plan, body, fast=False)
 
 
 def test_columns_header_and_constant_delete_take_the_fast_path(
@@ -365,13 +356,16 @@ def test_numbers_as_written_give_the_same_rows_either_way(body: bytes) -> None:
     """Numbers in every spelling JSON allows (and some it does not): the fast path takes a row only when
     it yields the exact path's values, else the exact path answers."""
     plan = _plan()
-    outcomes = []
-    for fast in (True, False):
-        try:
-            b = loads.execute_plan(plan, body, fast=fast)
-            outcomes.append((b.total_rows, b.filtered_rows, b.error_lines, b.ops()))
-        except loads.LoadError as e:
-            outcomes.append((e.code, e.message))
-        except ValueError as e:  # the exact path's own failure (1E400 in a JSON value), the same both ways
-            outcomes.append((type(e).__name__, str(e)))
-    assert outcomes[0] == outcomes[1]
+    assert _outcome(plan, body, fast=True) == _outcome(plan, body, fast=False)
+
+
+def _outcome(plan, body: bytes, *, fast: bool) -> tuple:
+    """What a load of ``body`` gives: its counts, error lines and ops, or its error (the exact path's
+    own failure, such as 1E400 in a JSON value, whatever it is, must be the same both ways)."""
+    try:
+        b = loads.execute_plan(plan, body, fast=fast)
+        return (b.total_rows, b.filtered_rows, b.error_lines, b.ops())
+    except loads.LoadError as e:
+        return (e.code, e.message)
+    except ValueError as e:
+        return (type(e).__name__, str(e))

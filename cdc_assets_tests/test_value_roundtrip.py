@@ -368,8 +368,10 @@ def _assert_same(got: list, want: list, where: str) -> None:
             assert (g.utcoffset() is None) == (w.utcoffset() is None), f"{where}: {g!r} vs {w!r}"
 
 
-def _stream(mariadb, db: str, start: tuple[str, int], event: type) -> BinLogStreamReader:
-    """The test table's row events of one kind, from ``start`` to the binlog end (non-blocking)."""
+def _stream(
+    mariadb, db: str, start: tuple[str, int], *events: type, table: str = TABLE
+) -> BinLogStreamReader:
+    """``table``'s row events of the kinds given, from ``start`` to the binlog end (non-blocking)."""
     return BinLogStreamReader(
         connection_settings={
             "host": mariadb.host,
@@ -383,8 +385,8 @@ def _stream(mariadb, db: str, start: tuple[str, int], event: type) -> BinLogStre
         resume_stream=True,
         blocking=False,
         only_schemas=[db],
-        only_tables=[TABLE],
-        only_events=[event],
+        only_tables=[table],
+        only_events=list(events),
     )
 
 

@@ -127,15 +127,20 @@ def two_dbs(mysql_source, fresh_db):
     """The sample shop in ``fresh_db`` and in a second database: (names, {db: tables})."""
     other = f"t_{uuid.uuid4().hex[:12]}"
     mysql_source.server.execute(f"CREATE DATABASE {quote_ident(other)} CHARACTER SET utf8mb4")
-    conn = mysql_source.server.connect()
-    try:
-        tables = {db: create_sample_database(conn, db, rows=120) for db in (fresh_db, other)}
-    finally:
-        conn.close()
+    tables = _sample(mysql_source, fresh_db, other, rows=120)
     try:
         yield tables
     finally:
         mysql_source.server.execute(f"DROP DATABASE IF EXISTS {quote_ident(other)}")
+
+
+def _sample(mysql_source, *dbs: str, rows: int) -> dict[str, list[str]]:
+    """The sample shop with ``rows`` rows in each of ``dbs``: {db: its tables}."""
+    conn = mysql_source.server.connect()
+    try:
+        return {db: create_sample_database(conn, db, rows=rows) for db in dbs}
+    finally:
+        conn.close()
 
 
 def _pipeline(tmp_path, mysql_source, dbs, *, server_id="5501", standin=None, flush_ms=1000) -> Path:
@@ -355,11 +360,7 @@ def test_killed_run_is_marked_failed_and_relaunched_once_over_one_binlog_connect
 def test_stop_signal_flushes_held_rows_and_saves_the_binlog_end(
     mysql_source, fresh_db, tmp_path, monkeypatch, standin, sig
 ):
-    conn = mysql_source.server.connect()
-    try:
-        tables = {fresh_db: create_sample_database(conn, fresh_db, rows=100)}
-    finally:
-        conn.close()
+    tables = _sample(mysql_source, fresh_db, rows=100)
     # Flushes every 10 minutes: rows applied before the signal can only come from the stop's flush.
     pipeline = _pipeline(tmp_path, mysql_source, [fresh_db], standin=standin, flush_ms=600_000)
     _, pid, home = _setup(tmp_path, mysql_source, monkeypatch, pipeline)
@@ -401,11 +402,7 @@ def test_stop_signal_flushes_held_rows_and_saves_the_binlog_end(
 def test_server_id_range_stream_takes_the_first_and_a_clash_fails_the_run_clearly(
     mysql_source, fresh_db, tmp_path, monkeypatch
 ):
-    conn = mysql_source.server.connect()
-    try:
-        create_sample_database(conn, fresh_db, rows=50)
-    finally:
-        conn.close()
+    _sample(mysql_source, fresh_db, rows=50)
     pipeline = _pipeline(tmp_path, mysql_source, [fresh_db], server_id="5400-5408")
     cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
     assert binlog_client_id(cfg) == 5400
@@ -454,11 +451,7 @@ def test_server_id_range_stream_takes_the_first_and_a_clash_fails_the_run_clearl
 
 
 def test_two_readers_with_one_server_id_the_older_gets_a_clear_error(mysql_source, fresh_db, tmp_path):
-    conn = mysql_source.server.connect()
-    try:
-        create_sample_database(conn, fresh_db, rows=20)
-    finally:
-        conn.close()
+    _sample(mysql_source, fresh_db, rows=20)
     pipeline = _pipeline(tmp_path, mysql_source, [fresh_db], server_id="5601")
     ctx = RunContext(load_pipeline(pipeline, env=secrets_env(mysql_source)))
     ctx.discover()
@@ -501,11 +494,7 @@ def test_under_dagster_dev_the_sensor_relaunches_a_killed_run_once_and_terminate
     (GraphQL ``terminateRun``) makes the run flush what it holds and save the binlog end."""
     from dagster_graphql import DagsterGraphQLClient
 
-    conn = mysql_source.server.connect()
-    try:
-        tables = {fresh_db: create_sample_database(conn, fresh_db, rows=100)}
-    finally:
-        conn.close()
+    tables = _sample(mysql_source, fresh_db, rows=100)
     pipeline = _pipeline(tmp_path, mysql_source, [fresh_db], standin=standin, flush_ms=600_000)
     _, pid, home = _setup(tmp_path, mysql_source, monkeypatch, pipeline)
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -590,7 +579,7 @@ def test_keepalive_starts_an_offset_mode_stream_without_waiting_for_a_snapshot(
 ):
     """latest-offset (like every offset mode) takes no snapshot: the sensor starts the stream at once;
     initial waits until the tables are snapshotted."""
-    create_sample_database_in(mysql_source, fresh_db)
+    _sample(mysql_source, fresh_db, rows=10)
     pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, extra_source=f"  scan.startup.mode: {mode}")
     for name, value in secrets_env(mysql_source).items():
         monkeypatch.setenv(name, value)
@@ -605,11 +594,3 @@ def test_keepalive_starts_an_offset_mode_stream_without_waiting_for_a_snapshot(
         assert isinstance(tick, dg.SkipReason) and "waiting for the snapshot" in tick.skip_message
     else:
         assert isinstance(tick, dg.RunRequest) and tick.run_key == "after-none"
-
-
-def create_sample_database_in(mysql_source, db: str) -> None:
-    conn = mysql_source.server.connect()
-    try:
-        create_sample_database(conn, db, rows=10)
-    finally:
-        conn.close()

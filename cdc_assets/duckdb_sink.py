@@ -28,6 +28,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,13 @@ _ALL_CHANGES = frozenset(
         sc.TruncateTable, sc.DropTable, sc.AlterTableComment, sc.AlterColumnComment,
     )
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _TargetColumn:
+    name: str
+    type: str  # DuckDB's name of it: INTEGER, DECIMAL(10,2), TIMESTAMP WITH TIME ZONE
+    nullable: bool
 
 
 def _comment_literal(text: str) -> str:
@@ -250,7 +258,7 @@ class DuckDBSink:
         return outcome(True, note)
 
     def _plan_change(
-        self, conn, target: TableId, change: sc.SchemaChange, columns: dict[str, tuple[str, bool]]
+        self, conn, target: TableId, change: sc.SchemaChange, columns: dict[str, _TargetColumn]
     ) -> tuple[list[tuple[str, list[Any]]] | None, str]:
         """The statements (with their parameters) that apply ``change``, and a note for the outcome; None
         when the table already shows the change (the note is then an ``ignored: ...`` text, if any)."""
@@ -259,11 +267,15 @@ class DuckDBSink:
         def q(name: str) -> str:
             return quote_ident(name, "duckdb")
 
+        def has(name: str) -> str | None:  # the target's spelling: MySQL and DuckDB names ignore case
+            found = columns.get(name.lower())
+            return found.name if found else None
+
         if isinstance(change, sc.AddColumn):
             col = change.column
             if col is None:
                 raise SinkError(f"the AddColumn event for {change.table} has no column ({change.ddl})")
-            if col.name in columns:
+            if has(col.name):
                 return None, ""
             t = duckdb_type(col, tinyint1_as_boolean=self.tinyint1_as_boolean)
             steps: list[tuple[str, list[Any]]] = [(f"ALTER TABLE {qt} ADD COLUMN {q(col.name)} {t}", [])]
@@ -274,22 +286,25 @@ class DuckDBSink:
                 steps.append((self._comment_sql(target, col.name, change.comment), []))
             return steps, (f"existing rows have NULL in {col.name}: {why}" if why else "")
         if isinstance(change, sc.DropColumn):
-            if change.name not in columns:
+            name = has(change.name)
+            if name is None:
                 return None, ""
-            return [(f"ALTER TABLE {qt} DROP COLUMN {q(change.name)}", [])], ""
+            return [(f"ALTER TABLE {qt} DROP COLUMN {q(name)}", [])], ""
         if isinstance(change, sc.RenameColumn):
-            if change.old not in columns:
-                if change.new in columns:
-                    return None, ""
+            old, new = has(change.old), has(change.new)
+            if new == change.new or (new is not None and old is None):
+                return None, ""
+            if old is None:
                 raise SinkError(
                     f"cannot rename column {change.old} of the DuckDB table {target} to {change.new}: it has "
-                    f"neither column (it has {', '.join(columns)})",
+                    f"neither column (it has {', '.join(c.name for c in columns.values())})",
                     table=str(target),
                 )
-            return [(f"ALTER TABLE {qt} RENAME COLUMN {q(change.old)} TO {q(change.new)}", [])], ""
+            return [(f"ALTER TABLE {qt} RENAME COLUMN {q(old)} TO {q(change.new)}", [])], ""
         if isinstance(change, sc.AlterColumnType):
             col = change.column
-            if col is None or change.name not in columns:
+            name = has(change.name)
+            if col is None or name is None:
                 raise SinkError(
                     f"cannot change the type of column {change.name} of the DuckDB table {target} "
                     f"({change.ddl}): " + ("the event has no column" if col is None else "no such column"),
@@ -297,19 +312,20 @@ class DuckDBSink:
                 )
             t = duckdb_type(col, tinyint1_as_boolean=self.tinyint1_as_boolean)
             canonical = conn.execute(f"SELECT typeof(CAST(NULL AS {t}))").fetchone()[0]
-            if columns[change.name][0] == canonical:
+            if columns[name.lower()].type == canonical:
                 return None, ""
-            if self._in_constraint(conn, target, change.name):
-                return self._rebuild_steps(target, columns, change.name, t), "rebuilt without its PRIMARY KEY"
-            return [(f"ALTER TABLE {qt} ALTER COLUMN {q(change.name)} TYPE {t}", [])], ""
+            if self._in_constraint(conn, target, name):
+                return self._rebuild_steps(target, columns, name, t), "rebuilt without its PRIMARY KEY"
+            return [(f"ALTER TABLE {qt} ALTER COLUMN {q(name)} TYPE {t}", [])], ""
         if isinstance(change, sc.TruncateTable):
             return [(f"DELETE FROM {qt}", [])], ""
         if isinstance(change, sc.AlterTableComment):
             return [(self._comment_sql(target, None, change.comment), [])], ""
         if isinstance(change, sc.AlterColumnComment):
-            if change.name not in columns:
+            name = has(change.name)
+            if name is None:
                 return None, ignored(f"{target} has no column {change.name}")
-            return [(self._comment_sql(target, change.name, change.comment), [])], ""
+            return [(self._comment_sql(target, name, change.comment), [])], ""
         raise SinkError(f"the DuckDB sink does not know the schema change {type(change).__name__}")
 
     def _comment_sql(self, target: TableId, column: str | None, comment: str) -> str:
@@ -327,16 +343,16 @@ class DuckDBSink:
         return any(column in names for (names,) in rows)
 
     def _rebuild_steps(
-        self, target: TableId, columns: dict[str, tuple[str, bool]], changed: str, new_type: str
+        self, target: TableId, columns: dict[str, _TargetColumn], changed: str, new_type: str
     ) -> list[tuple[str, list[Any]]]:
         """Copy the table into one without constraints, ``changed`` cast to ``new_type``, and swap it in."""
         tmp = TableId(target.db, f"__cdc_rebuild_{target.table}")
         defs, exprs = [], []
-        for name, (typ, nullable) in columns.items():
-            q = quote_ident(name, "duckdb")
-            t = new_type if name == changed else typ
-            defs.append(f"{q} {t}{'' if nullable else ' NOT NULL'}")
-            exprs.append(f"CAST({q} AS {t})" if name == changed else q)
+        for c in columns.values():
+            q = quote_ident(c.name, "duckdb")
+            t = new_type if c.name == changed else c.type
+            defs.append(f"{q} {t}{'' if c.nullable else ' NOT NULL'}")
+            exprs.append(f"CAST({q} AS {t})" if c.name == changed else q)
         return [
             (f"CREATE TABLE {self._qualified(tmp)} ({', '.join(defs)})", []),
             (
@@ -373,8 +389,8 @@ class DuckDBSink:
                 ]
             else:  # DuckDB renames within a schema only: copy the definition and the rows
                 cols = ", ".join(
-                    f"{quote_ident(n, 'duckdb')} {t}{'' if null else ' NOT NULL'}"
-                    for n, (t, null) in old.items()
+                    f"{quote_ident(c.name, 'duckdb')} {c.type}{'' if c.nullable else ' NOT NULL'}"
+                    for c in old.values()
                 )
                 schema = f"{quote_ident(self._catalog, 'duckdb')}.{quote_ident(renamed_to.db, 'duckdb')}"
                 steps = [
@@ -389,20 +405,22 @@ class DuckDBSink:
             self._run(conn, target, steps)
         return outcome(True)
 
-    def _columns(self, target: TableId) -> dict[str, tuple[str, bool]] | None:
+    def _columns(self, target: TableId) -> dict[str, _TargetColumn] | None:
         if not self.path.exists():
             return None
         with self._connect(read_only=True) as conn:
             return self._columns_of(conn, target)
 
-    def _columns_of(self, conn, target: TableId) -> dict[str, tuple[str, bool]] | None:
-        """``{name: (DuckDB type, nullable)}`` in column order, or None when the table does not exist."""
+    def _columns_of(self, conn, target: TableId) -> dict[str, _TargetColumn] | None:
+        """The table's columns by lower-case name, in column order, or None when the table does not exist."""
         rows = conn.execute(
             "SELECT column_name, data_type, is_nullable FROM duckdb_columns() WHERE database_name = ? AND "
             "schema_name = ? AND table_name = ? ORDER BY column_index",
             [self._catalog, target.db, target.table],
         ).fetchall()
-        return {name: (typ, bool(nullable)) for name, typ, nullable in rows} or None
+        return {
+            name.lower(): _TargetColumn(name, typ, bool(nullable)) for name, typ, nullable in rows
+        } or None
 
     def _ddl(self, target: TableId, statements: Sequence[str]) -> None:
         with self._connect() as conn:

@@ -224,3 +224,20 @@ def test_a_refused_change_names_the_table_and_the_statement_and_changes_nothing(
     assert dict(columns(sink))["name"] == "VARCHAR"
     with pytest.raises(SinkError, match="does not exist"):
         sink.apply_schema_change(TableId("ods", "nope"), sc.DropColumn(SRC, "ALTER ...", "qty"), V1)
+
+
+def test_column_names_match_regardless_of_case_as_in_mysql(sink):
+    """MySQL accepts ``DROP COLUMN QTY`` for a column ``qty``; so does the sink (DuckDB ignores case too)."""
+    sink.ensure_table(TARGET, V1)
+    sink.upsert(TARGET, V1, [(1, "a", 10)])
+    assert (
+        sink.apply_schema_change(TARGET, sc.DropColumn(SRC, "ALTER TABLE items DROP QTY", "QTY"), V1)
+        == "applied"
+    )
+    ren = sc.RenameColumn(SRC, "ALTER TABLE items RENAME COLUMN NAME TO Title", "NAME", "Title")
+    assert sink.apply_schema_change(TARGET, ren, V1) == "applied"
+    assert sink.apply_schema_change(TARGET, ren, V1) == "already applied"
+    assert columns(sink) == [("id", "INTEGER"), ("Title", "VARCHAR")]
+    big = Column("ID", "bigint", "bigint(20)", nullable=False)
+    assert sink.apply_schema_change(TARGET, sc.AlterColumnType(SRC, "ALTER ...", "ID", big), V1) == "applied"
+    assert columns(sink) == [("id", "BIGINT"), ("Title", "VARCHAR")]

@@ -86,6 +86,17 @@ def test_starrocks_kinds_by_version_follow_flink(version, has, lacks):
             False,
             (None, "a VARBINARY default ('ab') is not copied"),
         ),
+        # NOT NULL without a default: MySQL's implicit default fills the existing rows
+        (None, Column("c", "int", "int(11)", nullable=False), False, ("0", "")),
+        (None, Column("c", "tinyint", "tinyint(1)", nullable=False), True, ("0", "")),
+        (None, Column("c", "varchar", "varchar(5)", nullable=False), False, ("", "")),
+        (None, Column("c", "enum", "enum('b','a')", nullable=False), False, ("b", "")),
+        (
+            None,
+            Column("c", "datetime", "datetime", nullable=False),
+            False,
+            (None, "MySQL filled the existing rows with the implicit default of a NOT NULL DATETIME"),
+        ),
     ],
 )
 def test_added_column_default_for_existing_rows(sql, col, boolean, expected):

@@ -103,6 +103,7 @@ def test_every_column_change_with_rows_loaded_before_and_after(standin36, sink, 
     assert sink.apply_schema_change(target, add, v2) == "already applied"
     assert jobs(standin36, target) == ["FINISHED"]  # no second job
     assert desc(standin36, target)[-1] == ("note", "varchar(80)")
+    assert select(standin36, target, "id, note") == [(1, "it's"), (2, "it's")]  # the default, bound
     sink.upsert(target, v2, [("x", 3, "c", 30)], tag="c1")
     sink.apply_batch([(target, v2, [(1,)], [("y", 2, "b2", 21)])], tag="b1")
     assert select(standin36, target, "id, name, qty, note") == [(2, "b2", 21, "y"), (3, "c", 30, "x")]

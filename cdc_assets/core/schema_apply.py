@@ -16,6 +16,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from cdc_assets.core.schema import Column
+from cdc_assets.core.values import enum_members
 
 APPLIED = "applied"
 ALREADY_APPLIED = "already applied"
@@ -72,7 +73,9 @@ def _literal(node: exp.Expression) -> str | None:
 
 def column_default(default_sql: str | None, col: Column, *, boolean: bool = False) -> tuple[str | None, str]:
     """``(text, "")``: existing rows of the added column ``col`` take ``text`` (cast to the column's target
-    type); ``(None, "")``: they are NULL, as in MySQL (no default, or ``DEFAULT NULL``); ``(None, why)``:
+    type); ``(None, "")``: they are NULL, as in MySQL (a nullable column without a default, or
+    ``DEFAULT NULL``); a NOT NULL column without a default gets MySQL's implicit one (0, '', an ENUM's
+    first member); ``(None, why)``:
     MySQL filled them with a value the sinks do not reproduce, and they are NULL in the target until
     each row changes.
 
@@ -83,7 +86,7 @@ def column_default(default_sql: str | None, col: Column, *, boolean: bool = Fals
     number is ``1``.
     """
     if default_sql is None:
-        return None, ""
+        return _implicit_default(col)
     try:
         node = sqlglot.parse_one(default_sql, read="mysql")
     except ParseError:
@@ -107,6 +110,22 @@ def column_default(default_sql: str | None, col: Column, *, boolean: bool = Fals
             return None, f"its default {default_sql} is a zero date, which the target cannot hold"
         return text, ""
     return None, f"a {kind.upper()} default ({default_sql}) is not copied"
+
+
+def _implicit_default(col: Column) -> tuple[str | None, str]:
+    """What MySQL fills existing rows with when a NOT NULL column without DEFAULT is added: the type's
+    implicit default (MySQL manual "Data Type Default Values"): 0, '', an ENUM's first member, a zero date."""
+    if col.nullable:
+        return None, ""
+    kind = col.data_type.lower()
+    if kind in _NUMERIC:
+        return "0", ""
+    if kind == "enum":
+        members = enum_members(col.column_type)
+        return (members[0] if members else ""), ""
+    if kind in _TEXT:
+        return "", ""
+    return None, f"MySQL filled the existing rows with the implicit default of a NOT NULL {kind.upper()}"
 
 
 def outcome(done: bool, detail: str = "") -> str:

@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 #: the messages of a table that runs another schema change (ALTER: ``Table[t]'s state is not NORMAL. Do
 #: not allow doing ALTER ops``; table rename: ``Table[t] is under SCHEMA_CHANGE``)
 _BUSY = re.compile(r"state is not NORMAL|\bis under [A-Z_]+", re.I)
-_SHORTER = "Cannot shorten string length"
 _UNFINISHED = ("PENDING", "WAITING_TXN", "RUNNING")
+_VARCHAR = re.compile(r"varchar\((\d+)\)")
 _LENGTH = re.compile(r"\((\d+)(?:\s*,\s*(\d+))?\)")
 
 
@@ -183,8 +183,6 @@ class SchemaApplier:
             if done(columns):
                 log.info("%s on %s was already in effect (%s)", change.tag, target, exc)
                 return ALREADY_APPLIED
-            if _SHORTER in str(exc) and isinstance(change, sc.AlterColumnType):
-                return ignored(f"StarRocks keeps the longer {columns[change.name.lower()].type.upper()}")
             raise
         columns = self._require_columns(target, change)
         if not done(columns):
@@ -244,7 +242,11 @@ class SchemaApplier:
                 )
             is_key = columns[name].is_key
             planned = map_column(change.column, is_key=is_key, tinyint1_as_boolean=self.tinyint1_as_boolean)
-            want = _planned(planned.type_sql)
+            want, have = _planned(planned.type_sql), columns[name].type
+            shorter = _VARCHAR.fullmatch(want), _VARCHAR.fullmatch(have)
+            if shorter[0] and shorter[1] and int(shorter[0].group(1)) < int(shorter[1].group(1)):
+                # StarRocks cannot shorten a VARCHAR, and the longer one holds every value of the shorter
+                return None, (), lambda cols: False, ignored(f"StarRocks keeps the longer {have.upper()}")
             null = "NOT NULL" if is_key else "NULL"
             sql = (
                 f"ALTER TABLE {table} MODIFY COLUMN {q(columns[name].name)} {planned.type_sql} {null}{props}"

@@ -1114,3 +1114,10 @@ def test_rename_column_needs_3_3_2() -> None:
     finally:
         qs.stop()
         store.close()
+
+
+def test_the_cli_passes_the_version_on() -> None:
+    from cdc_assets.standin.server import _parser
+
+    assert _parser().parse_args([]).starrocks_version == "3.3.5"
+    assert _parser().parse_args(["--starrocks-version", "3.6.1"]).starrocks_version == "3.6.1"

@@ -176,6 +176,12 @@ def _parser() -> argparse.ArgumentParser:
         default=STREAMING_LOAD_MAX_MB,
         help=f"largest load body in MB, as the BE's streaming_load_max_mb (default {STREAMING_LOAD_MAX_MB})",
     )
+    p.add_argument(
+        "--starrocks-version",
+        default="3.3.5",
+        help="the StarRocks version the FE reports (current_version()); the sink applies the schema "
+        "changes Flink CDC's StarRocks sink applies on it (default 3.3.5)",
+    )
     return p
 
 
@@ -192,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         password=args.password,
         data_dir=args.data_dir,
         streaming_load_max_mb=args.streaming_load_max_mb,
+        version=args.starrocks_version,
     )
     stop = threading.Event()
 

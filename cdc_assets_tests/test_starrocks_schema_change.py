@@ -176,14 +176,14 @@ def test_table_kinds_rename_truncate_drop_and_ignored_comments(sink, standin36, 
     assert sink.apply_schema_change(
         target, sc.AlterColumnComment(SRC, "ALTER ...", "qty", "x"), V1
     ).startswith("ignored: ")
-    renamed = sc.RenameTable(SRC, "RENAME TABLE items TO goods", TableId("app", "goods"))
-    moved = TableId(target.db, "goods")
+    renamed = sc.RenameTable(SRC, "RENAME TABLE items TO `go%ods`", TableId("app", "go%ods"))
+    moved = TableId(target.db, "go%ods")
     assert sink.apply_schema_change(target, renamed, V1) == "applied"
     assert sink.apply_schema_change(target, renamed, V1) == "already applied"
     assert sink.row_count(target) is None and sink.row_count(moved) == 1
     sink.upsert(moved, V1, [(2, "b", 20)], tag="c1")
     with pytest.raises(sc.UnsupportedSchemaChange, match="within its database"):
-        sink.apply_schema_change(moved, renamed, V1, renamed_to=TableId("elsewhere", "goods"))
+        sink.apply_schema_change(moved, renamed, V1, renamed_to=TableId("elsewhere", "go%ods"))
     assert sink.apply_schema_change(moved, sc.TruncateTable(SRC, "TRUNCATE goods"), V1) == "applied"
     assert sink.row_count(moved) == 0
     assert sink.apply_schema_change(moved, sc.DropTable(SRC, "DROP TABLE goods"), V1) == "applied"

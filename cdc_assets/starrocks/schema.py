@@ -154,12 +154,13 @@ class SchemaApplier:
             return outcome(not existed)
         if isinstance(change, sc.DropTable):
             existed = self._columns(target) is not None
-            self._execute(target, change, f"DROP TABLE IF EXISTS {self._table(target)}")
+            self._execute(target, change, _bindable(f"DROP TABLE IF EXISTS {self._table(target)}"))
             return outcome(existed)
         if isinstance(change, sc.TruncateTable):
             if self._columns(target) is None:
                 return ignored(f"{target} does not exist")
-            self._submit(target, change, f"TRUNCATE TABLE {self._table(target)}", (), asynchronous=False)
+            sql = _bindable(f"TRUNCATE TABLE {self._table(target)}")
+            self._submit(target, change, sql, (), asynchronous=False)
             return outcome(True)
         if isinstance(change, sc.RenameTable):
             return self._rename_table(target, change, renamed_to)
@@ -177,7 +178,15 @@ class SchemaApplier:
         deadline = time.monotonic() + self.timeout
         asynchronous = not isinstance(change, sc.RenameColumn)  # RENAME COLUMN is metadata-only
         try:
-            self._submit(target, change, statement, params, asynchronous=asynchronous, deadline=deadline)
+            self._submit(
+                target,
+                change,
+                statement,
+                params,
+                asynchronous=asynchronous,
+                deadline=deadline,
+                visible=lambda: done(self._columns(target) or {}),
+            )
         except SinkError as exc:
             columns = self._require_columns(target, change)
             if done(columns):
@@ -294,12 +303,15 @@ class SchemaApplier:
         *,
         asynchronous: bool,
         deadline: float | None = None,
+        visible: Callable[[], bool] | None = None,
     ) -> None:
         """Send ``sql``; while the table runs another job, wait for it and send again. An asynchronous
-        statement is then followed to its end."""
+        statement is then followed to its end: the job is the latest one of the table that is newer than
+        the latest before the statement (``visible`` tells whether the change shows without one)."""
         if deadline is None:
             deadline = time.monotonic() + self.timeout
         while True:
+            before = self._latest_job(target) if asynchronous else None
             try:
                 self._execute(target, change, sql, params)
                 break
@@ -309,7 +321,8 @@ class SchemaApplier:
                 log.info("StarRocks table %s runs another schema change; waiting for it", target)
                 self._wait(target, _shown(sql, params), deadline, waiting_for="another schema change")
         if asynchronous:
-            job = self._wait(target, _shown(sql, params), deadline)
+            newer_than = before["JobId"] if before else None
+            job = self._wait(target, _shown(sql, params), deadline, newer_than=newer_than, visible=visible)
             if job is not None and job["State"] == "CANCELLED":
                 raise SinkError(
                     f"StarRocks cancelled the schema change of {target} ({_shown(sql, params)}): "
@@ -320,19 +333,34 @@ class SchemaApplier:
                 )
 
     def _wait(
-        self, target: TableId, sql: str, deadline: float, waiting_for: str = "the schema change"
+        self,
+        target: TableId,
+        sql: str,
+        deadline: float,
+        waiting_for: str = "the schema change",
+        *,
+        newer_than: str | None = None,
+        visible: Callable[[], bool] | None = None,
     ) -> dict[str, str] | None:
-        """The latest alter job of ``target`` once it has ended (None if it has none)."""
+        """The latest alter job of ``target`` once it has ended (None if it has none, or if the latest is
+        still ``newer_than`` and the change is ``visible``)."""
         pause = self.poll
         while True:
             job = self._latest_job(target)
-            if job is None or job["State"] not in _UNFINISHED:
+            if job is not None and job["JobId"] == newer_than:
+                # the statement's job does not show as the latest yet (CreateTime has whole seconds)
+                if visible is not None and visible():
+                    return None
+                state = "not shown by SHOW ALTER TABLE COLUMN"
+            elif job is None or job["State"] not in _UNFINISHED:
                 return job
+            else:
+                state = f"still {job['State']}"
             left = deadline - time.monotonic()
             if left <= 0:
                 raise SinkError(
-                    f"{waiting_for} of the StarRocks table {target} (job {job['JobId']}) is still "
-                    f"{job['State']} after {self.timeout:g} s (sink table.schema-change.timeout) while "
+                    f"{waiting_for} of the StarRocks table {target} (job {job['JobId']}) is {state} "
+                    f"after {self.timeout:g} s (sink table.schema-change.timeout) while "
                     f"applying {sql}; StarRocks goes on with it: raise the timeout, or restart once SHOW "
                     "ALTER TABLE COLUMN shows it FINISHED (the change is then found applied)",
                     table=str(target),
@@ -358,6 +386,7 @@ class SchemaApplier:
     def _execute(
         self, target: TableId, change: sc.SchemaChange, sql: str, params: Sequence[Any] = ()
     ) -> None:
+        """Run ``sql`` (in :func:`_bindable` form) with ``params``."""
         doing = f"applying {change.tag} to {target}: {_shown(sql, params)}"
         # PyMySQL formats only when there are parameters: without, the doubled % are undone here
         self.fe.execute(sql if params else sql % (), tuple(params) or None, doing=doing)

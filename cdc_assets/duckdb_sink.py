@@ -213,7 +213,8 @@ class DuckDBSink:
         - AlterColumnType: ``ALTER COLUMN ... TYPE`` with the type :func:`duckdb_type` gives the new
           definition, as at create time. A table created by an earlier version with a PRIMARY KEY cannot
           change a key column's type in DuckDB ("Cannot change the type of a column that has a UNIQUE or
-          PRIMARY KEY constraint"): that table is rebuilt without the constraint, as tables are created now.
+          PRIMARY KEY constraint"), nor drop one: that table is rebuilt without the constraint, as tables
+          are created now.
         - RenameTable: to ``renamed_to`` (the renamed table's target; default: ``target``'s schema with
           the new table name); in the same schema an ``ALTER TABLE ... RENAME``, into another one a copy.
         - TruncateTable: every row deleted; DropTable: ``DROP TABLE IF EXISTS``.
@@ -289,6 +290,8 @@ class DuckDBSink:
             name = has(change.name)
             if name is None:
                 return None, ""
+            if self._in_constraint(conn, target, name):
+                return self._rebuild_steps(target, columns, name, None), "rebuilt without its PRIMARY KEY"
             return [(f"ALTER TABLE {qt} DROP COLUMN {q(name)}", [])], ""
         if isinstance(change, sc.RenameColumn):
             old, new = has(change.old), has(change.new)
@@ -343,12 +346,15 @@ class DuckDBSink:
         return any(column in names for (names,) in rows)
 
     def _rebuild_steps(
-        self, target: TableId, columns: dict[str, _TargetColumn], changed: str, new_type: str
+        self, target: TableId, columns: dict[str, _TargetColumn], changed: str, new_type: str | None
     ) -> list[tuple[str, list[Any]]]:
-        """Copy the table into one without constraints, ``changed`` cast to ``new_type``, and swap it in."""
+        """Copy the table into one without constraints, ``changed`` cast to ``new_type`` (left out when
+        None), and swap it in."""
         tmp = TableId(target.db, f"__cdc_rebuild_{target.table}")
         defs, exprs = [], []
         for c in columns.values():
+            if c.name == changed and new_type is None:
+                continue
             q = quote_ident(c.name, "duckdb")
             t = new_type if c.name == changed else c.type
             defs.append(f"{q} {t}{'' if c.nullable else ' NOT NULL'}")

@@ -241,3 +241,15 @@ def test_column_names_match_regardless_of_case_as_in_mysql(sink):
     big = Column("ID", "bigint", "bigint(20)", nullable=False)
     assert sink.apply_schema_change(TARGET, sc.AlterColumnType(SRC, "ALTER ...", "ID", big), V1) == "applied"
     assert columns(sink) == [("id", "BIGINT"), ("Title", "VARCHAR")]
+
+
+def test_a_key_column_of_a_table_with_a_primary_key_constraint_is_dropped_by_a_rebuild(sink):
+    with duckdb.connect(str(sink.path)) as db:
+        db.execute(
+            'CREATE SCHEMA ods; CREATE TABLE ods."it ems" (id INTEGER, name VARCHAR, qty INTEGER, PRIMARY KEY (id, name))'
+        )
+        db.execute("""INSERT INTO ods."it ems" VALUES (1, 'a', 10)""")
+    drop = sc.DropColumn(SRC, "ALTER TABLE items DROP name", "name")
+    assert sink.apply_schema_change(TARGET, drop, V1) == "applied; rebuilt without its PRIMARY KEY"
+    assert sink.apply_schema_change(TARGET, drop, V1) == "already applied"
+    assert read(sink, "SELECT * FROM {t}") == [(1, 10)]

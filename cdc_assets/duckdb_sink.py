@@ -60,6 +60,7 @@ class _TargetColumn:
     name: str
     type: str  # DuckDB's name of it: INTEGER, DECIMAL(10,2), TIMESTAMP WITH TIME ZONE
     nullable: bool
+    comment: str | None = None
 
 
 def _comment_literal(text: str) -> str:
@@ -218,7 +219,7 @@ class DuckDBSink:
         - RenameTable: to ``renamed_to`` (the renamed table's target; default: ``target``'s schema with
           the new table name); in the same schema an ``ALTER TABLE ... RENAME``, into another one a copy.
         - TruncateTable: every row deleted; DropTable: ``DROP TABLE IF EXISTS``.
-        - AlterTableComment, AlterColumnComment: ``COMMENT ON``.
+        - AlterTableComment, AlterColumnComment (and the comment of an AlterColumnType): ``COMMENT ON``.
 
         Raises SinkError naming the table, the statement and DuckDB's message when DuckDB refuses (for
         example values that do not convert to a new type).
@@ -315,11 +316,19 @@ class DuckDBSink:
                 )
             t = duckdb_type(col, tinyint1_as_boolean=self.tinyint1_as_boolean)
             canonical = conn.execute(f"SELECT typeof(CAST(NULL AS {t}))").fetchone()[0]
-            if columns[name.lower()].type == canonical:
-                return None, ""
-            if self._in_constraint(conn, target, name):
-                return self._rebuild_steps(target, columns, name, t), "rebuilt without its PRIMARY KEY"
-            return [(f"ALTER TABLE {qt} ALTER COLUMN {q(name)} TYPE {t}", [])], ""
+            current = columns[name.lower()]
+            steps, note = [], ""
+            if current.type != canonical:
+                if self._in_constraint(conn, target, name):
+                    steps, note = (
+                        self._rebuild_steps(target, columns, name, t),
+                        "rebuilt without its PRIMARY KEY",
+                    )
+                else:
+                    steps = [(f"ALTER TABLE {qt} ALTER COLUMN {q(name)} TYPE {t}", [])]
+            if change.comment is not None and change.comment != (current.comment or ""):
+                steps.append((self._comment_sql(target, name, change.comment), []))
+            return (steps or None), note
         if isinstance(change, sc.TruncateTable):
             return [(f"DELETE FROM {qt}", [])], ""
         if isinstance(change, sc.AlterTableComment):
@@ -420,12 +429,13 @@ class DuckDBSink:
     def _columns_of(self, conn, target: TableId) -> dict[str, _TargetColumn] | None:
         """The table's columns by lower-case name, in column order, or None when the table does not exist."""
         rows = conn.execute(
-            "SELECT column_name, data_type, is_nullable FROM duckdb_columns() WHERE database_name = ? AND "
+            "SELECT column_name, data_type, is_nullable, comment FROM duckdb_columns() WHERE database_name = ? AND "
             "schema_name = ? AND table_name = ? ORDER BY column_index",
             [self._catalog, target.db, target.table],
         ).fetchall()
         return {
-            name.lower(): _TargetColumn(name, typ, bool(nullable)) for name, typ, nullable in rows
+            name.lower(): _TargetColumn(name, typ, bool(nullable), comment)
+            for name, typ, nullable, comment in rows
         } or None
 
     def _ddl(self, target: TableId, statements: Sequence[str]) -> None:

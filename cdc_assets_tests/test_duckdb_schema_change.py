@@ -253,3 +253,16 @@ def test_a_key_column_of_a_table_with_a_primary_key_constraint_is_dropped_by_a_r
     assert sink.apply_schema_change(TARGET, drop, V1) == "applied; rebuilt without its PRIMARY KEY"
     assert sink.apply_schema_change(TARGET, drop, V1) == "already applied"
     assert read(sink, "SELECT * FROM {t}") == [(1, 10)]
+
+
+def test_a_type_change_carrying_a_comment_sets_it_once(sink):
+    sink.ensure_table(TARGET, V1)
+    same = sc.AlterColumnType(
+        SRC, "ALTER TABLE items MODIFY qty INT COMMENT 'how many'", "qty", QTY, comment="how many"
+    )
+    assert sink.apply_schema_change(TARGET, same, V1) == "applied"
+    assert sink.apply_schema_change(TARGET, same, V1) == "already applied"
+    with duckdb.connect(str(sink.path), read_only=True) as db:
+        assert db.execute("SELECT comment FROM duckdb_columns() WHERE column_name = 'qty'").fetchall() == [
+            ("how many",)
+        ]

@@ -216,8 +216,8 @@ class SchemaApplier:
             col = change.column
             if col is None:
                 raise SinkError(f"the AddColumn event for {change.table} has no column ({change.ddl})")
-            # a value column, NULL, appended: StarRocks cannot add key columns, and Flink's applier
-            # ignores the position too
+            # a value column, NULL (as every value column of the table), appended as Flink's applier does:
+            # the key columns come first in StarRocks, so a source position does not carry over
             planned = map_column(col, is_key=False, tinyint1_as_boolean=self.tinyint1_as_boolean)
             value, why = column_default(change.default_sql, col, boolean=planned.type_sql == "BOOLEAN")
             sql = _bindable(f"ALTER TABLE {table} ADD COLUMN {q(col.name)} {planned.type_sql} NULL")

@@ -163,8 +163,9 @@ class StarRocksSink:
         renamed_to: TableId | None = None,
     ) -> str:
         """Apply one schema-change event to ``target`` (see :mod:`cdc_assets.starrocks.schema`): CreateTable
-        is :meth:`ensure_table`; AddColumn appends a NULL value column (StarRocks cannot place one on a
-        Primary Key table, as Flink's applier, and a constant default fills the existing rows);
+        is :meth:`ensure_table`; AddColumn appends a NULL value column (as Flink's applier: the StarRocks
+        table has its key columns first, so source positions do not carry over; a constant default fills
+        the existing rows);
         DropColumn, RenameColumn and AlterColumnType (the type :func:`map_column` gives, as at create time)
         are ALTER jobs waited for; RenameTable is ``ALTER TABLE t RENAME n`` within the database
         (``renamed_to`` in another database raises UnsupportedSchemaChange); TruncateTable and DropTable

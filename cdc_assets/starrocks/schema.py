@@ -176,14 +176,15 @@ class SchemaApplier:
         if statement is None:
             return note
         deadline = time.monotonic() + self.timeout
-        asynchronous = not isinstance(change, sc.RenameColumn)  # RENAME COLUMN is metadata-only
         try:
+            # every column change is followed as a job; RENAME COLUMN, metadata-only, shows at once
+            # without a newer job (``visible``)
             self._submit(
                 target,
                 change,
                 statement,
                 params,
-                asynchronous=asynchronous,
+                asynchronous=True,
                 deadline=deadline,
                 visible=lambda: done(self._columns(target) or {}),
             )

@@ -266,3 +266,11 @@ def test_a_type_change_carrying_a_comment_sets_it_once(sink):
         assert db.execute("SELECT comment FROM duckdb_columns() WHERE column_name = 'qty'").fetchall() == [
             ("how many",)
         ]
+
+
+def test_create_table_like_takes_the_schema_the_engine_passes(sink):
+    like = sc.CreateTable(SRC, "CREATE TABLE items LIKE goods", None, like=TableId("app", "goods"))
+    with pytest.raises(SinkError, match="the event has no schema"):
+        sink.apply_schema_change(TARGET, like, None)
+    assert sink.apply_schema_change(TARGET, like, V1) == "applied"
+    assert columns(sink) == [("id", "INTEGER"), ("name", "VARCHAR"), ("qty", "INTEGER")]

@@ -81,6 +81,16 @@ CASES: list[tuple[str, str | None, list[str]]] = [
     ("create-generated-invisible", None, [
         "CREATE TABLE {t} (a INT PRIMARY KEY, b INT AS (a + 1) VIRTUAL, c INT GENERATED ALWAYS AS (a * 2) "
         "STORED, d INT INVISIBLE)"]),
+    ("create-attributes", None, [
+        "CREATE TABLE {t} (i INT SERIAL DEFAULT VALUE, k BLOB COMPRESSED, l VARCHAR(100) COMPRESSED=zlib, "
+        "m INT AS (u + 1) PERSISTENT, n INT WITHOUT SYSTEM VERSIONING, o INT INVISIBLE, p TEXT COMPRESSED NOT NULL, "
+        "q INT DEFAULT (1 + 1) CHECK (q > 0), r VARCHAR(3) DEFAULT _utf8mb4'x' COLLATE utf8mb4_bin, "
+        "s DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3), "
+        "g POINT REF_SYSTEM_ID=4326, u INT COMMENT 'STORAGE DISK COMPRESSED')"]),
+    ("create-partitioned", None, [
+        "CREATE TABLE {t} (id INT NOT NULL, v VARCHAR(3), PRIMARY KEY (id)) COMMENT 'tc' "
+        "PARTITION BY RANGE (id) (PARTITION p0 VALUES LESS THAN (10) COMMENT = 'p0', "
+        "PARTITION p1 VALUES LESS THAN MAXVALUE)"]),
     ("create-like", BASE_LATIN1, ["CREATE TABLE {t}_copy LIKE {t}"]),
     ("create-or-replace", BASE, ["CREATE OR REPLACE TABLE {t} (x BIGINT PRIMARY KEY, y VARCHAR(3))"]),
     # ----- ALTER TABLE ADD
@@ -94,6 +104,8 @@ CASES: list[tuple[str, str | None, list[str]]] = [
     ("add-if-not-exists", BASE, ["ALTER TABLE {t} ADD COLUMN IF NOT EXISTS b INT, ADD IF NOT EXISTS f INT"]),
     ("add-online-ifexists", BASE, ["ALTER ONLINE TABLE IF EXISTS {t} ADD f INT, ALGORITHM=INPLACE, LOCK=NONE"]),
     ("add-json-spatial", BASE, ["ALTER TABLE {t} ADD j JSON, ADD p POINT NOT NULL, ADD i6 INET6"]),
+    ("add-keyword-names", BASE, ["ALTER TABLE {t} ADD vector INT, ADD COLUMN IF NOT EXISTS (period INT, q INT)"]),
+    ("add-compressed-invisible", BASE, ["ALTER TABLE {t} ADD z TEXT COMPRESSED, ADD y INT INVISIBLE AFTER id"]),
     ("add-charset-column", BASE, ["alter table {t} add column f varchar(4) character set latin1 collate latin1_bin"]),
     # ----- DROP
     ("drop", BASE, ["ALTER TABLE {t} DROP COLUMN b"]),
@@ -101,6 +113,7 @@ CASES: list[tuple[str, str | None, list[str]]] = [
     ("drop-if-exists", BASE, ["ALTER TABLE {t} DROP COLUMN IF EXISTS b, DROP COLUMN IF EXISTS zz"]),
     # ----- RENAME / CHANGE / MODIFY
     ("rename-column", BASE, ["ALTER TABLE {t} RENAME COLUMN b TO bb"]),
+    ("rename-column-if-exists", BASE, ["ALTER TABLE {t} RENAME COLUMN IF EXISTS nope TO x, RENAME COLUMN b TO B2"]),
     ("rename-key-column", BASE, ["ALTER TABLE {t} RENAME COLUMN id TO ident"]),
     ("change-rename-only", BASE, ["ALTER TABLE {t} CHANGE b bb INT"]),
     ("change-rename-type", BASE, ["ALTER TABLE {t} CHANGE COLUMN b bb BIGINT UNSIGNED NOT NULL"]),

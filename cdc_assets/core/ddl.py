@@ -236,7 +236,7 @@ def _tokenize(sql: str) -> list[Token]:
     return toks
 
 
-_LEADING_WORD = re.compile(r"(?:\s+|/\*(?!M?!).*?\*/|--[ \t][^\n]*|#[^\n]*)*([A-Za-z]+)", re.S)
+_LEADING_WORD = re.compile(r"(?:\s+|/\*.*?\*/|--[ \t][^\n]*|#[^\n]*)*([A-Za-z]+)", re.S)
 _DDL_VERBS = {"CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE"}
 
 
@@ -267,11 +267,11 @@ def parse_ddl(
     known = known or {}
     captured = is_captured or (lambda _t: True)
     defaults = defaults or ServerDefaults()
-    m = _LEADING_WORD.match(sql)
-    if not m or m.group(1).upper() not in _DDL_VERBS:
-        return []
     ddl = sql.strip()
     text = _unwrap_executable_comments(ddl)
+    m = _LEADING_WORD.match(text)
+    if not m or m.group(1).upper() not in _DDL_VERBS:
+        return []
     try:
         toks = _Tokens(text, _tokenize(text))
     except (SqlglotError, ValueError) as e:
@@ -306,7 +306,33 @@ _TABLE_OPTIONS = {
     "SECONDARY_ENGINE", "SECONDARY_ENGINE_ATTRIBUTE", "AUTOEXTEND_SIZE", "START",
 }  # fmt: skip
 #: objects of ADD / DROP that are not columns (indexes, keys, constraints, partitions, periods)
-_INDEX_WORDS = {"INDEX", "KEY", "UNIQUE", "FULLTEXT", "SPATIAL", "FOREIGN", "CHECK", "CONSTRAINT", "PARTITION", "PERIOD", "VECTOR"}  # fmt: skip
+_INDEX_WORDS = {
+    "INDEX",
+    "KEY",
+    "UNIQUE",
+    "FULLTEXT",
+    "SPATIAL",
+    "FOREIGN",
+    "CHECK",
+    "CONSTRAINT",
+    "PARTITION",
+}
+#: words that start an index or period only when followed by one of these (a column may be named so)
+_INDEX_IF_FOLLOWED = {"PERIOD": ("FOR",), "VECTOR": ("INDEX", "KEY")}
+
+
+def _key_spec(t: _Tokens) -> str | None:
+    """At the start of an ADD / DROP object (or a CREATE TABLE element): ``"primary"`` for the primary
+    key, ``"index"`` for any other index, key, constraint, partition or period, None for a column."""
+    w = t.word()
+    if w == "PRIMARY":
+        return "primary"
+    if w == "CONSTRAINT":
+        k = 1 if t.word(1) in ("PRIMARY", "UNIQUE", "FOREIGN", "CHECK") else 2
+        return "primary" if t.word(k) == "PRIMARY" else "index"
+    if w in _INDEX_WORDS or t.word(1) in _INDEX_IF_FOLLOWED.get(w, ()):
+        return "index"
+    return None
 
 
 @dataclasses.dataclass
@@ -363,7 +389,8 @@ class _Parser:
         out: list[SchemaChange] = []
         for part in t.split():
             old = part.table(self.current_db)
-            part.accept("WAIT") and part.name()  # MariaDB: RENAME TABLE t WAIT n TO u
+            if part.accept("WAIT"):  # MariaDB: RENAME TABLE t WAIT n TO u
+                part.name()
             part.accept("NOWAIT")
             if not part.accept("TO"):
                 self.table = old
@@ -392,6 +419,8 @@ class _Parser:
             raise ValueError("CREATE TABLE ... SELECT (without a column list) is not supported")
         body = t.paren_group()
         charset, collation, comment = self._table_options(t)
+        if t.word() == "WITH" and t.word(1) == "SYSTEM":
+            raise ValueError("system-versioned tables (hidden row_start/row_end columns) are not supported")
         if t.word() in ("AS", "SELECT", "IGNORE", "REPLACE", "WITH") or any(
             tok.token_type == TokenType.SELECT for tok in t.toks[t.i : t.end]
         ):
@@ -400,16 +429,12 @@ class _Parser:
         columns: list[ColumnDef] = []
         key: list[str] = []
         for item in body.split():
-            first = item.word()
-            if first == "CONSTRAINT":
-                item.i += 1
-                if item.word() != "PRIMARY":
-                    item.name()  # the constraint's name
-                first = item.word()
-            if first == "PRIMARY":
-                item.accept("PRIMARY", "KEY")
+            kind = _key_spec(item)
+            if kind == "primary":
+                while not item.accept("PRIMARY", "KEY"):
+                    item.i += 1  # CONSTRAINT [name]
                 key = self._key_columns(item)
-            elif first in _INDEX_WORDS:
+            elif kind == "index":
                 continue
             else:
                 columns.append(self._column(item.rest_text(), table_cs))
@@ -446,8 +471,8 @@ class _Parser:
         charset = collation = comment = None
         while not t.at_end():
             w = t.word()
-            if w in ("SELECT", "AS", "WITH"):
-                break
+            if w in ("SELECT", "AS", "WITH", "PARTITION", "IGNORE", "REPLACE"):
+                break  # the query of CREATE ... SELECT, or partitions (whose options are not the table's)
             if w == "DEFAULT":
                 t.i += 1
                 continue
@@ -476,11 +501,7 @@ class _Parser:
         return self.defaults.databases.get(db)
 
     def _column(self, text: str, table_cs: tuple[str, str] | None) -> ColumnDef:
-        cd, _ = _parse_column_def(text)
-        try:
-            return column_from_def(cd, _COLUMN_PREFIX + text, table_cs, self.defaults)
-        except ColumnDefError as e:
-            raise ValueError(str(e)) from None
+        return _describe_column(text, table_cs, self.defaults)[0]
 
     # ---------------------------------------------------------------------------------- ALTER
     def alter(self, t: _Tokens) -> list[SchemaChange]:
@@ -518,9 +539,10 @@ class _Parser:
         )
         if w == "ADD":
             s.i += 1
-            if s.word() in _INDEX_WORDS or s.word() == "PRIMARY":
-                if s.word() == "PRIMARY" or (s.word() == "CONSTRAINT" and "PRIMARY" in _words(s)):
-                    raise ValueError("changing the primary key of a captured table is not supported")
+            kind = _key_spec(s)
+            if kind == "primary":
+                raise ValueError("changing the primary key of a captured table is not supported")
+            if kind == "index":
                 return []
             if s.word() == "SYSTEM":
                 raise ValueError("ADD SYSTEM VERSIONING (hidden row_start/row_end columns) is not supported")
@@ -530,29 +552,31 @@ class _Parser:
             if nxt is not None and nxt.token_type == TokenType.L_PAREN:
                 out: list[SchemaChange] = []
                 for item in s.paren_group().split():
-                    if item.word() in _INDEX_WORDS or item.word() == "PRIMARY":
-                        if item.word() == "PRIMARY":
-                            raise ValueError("changing the primary key of a captured table is not supported")
+                    kind = _key_spec(item)
+                    if kind == "primary":
+                        raise ValueError("changing the primary key of a captured table is not supported")
+                    if kind == "index":
                         continue
-                    out += self._add(table, schema, item.rest_text(), table_cs, if_not_exists)
-                    if schema is not None and out:
-                        schema = evolve(schema, out[-1])
+                    added = self._add(table, schema, item.rest_text(), table_cs, if_not_exists)
+                    for change in added:
+                        schema = evolve(schema, change) if schema is not None else None
+                    out += added
                 return out
             return self._add(table, schema, s.rest_text(), table_cs, if_not_exists)
         if w == "DROP":
             s.i += 1
-            if s.word() == "PRIMARY":
+            kind = _key_spec(s)
+            if kind == "primary":
                 raise ValueError("dropping the primary key of a captured table is not supported")
-            if s.word() == "SYSTEM":
+            if s.word() == "SYSTEM" and s.word(1) == "VERSIONING":
                 raise ValueError("DROP SYSTEM VERSIONING is not supported")
-            if s.word() in _INDEX_WORDS:
+            if kind == "index":
                 return []
             s.accept("COLUMN")
             if_exists = s.accept("IF", "EXISTS")
             name = s.name()
-            if schema is not None and name not in schema.column_names:
-                if if_exists:
-                    return []
+            if if_exists and schema is not None and _find(schema, name) is None:
+                return []
             return [DropColumn(table, self.ddl, name=_column_name(schema, name))]
         if w in ("CHANGE", "MODIFY"):
             s.i += 1
@@ -569,10 +593,13 @@ class _Parser:
         if w == "RENAME":
             s.i += 1
             if s.accept("COLUMN"):
+                if_exists = s.accept("IF", "EXISTS")
                 old = s.name()
                 if not s.accept("TO"):
                     raise ValueError("RENAME COLUMN without TO")
                 new = s.name()
+                if if_exists and schema is not None and _find(schema, old) is None:
+                    return []
                 return [RenameColumn(table, self.ddl, old=_column_name(schema, old), new=new)]
             if s.word() in ("INDEX", "KEY"):
                 return []
@@ -613,8 +640,7 @@ class _Parser:
         table_cs: tuple[str, str] | None,
         if_not_exists: bool,
     ) -> list[SchemaChange]:
-        cd, position = _parse_column_def(text)
-        col = column_from_def(cd, _COLUMN_PREFIX + text, table_cs, self.defaults)
+        col, position = _describe_column(text, table_cs, self.defaults)
         if col.primary_key:
             raise ValueError("changing the primary key of a captured table is not supported")
         if schema is not None and _find(schema, col.column.name) is not None:
@@ -639,8 +665,7 @@ class _Parser:
         text: str,
         table_cs: tuple[str, str] | None,
     ) -> list[SchemaChange]:
-        cd, position = _parse_column_def(text)
-        col = column_from_def(cd, _COLUMN_PREFIX + text, table_cs, self.defaults)
+        col, position = _describe_column(text, table_cs, self.defaults)
         if col.primary_key:
             raise ValueError("changing the primary key of a captured table is not supported")
         new = col.column
@@ -723,10 +748,6 @@ def _converted(c, charset: str, collation: str, mbmaxlen: int, defaults: ServerD
     )
 
 
-def _words(t: _Tokens) -> set[str]:
-    return {t.word(k) for k in range(t.end - t.i)}
-
-
 def _find(schema: TableSchema | None, name: str):
     """The column named ``name`` (column names are case-insensitive in MySQL)."""
     if schema is None:
@@ -747,13 +768,18 @@ def _column_name(schema: TableSchema | None, name: str) -> str:
 _COLUMN_PREFIX = "ALTER TABLE _t ADD COLUMN "
 
 
-def _parse_column_def(text: str) -> tuple[exp.ColumnDef, ColumnPosition | None]:
-    """``name type attributes [FIRST | AFTER x]`` -> sqlglot's ColumnDef and the position."""
+def _describe_column(
+    text: str, table_cs: tuple[str, str] | None, defaults: ServerDefaults
+) -> tuple[ColumnDef, ColumnPosition | None]:
+    """``name type attributes [FIRST | AFTER x]`` -> the column as the server describes it, and its position."""
     full = _COLUMN_PREFIX + text
     try:
-        cd = _sqlglot_column(_with_standins(full))
-    except (SqlglotError, ColumnDefError, StopIteration):
+        parsable, compressed = _with_standins(full)
+        cd = _sqlglot_column(parsable)
+    except (SqlglotError, StopIteration):
         cd = None
+    except ColumnDefError as e:
+        raise ValueError(str(e)) from None
     if cd is None:
         raise ValueError(f"cannot parse the column definition {text!r}")
     pos = cd.args.get("position")
@@ -763,7 +789,10 @@ def _parse_column_def(text: str) -> tuple[exp.ColumnDef, ColumnPosition | None]:
             position = ColumnPosition(first=True)
         else:
             position = ColumnPosition(after=pos.this.name)
-    return cd, position
+    try:
+        return column_from_def(cd, full, table_cs, defaults, compressed=compressed), position
+    except ColumnDefError as e:
+        raise ValueError(str(e)) from None
 
 
 def _sqlglot_column(full: str) -> exp.ColumnDef | None:
@@ -777,12 +806,57 @@ def _sqlglot_column(full: str) -> exp.ColumnDef | None:
     return actions[0]
 
 
-def _with_standins(full: str) -> str:
-    """``full`` with the column's type (and its attributes: ``UNSIGNED``, ``CHARACTER SET`` ...) replaced by
-    ``INT`` and spaces, so that sqlglot parses every type MySQL has; positions stay those of ``full``, from
-    which :func:`~cdc_assets.core.ddl_columns.column_from_def` reads the type itself."""
+def _with_standins(full: str) -> tuple[str, bool]:
+    """``full`` as sqlglot can parse it: the column's type (with ``UNSIGNED``, ``CHARACTER SET`` ...) replaced
+    by ``INT`` and spaces, so that positions up to the end of the type stay those of ``full``, from which
+    :func:`~cdc_assets.core.ddl_columns.column_from_def` reads the type itself; and the attributes sqlglot
+    does not know and that do not change the column's description rewritten (:data:`_NEUTRAL_ATTRIBUTES`).
+    The flag says whether the column is ``COMPRESSED`` (MariaDB)."""
     toks = _Tokenizer().tokenize(full)
     start = len(_COLUMN_PREFIX)
     name = next(t for t in toks if t.start >= start)
     raw = read_raw_type(full, name.end + 1)
-    return full[: raw.start] + "INT".ljust(raw.end - raw.start) + full[raw.end :]
+    tail, compressed = _rewrite_attributes(full[raw.end :])
+    return full[: raw.start] + "INT".ljust(raw.end - raw.start) + tail, compressed
+
+
+#: column attributes sqlglot's MySQL dialect does not parse -> what it is given instead (word sequences;
+#: ``*`` stands for any one token). They change nothing information_schema.COLUMNS shows but nullability
+#: (``SERIAL DEFAULT VALUE`` is ``NOT NULL AUTO_INCREMENT UNIQUE``).
+_NEUTRAL_ATTRIBUTES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("SERIAL", "DEFAULT", "VALUE"), "NOT NULL AUTO_INCREMENT UNIQUE"),
+    (("COLUMN_FORMAT", "*"), ""),
+    (("STORAGE", "*"), ""),
+    (("SRID", "*"), ""),
+    (("WITH", "SYSTEM", "VERSIONING"), ""),
+    (("WITHOUT", "SYSTEM", "VERSIONING"), ""),
+    (("COMPRESSED", "=", "*"), ""),
+    (("COMPRESSED",), ""),
+    (("PERSISTENT",), "STORED"),
+)
+
+
+def _rewrite_attributes(tail: str) -> tuple[str, bool]:
+    toks = _tokenize(tail) if tail.strip() else []
+    out: list[str] = []
+    compressed = False
+    pos, i, depth = 0, 0, 0
+    while i < len(toks):
+        t = toks[i]
+        depth += t.token_type == TokenType.L_PAREN
+        depth -= t.token_type == TokenType.R_PAREN
+        quoted = t.token_type in (TokenType.IDENTIFIER, TokenType.STRING)
+        for words, standin in _NEUTRAL_ATTRIBUTES if depth == 0 and not quoted else ():
+            window = toks[i : i + len(words)]
+            if len(window) == len(words) and all(
+                w == "*"
+                or (x.text.upper() == w and x.token_type not in (TokenType.IDENTIFIER, TokenType.STRING))
+                for w, x in zip(words, window, strict=True)
+            ):
+                out.append(tail[pos : t.start] + standin + " ")
+                compressed |= words[0] == "COMPRESSED"
+                pos, i = window[-1].end + 1, i + len(words) - 1
+                break
+        i += 1
+    out.append(tail[pos:])
+    return "".join(out), compressed

@@ -19,6 +19,7 @@ did not say what the table's or database's default is; see :class:`ServerDefault
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -355,14 +356,26 @@ def column_from_def(
     text: str,
     table_charset: tuple[str, str] | None,
     defaults: ServerDefaults,
+    *,
+    compressed: bool = False,
 ) -> ColumnDef:
     """``cd`` (parsed from ``text``) as the server stores it; ``table_charset`` is the table's default
-    ``(charset, collation)`` (None: unknown)."""
+    ``(charset, collation)`` (None: unknown). ``compressed``: the definition says ``COMPRESSED`` (MariaDB
+    column compression, shown in COLUMN_TYPE as a versioned comment)."""
     name = cd.name
     try:
-        return _column_from_def(cd, text, table_charset, defaults)
+        c = _column_from_def(cd, text, table_charset, defaults)
     except (ColumnDefError, ValueError) as e:
         raise ColumnDefError(f"column {name!r}: {e}") from None
+    if compressed:
+        c = dataclasses.replace(
+            c, column=dataclasses.replace(c.column, column_type=c.column.column_type + _COMPRESSED)
+        )
+    return c
+
+
+#: how MariaDB's COLUMN_TYPE marks a compressed column
+_COMPRESSED = " /*M!100301 COMPRESSED*/"
 
 
 def _column_from_def(
@@ -391,7 +404,11 @@ def _column_from_def(
         elif isinstance(kind, exp.AutoIncrementColumnConstraint):
             auto_inc = True
         elif isinstance(kind, exp.DefaultColumnConstraint):
-            default_sql = kind.this.sql("mysql")
+            value = kind.this
+            if isinstance(value, exp.Collate):  # DEFAULT 'x' COLLATE c: the COLLATE is the column's
+                collate = normalize_collation(value.expression.name)
+                value = value.this
+            default_sql = value.sql("mysql")
         elif isinstance(kind, exp.CommentColumnConstraint):
             comment = kind.this.this if isinstance(kind.this, exp.Literal) else kind.this.sql("mysql")
         elif isinstance(kind, exp.CollateColumnConstraint):

@@ -50,11 +50,17 @@ class Column:
 
 @dataclass(frozen=True)
 class TableSchema:
-    """A table's columns in ordinal order and its primary key columns in key order."""
+    """A table's columns in ordinal order and its primary key columns in key order.
+
+    ``default_charset`` / ``default_collation`` are the table's defaults (what a text column added
+    without its own character set gets); None when not known. They are not part of equality.
+    """
 
     table_id: TableId
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = field(default=())
+    default_charset: str | None = field(default=None, compare=False)
+    default_collation: str | None = field(default=None, compare=False)
 
     def column(self, name: str) -> Column:
         for c in self.columns:

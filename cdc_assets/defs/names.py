@@ -17,3 +17,8 @@ def ident(text: str) -> str:
 def table_asset_key(target: TableId) -> dg.AssetKey:
     """The asset of a target table: its snapshot partitions and the stream's materializations."""
     return dg.AssetKey([target.db, target.table])
+
+
+def schema_asset_key(target: TableId) -> dg.AssetKey:
+    """The schema of a target table: materialized by the streaming op at every schema change."""
+    return dg.AssetKey([target.db, target.table, "schema"])

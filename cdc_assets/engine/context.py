@@ -137,8 +137,12 @@ class RunContext:
                     table=str(t),
                 )
             check_supported(schema, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
+        # A target the stream already writes is checked against the schema in force at the restart
+        # point (the catalog may be ahead of it: DDL the stream has not read yet), as the target has it.
+        saved = self.state.schemas_in_force()
         for t, schema in schemas.items():
-            self.sink.ensure_table(self.target(t), schema)
+            sif = saved.get(str(t))
+            self.sink.ensure_table(self.target(t), schema if sif is None else sif.writable)
         return schemas
 
     def close(self) -> None:

@@ -148,7 +148,6 @@ def _metadata(report: TableReport) -> dict[str, dg.MetadataValue]:
 # ---- the op's process: heartbeat and signals --------------------------------------------------
 
 
-@contextlib.contextmanager
 def schema_change_metadata(rec: SchemaChangeRecord) -> dict[str, dg.MetadataValue]:
     """What the schema asset shows for one change: the DDL, the columns before and after, the binlog
     point, and what the sink did."""
@@ -167,6 +166,7 @@ def schema_change_metadata(rec: SchemaChangeRecord) -> dict[str, dg.MetadataValu
     }
 
 
+@contextlib.contextmanager
 def heartbeat(state_dir: str | Path, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
     """Touch the pipeline's stream heartbeat every ``every`` seconds while the block runs.
 

@@ -259,11 +259,14 @@ def parse_ddl(
     unreadable statement on an uncaptured table is no error. ``RENAME TABLE`` is returned when either
     name is captured. ``known`` holds the schemas in force: without a table's schema, ``CHANGE`` and
     ``MODIFY`` always give an :class:`AlterColumnType` (the parser cannot tell whether only the comment
-    changed) and a column added without a character set gets charset None.
+    changed) and a column added without a character set gets charset None. When ``known`` is given,
+    ``DROP TABLE IF EXISTS`` leaves out the tables not in it (the server logs those statements with
+    every name, existing or not).
 
     Raises :class:`DdlParseError` for a statement on a captured table that is not understood or not
     supported (primary key changes, ``CREATE TABLE ... SELECT``, system versioning).
     """
+    known_given = known is not None
     known = known or {}
     captured = is_captured or (lambda _t: True)
     defaults = defaults or ServerDefaults()
@@ -276,7 +279,7 @@ def parse_ddl(
         toks = _Tokens(text, _tokenize(text))
     except (SqlglotError, ValueError) as e:
         raise DdlParseError(None, ddl, f"the statement cannot be tokenised ({e})") from None
-    p = _Parser(ddl, text, current_db or None, captured, known, defaults)
+    p = _Parser(ddl, text, current_db or None, captured, known, defaults, known_given)
     try:
         return p.statement(toks)
     except DdlParseError:
@@ -343,6 +346,7 @@ class _Parser:
     captured: Callable[[TableId], bool]
     known: Mapping[TableId, TableSchema]
     defaults: ServerDefaults
+    known_given: bool
     table: TableId | None = None
 
     def statement(self, t: _Tokens) -> list[SchemaChange]:
@@ -376,12 +380,13 @@ class _Parser:
 
     # --------------------------------------------------------------------------- DROP / RENAME
     def drop(self, t: _Tokens) -> list[SchemaChange]:
-        t.accept("IF", "EXISTS")
+        if_exists = t.accept("IF", "EXISTS")
         out: list[SchemaChange] = []
         for part in t.split():
             table = part.table(self.current_db)
-            if self.captured(table):
-                out.append(DropTable(table, self.ddl))
+            if not self.captured(table) or (if_exists and self.known_given and table not in self.known):
+                continue  # IF EXISTS: a table that does not exist is logged too (the server's own DROPs)
+            out.append(DropTable(table, self.ddl))
         return out
 
     def rename(self, t: _Tokens) -> list[SchemaChange]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cdc_assets.core.charsets import ServerDefaults
 from cdc_assets.core.ddl import DdlParseError, parse_ddl
-from cdc_assets.core.ddl_columns import ServerDefaults
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.schema_change import (
     AddColumn,
@@ -174,6 +174,8 @@ CASES = [
     ("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(3))", [("CreateTable", "shop.t", ("id", "v"), ("id",), None)]),
     ("CREATE TABLE IF NOT EXISTS other.t (a INT, b INT, PRIMARY KEY (b, a))", [("CreateTable", "other.t", ("a", "b"), ("b", "a"), None)]),
     ("CREATE TABLE IF NOT EXISTS orders (a INT)", []),  # exists: the server changes nothing
+    ("CREATE TABLE t (ID INT, v INT, PRIMARY KEY pk USING BTREE (id))", [("CreateTable", "shop.t", ("ID", "v"), ("ID",), None)]),
+    ("ALTER TABLE orders ADD system INT", [("AddColumn", OT, "system", "int(11)", True, None)]),
     ("CREATE TABLE t LIKE orders", [("CreateTable", "shop.t", ("id", "name", "qty"), ("id",), "shop.orders")]),
     ("CREATE TABLE t (LIKE orders)", [("CreateTable", "shop.t", ("id", "name", "qty"), ("id",), "shop.orders")]),
     ("CREATE TABLE t LIKE other.unknown", [("CreateTable", "shop.t", None, None, "other.unknown")]),
@@ -275,6 +277,7 @@ def test_executable_comments_are_statement_text():
         ("CREATE TABLE t AS SELECT * FROM orders", "CREATE TABLE ... SELECT"),
         ("CREATE TABLE t (a INT) SELECT 1 AS a", "CREATE TABLE ... SELECT"),
         ("ALTER TABLE orders ADD x VARCHAR", "VARCHAR needs a length"),
+        ("CREATE TABLE t (a INT, PRIMARY KEY (b))", "the primary key names a column the table does not have"),
         ("CREATE TABLE t (a INT) WITH SYSTEM VERSIONING", "system-versioned"),
         ("ALTER TABLE orders ADD x INT, DROP SYSTEM VERSIONING", "SYSTEM VERSIONING"),
         ("ALTER TABLE orders ADD x ENUM()", "ENUM without values"),

@@ -73,6 +73,7 @@ CASES: list[tuple[str, str | None, list[str]]] = [
         "CREATE TABLE IF NOT EXISTS {t} (a INT, b VARCHAR(10), c INT, CONSTRAINT pk PRIMARY KEY (b(3) DESC, a) "
         "USING BTREE COMMENT 'k', KEY kc (c), CHECK (c > 0)) "
         "ENGINE=InnoDB COMMENT='tc' DEFAULT CHARSET latin1 COLLATE latin1_bin"]),
+    ("create-pk-case", None, ["CREATE TABLE {t} (ID INT, v INT, PRIMARY KEY USING BTREE (id))"]),
     ("create-dump-style", None, [
         "CREATE TABLE {t} (\n  `id` int(11) NOT NULL AUTO_INCREMENT,\n  `name` varchar(64) COLLATE "
         "utf8mb4_unicode_ci NOT NULL DEFAULT '' COMMENT 'the ''name''',\n  `x``y` decimal(12,4) DEFAULT NULL,\n"
@@ -104,6 +105,7 @@ CASES: list[tuple[str, str | None, list[str]]] = [
     ("add-if-not-exists", BASE, ["ALTER TABLE {t} ADD COLUMN IF NOT EXISTS b INT, ADD IF NOT EXISTS f INT"]),
     ("add-online-ifexists", BASE, ["ALTER ONLINE TABLE IF EXISTS {t} ADD f INT, ALGORITHM=INPLACE, LOCK=NONE"]),
     ("add-json-spatial", BASE, ["ALTER TABLE {t} ADD j JSON, ADD p POINT NOT NULL, ADD i6 INET6"]),
+    ("add-reserved-named", BASE, ["ALTER TABLE {t} ADD `system` INT, ADD `select` INT, ADD `key` INT"]),
     ("add-keyword-names", BASE, ["ALTER TABLE {t} ADD vector INT, ADD COLUMN IF NOT EXISTS (period INT, q INT)"]),
     ("add-compressed-invisible", BASE, ["ALTER TABLE {t} ADD z TEXT COMPRESSED, ADD y INT INVISIBLE AFTER id"]),
     ("add-charset-column", BASE, ["alter table {t} add column f varchar(4) character set latin1 collate latin1_bin"]),
@@ -130,6 +132,10 @@ CASES: list[tuple[str, str | None, list[str]]] = [
     ("table-charset", BASE, ["ALTER TABLE {t} DEFAULT CHARSET=latin1", "ALTER TABLE {t} ADD f VARCHAR(3)"]),
     ("table-collate", BASE, ["ALTER TABLE {t} COLLATE utf8mb4_bin", "ALTER TABLE {t} ADD f TEXT"]),
     ("convert", BASE_LATIN1, ["ALTER TABLE {t} CONVERT TO CHARACTER SET utf8mb4"]),
+    ("convert-binary", BASE, ["ALTER TABLE {t} ADD l LONGTEXT, ADD m TINYTEXT, CONVERT TO CHARACTER SET binary"]),
+    ("convert-text-sizes", BASE_LATIN1, [
+        "ALTER TABLE {t} ADD l TINYTEXT, ADD m MEDIUMTEXT, ADD n LONGTEXT, ADD s SET('p','q')",
+        "ALTER TABLE {t} CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"]),
     ("convert-collate", BASE, ["ALTER TABLE {t} CONVERT TO CHARACTER SET latin1 COLLATE latin1_bin"]),
     ("index-noop", BASE, [
         "ALTER TABLE {t} ADD INDEX ib (b)", "CREATE INDEX ic ON {t} (b)", "ALTER TABLE {t} DROP INDEX ib",

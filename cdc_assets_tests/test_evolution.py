@@ -239,6 +239,11 @@ def test_exception_allows_create_table_and_no_op_changes():
     )
 
 
+@pytest.mark.parametrize("behavior", [B.LENIENT, B.EVOLVE, B.EXCEPTION])
+def test_case_only_rename_is_not_sent(behavior):
+    assert plan_sink_changes(RenameColumn(T, DDL, old="qty", new="QTY"), S, behavior, ALL) == []
+
+
 def test_lenient_needs_the_schema_before():
     with pytest.raises(EvolutionError, match="needs the schema in force"):
         plan_sink_changes(DROP_QTY, None, B.LENIENT, ALL)

@@ -266,7 +266,8 @@ def plan_sink_changes(
 
     The result is then filtered by ``enabled_tags`` (:func:`accepts`), as Flink filters the derived events
     in the sink's metadata applier. A type change that changes nothing (``MODIFY`` that only moves a
-    column) and :class:`AlterTableCharset` are never sent: sinks address columns by name.
+    column), a rename that only changes the case of a name, and :class:`AlterTableCharset` are never
+    sent: sinks address columns by name, case-insensitively.
     """
     if isinstance(change, AlterTableCharset):
         return []
@@ -274,6 +275,8 @@ def plan_sink_changes(
         i = _index(before, change.name)
         if i is not None and before.columns[i] == change.column:
             return []
+    if isinstance(change, RenameColumn) and change.old.lower() == change.new.lower():
+        return []  # a change of case only: sinks' column names are case-insensitive (see fit_rows)
     behavior = _behavior(behavior)
     if behavior == "EXCEPTION" and not isinstance(change, CreateTable):
         raise SchemaChangeForbidden(change)

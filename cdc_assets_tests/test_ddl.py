@@ -312,3 +312,15 @@ def test_drop_if_exists_leaves_out_tables_not_known():
 def test_truncate_and_drop_events():
     assert parse_ddl("TRUNCATE orders", DB) == [TruncateTable(T, "TRUNCATE orders")]
     assert parse_ddl("DROP TABLE orders", DB) == [DropTable(T, "DROP TABLE orders")]
+
+
+def test_charsets():
+    d = ServerDefaults()
+    assert d.charset_of_collation("utf8mb4_unicode_ci") == "utf8mb4"
+    assert d.charset_of_collation("utf16le_general_ci") == "utf16le"  # the longest prefix, not utf16
+    assert d.charset_of_collation("binary") == "binary"
+    with pytest.raises(ValueError, match="unknown collation 'nope_ci'"):
+        d.charset_of_collation("nope_ci")
+    with pytest.raises(ValueError, match="unknown character set 'nope'"):
+        d.charset("nope")
+    assert (d.charset("ucs2").mbminlen, d.charset("utf8mb4").mbmaxlen) == (2, 4)

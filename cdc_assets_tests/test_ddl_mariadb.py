@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from cdc_assets.core.charsets import MARIADB_CHARSETS
 from cdc_assets.core.ddl import parse_ddl
 from cdc_assets.core.evolution import evolve
 from cdc_assets.core.schema import TableId, TableSchema
@@ -218,6 +219,28 @@ def test_evolved_schema_equals_catalog(mariadb, ddl_db, setup, statements):
         conn.close()
 
 
+def test_session_variables_that_change_definitions(mariadb, ddl_db):
+    """explicit_defaults_for_timestamp OFF makes TIMESTAMP columns NOT NULL unless declared NULL; sql_mode
+    REAL_AS_FLOAT makes REAL a FLOAT. load_server_defaults reads both (the connection's values)."""
+    conn = mariadb.connect(database=ddl_db)
+    name = f"t{uuid.uuid4().hex[:8]}"
+    try:
+        cur = conn.cursor()
+        cur.execute("SET SESSION explicit_defaults_for_timestamp = 0, sql_mode = 'REAL_AS_FLOAT'")
+        defaults = load_server_defaults(conn, SETTINGS)
+        assert not defaults.explicit_defaults_for_timestamp and defaults.real_as_float
+        sql = (
+            f"CREATE TABLE {quote_ident(name)} (t1 TIMESTAMP, t2 TIMESTAMP(3) DEFAULT NULL, t3 TIMESTAMP NULL, "
+            "d DATETIME, r REAL, r2 REAL(7,2), f8 FLOAT8, f4 FLOAT4)"
+        )
+        cur.execute(sql)
+        [change] = parse_ddl(sql, ddl_db, defaults=defaults)
+        assert isinstance(change, CreateTable)
+        _assert_same(change.schema, _schema(conn, TableId(ddl_db, name)), sql)
+    finally:
+        conn.close()
+
+
 #: statements whose binlog text (QueryEvents, as the stream reads them) is parsed in order; `{o}` is
 #: another database, the current one while some statements run (names relative to it)
 BINLOG_SCRIPT = [
@@ -302,3 +325,15 @@ def test_binlog_query_events_evolve_to_the_catalog(mariadb, ddl_db):
     finally:
         conn.close()
         mariadb.execute(f"DROP DATABASE IF EXISTS {quote_ident(other)}")
+
+
+def test_builtin_charset_table_is_the_servers(mariadb):
+    """MARIADB_CHARSETS (used when the caller passes no ServerDefaults.charsets) is MariaDB 10.11's table."""
+    conn = mariadb.connect()
+    try:
+        server = load_server_defaults(conn, SETTINGS).charsets
+    finally:
+        conn.close()
+    assert {k: (v.default_collation, v.mbmaxlen) for k, v in server.items()} == {
+        k: (v.default_collation, v.mbmaxlen) for k, v in MARIADB_CHARSETS.items()
+    }

@@ -324,3 +324,46 @@ def test_charsets():
     with pytest.raises(ValueError, match="unknown character set 'nope'"):
         d.charset("nope")
     assert (d.charset("ucs2").mbminlen, d.charset("utf8mb4").mbmaxlen) == (2, 4)
+
+
+# ---------------------------------------------------------------------------------------- apply_ddl
+
+
+def test_apply_ddl_evolves_and_plans():
+    from cdc_assets.core.ddl import apply_ddl
+
+    captured = lambda t: t.db == DB  # noqa: E731
+    sql = "ALTER TABLE orders ADD note INT NOT NULL, DROP qty, RENAME TO archive"
+    out = apply_ddl(
+        sql,
+        DB,
+        KNOWN,
+        is_captured=captured,
+        behavior="LENIENT",
+        enabled_tags=frozenset({"add.column", "alter.column.type", "create.table"}),
+    )
+    assert list(out.schemas) == [TableId(DB, "archive")]
+    assert out.schemas[TableId(DB, "archive")].column_names == ("id", "name", "note")
+    add, drop, rename = out.changes
+    assert add.sink[0].column.nullable  # type: ignore[attr-defined]  (LENIENT)
+    assert [type(c).__name__ for c in drop.sink] == ["AlterColumnType"]  # qty kept, made nullable
+    assert [type(c).__name__ for c in rename.sink] == ["CreateTable"]  # a new target; the old one stays
+    assert KNOWN == {T: SCHEMA}  # the input is not modified
+
+
+def test_apply_ddl_tables_entering_and_leaving_the_captured_set():
+    from cdc_assets.core.ddl import apply_ddl
+
+    captured = lambda t: t.db == DB  # noqa: E731
+    kw = dict(is_captured=captured, behavior="EVOLVE", enabled_tags=frozenset({"create.table", "drop.table"}))
+    out = apply_ddl("RENAME TABLE orders TO other.orders", DB, KNOWN, **kw)  # type: ignore[arg-type]
+    assert out.schemas == {} and out.changes[0].after is None and out.changes[0].sink == ()
+    out = apply_ddl("RENAME TABLE other.t TO shop.t", DB, KNOWN, **kw)  # type: ignore[arg-type]
+    assert out.schemas == KNOWN and out.changes[0].before is None and out.changes[0].after is None
+    assert out.changes[0].sink == ()
+    out = apply_ddl("CREATE TABLE t2 LIKE other.unknown", DB, KNOWN, **kw)  # type: ignore[arg-type]
+    assert out.schemas == KNOWN and out.changes[0].after is None
+    out = apply_ddl("CREATE TABLE t2 LIKE orders", DB, KNOWN, **kw)  # type: ignore[arg-type]
+    assert out.schemas[TableId(DB, "t2")].column_names == SCHEMA.column_names
+    out = apply_ddl("DROP TABLE orders", DB, KNOWN, **kw)  # type: ignore[arg-type]
+    assert out.schemas == {} and out.changes[0].sink == (DropTable(T, "DROP TABLE orders"),)

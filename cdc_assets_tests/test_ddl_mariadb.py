@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from cdc_assets.core.charsets import MARIADB_CHARSETS
-from cdc_assets.core.ddl import parse_ddl
+from cdc_assets.core.ddl import apply_ddl, parse_ddl
 from cdc_assets.core.evolution import evolve
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.schema_change import CreateTable, DropTable, RenameTable
@@ -309,16 +309,21 @@ def test_binlog_query_events_evolve_to_the_catalog(mariadb, ddl_db):
         known: dict[TableId, TableSchema] = {}
         seen: set[TableId] = set()
         for schema, query in queries:
-            for change in parse_ddl(query, schema, captured, known, defaults=defaults):
-                after = evolve(known.get(change.table), change)
-                known.pop(change.table, None)
-                seen.add(change.table)
-                if isinstance(change, RenameTable):
-                    assert change.new is not None
-                    seen.add(change.new)
-                    known[change.new] = after  # type: ignore[assignment]
-                elif after is not None:
-                    known[change.table] = after
+            outcome = apply_ddl(
+                query,
+                schema,
+                known,
+                is_captured=captured,
+                behavior="EVOLVE",
+                enabled_tags=frozenset(),
+                defaults=defaults,
+            )
+            known = outcome.schemas
+            for c in outcome.changes:
+                seen.add(c.change.table)
+                if isinstance(c.change, RenameTable):
+                    assert c.change.new is not None
+                    seen.add(c.change.new)
         assert sorted(t.table for t in known) == ["a", "b2", "c3", "d2"]
         for table in seen | set(known):
             _assert_same(known.get(table), _schema(conn, table), f"{table} after the script")

@@ -244,6 +244,11 @@ def test_case_only_rename_is_not_sent(behavior):
     assert plan_sink_changes(RenameColumn(T, DDL, old="qty", new="QTY"), S, behavior, ALL) == []
 
 
+@pytest.mark.parametrize("behavior", [B.LENIENT, B.EVOLVE, B.EXCEPTION, B.IGNORE])
+def test_rename_of_a_table_not_known_is_not_sent(behavior):
+    assert plan_sink_changes(RENAME_T, None, behavior, ALL) == []
+
+
 def test_lenient_needs_the_schema_before():
     with pytest.raises(EvolutionError, match="needs the schema in force"):
         plan_sink_changes(DROP_QTY, None, B.LENIENT, ALL)

@@ -29,7 +29,7 @@ from sqlglot.tokens import TokenType
 from cdc_assets.core.charsets import ServerDefaults, normalize_charset, normalize_collation
 from cdc_assets.core.ddl_columns import CONVERTED_TYPES, ColumnDef, converted_column, describe_column
 from cdc_assets.core.ddl_text import ColumnDefError, Tokens, tokenize, unwrap_executable_comments
-from cdc_assets.core.evolution import EvolutionError, evolve
+from cdc_assets.core.evolution import EvolutionError, evolve, plan_sink_changes
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.schema_change import (
     AddColumn,
@@ -47,7 +47,7 @@ from cdc_assets.core.schema_change import (
 )
 from cdc_assets.errors import TerminalError
 
-__all__ = ["DdlParseError", "ServerDefaults", "parse_ddl"]
+__all__ = ["DdlOutcome", "DdlParseError", "ServerDefaults", "TableChange", "apply_ddl", "parse_ddl"]
 
 
 class DdlParseError(TerminalError):
@@ -123,6 +123,73 @@ def parse_ddl(
         if p.table is not None and not captured(p.table):
             return []
         raise DdlParseError(p.table, ddl, str(e)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class TableChange:
+    """One source change of a statement, with the schema in force before and after it and what to send to
+    the sink (:func:`~cdc_assets.core.evolution.plan_sink_changes`; source table ids: route them).
+
+    ``after`` is None when the table is gone (:class:`DropTable`, or renamed to a name not captured: then
+    nothing is sent, the target stays as it was) and
+    when its schema is not known: a :class:`CreateTable` ``LIKE`` a table not in the schemas, or a
+    :class:`RenameTable` that brings a table not captured before under a captured name (``before`` None).
+    In those two cases the table's schema must be read from the catalog and the table snapshotted, as a
+    newly added table is.
+    """
+
+    change: SchemaChange
+    before: TableSchema | None
+    after: TableSchema | None
+    sink: tuple[SchemaChange, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class DdlOutcome:
+    """What one DDL statement does: the schemas in force afterwards (captured tables only) and the changes."""
+
+    schemas: dict[TableId, TableSchema]
+    changes: tuple[TableChange, ...]
+
+
+def apply_ddl(
+    sql: str,
+    current_db: str | None,
+    schemas: Mapping[TableId, TableSchema],
+    *,
+    is_captured: Callable[[TableId], bool],
+    behavior: str,
+    enabled_tags: frozenset[str],
+    defaults: ServerDefaults | None = None,
+) -> DdlOutcome:
+    """Parse one DDL statement (:func:`parse_ddl`), evolve the schemas in force (:func:`evolve`) and plan
+    the sink's changes (``behavior``: ``pipeline.schema.change.behavior``; ``enabled_tags``:
+    ``PipelineConfig.schema_change_types``). ``schemas`` is not modified.
+
+    Raises :class:`DdlParseError`, :class:`~cdc_assets.core.evolution.EvolutionError` (a change that does
+    not fit the schema in force) or :class:`~cdc_assets.core.evolution.SchemaChangeForbidden`
+    (``EXCEPTION``). Nothing is applied before all changes of the statement are planned, so a statement
+    that fails leaves nothing half done.
+    """
+    current = dict(schemas)
+    out: list[TableChange] = []
+    for change in parse_ddl(sql, current_db, is_captured, current, defaults=defaults):
+        before = current.get(change.table)
+        sink = tuple(plan_sink_changes(change, before, behavior, enabled_tags))
+        if isinstance(change, RenameTable) and before is None:
+            after = None  # a table not captured before: its schema is unknown
+        elif isinstance(change, CreateTable) and change.schema is None:
+            after = None  # LIKE a table not known
+        else:
+            after = evolve(before, change)
+        current.pop(change.table, None)
+        target = change.new if isinstance(change, RenameTable) else change.table
+        if after is not None and target is not None and is_captured(target):
+            current[target] = after
+        elif isinstance(change, RenameTable) and target is not None and not is_captured(target):
+            after, sink = None, ()  # renamed out of the captured set: its target stays as it is
+        out.append(TableChange(change, before, after, sink))
+    return DdlOutcome(current, tuple(out))
 
 
 # ------------------------------------------------------------------------------------ the parser

@@ -267,7 +267,8 @@ def plan_sink_changes(
     The result is then filtered by ``enabled_tags`` (:func:`accepts`), as Flink filters the derived events
     in the sink's metadata applier. A type change that changes nothing (``MODIFY`` that only moves a
     column), a rename that only changes the case of a name, and :class:`AlterTableCharset` are never
-    sent: sinks address columns by name, case-insensitively.
+    sent: sinks address columns by name, case-insensitively. Nor is a :class:`RenameTable` of a table
+    whose schema was not known (``before`` None): no target exists under the old name.
     """
     if isinstance(change, AlterTableCharset):
         return []
@@ -277,6 +278,8 @@ def plan_sink_changes(
             return []
     if isinstance(change, RenameColumn) and change.old.lower() == change.new.lower():
         return []  # a change of case only: sinks' column names are case-insensitive (see fit_rows)
+    if isinstance(change, RenameTable) and before is None:
+        return []  # a table not captured before has no target to rename: it is new (snapshot it)
     behavior = _behavior(behavior)
     if behavior == "EXCEPTION" and not isinstance(change, CreateTable):
         raise SchemaChangeForbidden(change)

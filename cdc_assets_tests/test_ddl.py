@@ -119,7 +119,10 @@ CASES = [
     ("ALTER TABLE orders CHANGE COLUMN IF EXISTS nope x INT", []),
     ("ALTER TABLE orders MODIFY name VARCHAR(50)", [("AlterColumnType", OT, "name", "varchar(50)", True)]),
     ("ALTER TABLE orders MODIFY COLUMN qty INT NOT NULL COMMENT 'how many'", [("AlterColumnComment", OT, "qty", "how many")]),
-    ("ALTER TABLE orders MODIFY qty INT NOT NULL FIRST", [("AlterColumnType", OT, "qty", "int(11)", False)]),
+    ("ALTER TABLE orders MODIFY qty INT NOT NULL FIRST", [
+        ("AlterColumnType", OT, "qty", "int(11)", False), ("AlterColumnComment", OT, "qty", "")]),
+    ("ALTER TABLE orders MODIFY qty INT NOT NULL COMMENT 'c' AFTER id", [
+        ("AlterColumnType", OT, "qty", "int(11)", False), ("AlterColumnComment", OT, "qty", "c")]),
     ("ALTER TABLE orders MODIFY id BIGINT", [("AlterColumnType", OT, "id", "bigint(20)", False)]),  # key stays NOT NULL
     ("ALTER TABLE orders MODIFY IF EXISTS nope INT", []),
     ("ALTER TABLE orders ALTER COLUMN qty SET DEFAULT 1, ALTER name DROP DEFAULT", []),

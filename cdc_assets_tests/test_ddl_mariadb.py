@@ -145,6 +145,10 @@ CASES: list[tuple[str, str | None, list[str]]] = [
     ("mixed", BASE, [
         "ALTER TABLE {t} ADD f INT NOT NULL AFTER a, DROP c, CHANGE b b2 SMALLINT, MODIFY d DECIMAL(12,3), "
         "RENAME COLUMN e TO e2, COMMENT 'mixed'"]),
+    ("order-after-renamed", BASE, ["ALTER TABLE {t} CHANGE b bb INT, ADD f INT AFTER bb"]),
+    ("order-drop-then-add", BASE, ["ALTER TABLE {t} DROP b, ADD b VARCHAR(3) FIRST"]),
+    ("order-after-added", BASE, ["ALTER TABLE {t} ADD f INT, ADD g INT AFTER f, MODIFY a VARCHAR(10) NOT NULL AFTER g"]),
+    ("order-modify-first-then-add-first", BASE, ["ALTER TABLE {t} MODIFY e ENUM('x','y') FIRST, ADD f INT FIRST"]),
     ("rename-table", BASE, ["ALTER TABLE {t} RENAME TO {t}_new", "RENAME TABLE {t}_new TO {t}"]),
     ("truncate", BASE, ["TRUNCATE TABLE {t}", "TRUNCATE {t}"]),
     ("sequence-of-changes", BASE, [

@@ -588,7 +588,10 @@ class _Parser:
             out.append(RenameColumn(table, self.ddl, old=old_name, new=new.name))
         if schema is not None and old_name in schema.primary_key:
             new = dataclasses.replace(new, nullable=False)  # key columns stay NOT NULL
-        if before is not None and dataclasses.replace(before, name=new.name) == new and position is None:
+        if before is not None and dataclasses.replace(before, name=new.name) == new:
+            # the same definition: a move (if any) and the comment, which MODIFY / CHANGE always replace
+            if position is not None:
+                out.append(AlterColumnType(table, self.ddl, name=new.name, column=new, position=position))
             out.append(AlterColumnComment(table, self.ddl, name=new.name, comment=col.comment or ""))
         else:
             out.append(

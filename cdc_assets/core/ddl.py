@@ -60,10 +60,15 @@ class DdlParseError(TerminalError):
     def __init__(self, table: TableId | None, ddl: str, reason: str) -> None:
         where = f"captured table {table}" if table is not None else "a table"
         short = ddl if len(ddl) <= 2000 else ddl[:2000] + " ..."
+        fix = (
+            ""
+            if "re-snapshot" in reason
+            else " To go on, re-snapshot the table (its target then gets the new schema)."
+        )
         super().__init__(
             f"cannot apply a DDL statement on {where}: {reason}. The stream stops here so that the target "
-            f"does not silently diverge from the source. Statement: {short!r}. To go on, re-snapshot the "
-            "table (its target then gets the new schema), or report the statement as a bug",
+            f"does not silently diverge from the source.{fix} Statement: {short!r}. If the server accepted a "
+            "statement this parser does not understand, report it as a bug",
             table=str(table) if table is not None else None,
         )
         self.table = table
@@ -122,7 +127,7 @@ def parse_ddl(
     except (ValueError, SqlglotError, EvolutionError, KeyError) as e:
         if p.table is not None and not captured(p.table):
             return []
-        raise DdlParseError(p.table, ddl, str(e)) from None
+        raise DdlParseError(p.table, ddl, e.reason if isinstance(e, EvolutionError) else str(e)) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -428,7 +433,8 @@ class _Parser:
             try:
                 changes = self._spec(table, schema, spec)
             except (ValueError, SqlglotError, ColumnDefError, EvolutionError) as e:
-                raise DdlParseError(table, self.ddl, f"{e} (in {spec.rest_text()!r})") from None
+                reason = e.reason if isinstance(e, EvolutionError) else str(e)
+                raise DdlParseError(table, self.ddl, f"{reason} (in {spec.rest_text()!r})") from None
             for c in changes:
                 if isinstance(c, RenameTable):
                     renamed_to = c.new  # the server renames after the other changes

@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from cdc_assets.core.ddl import parse_ddl
+from cdc_assets.core.charsets import MARIADB_CHARSETS
+from cdc_assets.core.ddl import apply_ddl, parse_ddl
 from cdc_assets.core.evolution import evolve
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.schema_change import CreateTable, DropTable, RenameTable
@@ -73,6 +74,7 @@ CASES: list[tuple[str, str | None, list[str]]] = [
         "CREATE TABLE IF NOT EXISTS {t} (a INT, b VARCHAR(10), c INT, CONSTRAINT pk PRIMARY KEY (b(3) DESC, a) "
         "USING BTREE COMMENT 'k', KEY kc (c), CHECK (c > 0)) "
         "ENGINE=InnoDB COMMENT='tc' DEFAULT CHARSET latin1 COLLATE latin1_bin"]),
+    ("create-pk-case", None, ["CREATE TABLE {t} (ID INT, v INT, PRIMARY KEY USING BTREE (id))"]),
     ("create-dump-style", None, [
         "CREATE TABLE {t} (\n  `id` int(11) NOT NULL AUTO_INCREMENT,\n  `name` varchar(64) COLLATE "
         "utf8mb4_unicode_ci NOT NULL DEFAULT '' COMMENT 'the ''name''',\n  `x``y` decimal(12,4) DEFAULT NULL,\n"
@@ -104,6 +106,7 @@ CASES: list[tuple[str, str | None, list[str]]] = [
     ("add-if-not-exists", BASE, ["ALTER TABLE {t} ADD COLUMN IF NOT EXISTS b INT, ADD IF NOT EXISTS f INT"]),
     ("add-online-ifexists", BASE, ["ALTER ONLINE TABLE IF EXISTS {t} ADD f INT, ALGORITHM=INPLACE, LOCK=NONE"]),
     ("add-json-spatial", BASE, ["ALTER TABLE {t} ADD j JSON, ADD p POINT NOT NULL, ADD i6 INET6"]),
+    ("add-reserved-named", BASE, ["ALTER TABLE {t} ADD `system` INT, ADD `select` INT, ADD `key` INT"]),
     ("add-keyword-names", BASE, ["ALTER TABLE {t} ADD vector INT, ADD COLUMN IF NOT EXISTS (period INT, q INT)"]),
     ("add-compressed-invisible", BASE, ["ALTER TABLE {t} ADD z TEXT COMPRESSED, ADD y INT INVISIBLE AFTER id"]),
     ("add-charset-column", BASE, ["alter table {t} add column f varchar(4) character set latin1 collate latin1_bin"]),
@@ -130,6 +133,10 @@ CASES: list[tuple[str, str | None, list[str]]] = [
     ("table-charset", BASE, ["ALTER TABLE {t} DEFAULT CHARSET=latin1", "ALTER TABLE {t} ADD f VARCHAR(3)"]),
     ("table-collate", BASE, ["ALTER TABLE {t} COLLATE utf8mb4_bin", "ALTER TABLE {t} ADD f TEXT"]),
     ("convert", BASE_LATIN1, ["ALTER TABLE {t} CONVERT TO CHARACTER SET utf8mb4"]),
+    ("convert-binary", BASE, ["ALTER TABLE {t} ADD l LONGTEXT, ADD m TINYTEXT, CONVERT TO CHARACTER SET binary"]),
+    ("convert-text-sizes", BASE_LATIN1, [
+        "ALTER TABLE {t} ADD l TINYTEXT, ADD m MEDIUMTEXT, ADD n LONGTEXT, ADD s SET('p','q')",
+        "ALTER TABLE {t} CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"]),
     ("convert-collate", BASE, ["ALTER TABLE {t} CONVERT TO CHARACTER SET latin1 COLLATE latin1_bin"]),
     ("index-noop", BASE, [
         "ALTER TABLE {t} ADD INDEX ib (b)", "CREATE INDEX ic ON {t} (b)", "ALTER TABLE {t} DROP INDEX ib",
@@ -138,6 +145,10 @@ CASES: list[tuple[str, str | None, list[str]]] = [
     ("mixed", BASE, [
         "ALTER TABLE {t} ADD f INT NOT NULL AFTER a, DROP c, CHANGE b b2 SMALLINT, MODIFY d DECIMAL(12,3), "
         "RENAME COLUMN e TO e2, COMMENT 'mixed'"]),
+    ("order-after-renamed", BASE, ["ALTER TABLE {t} CHANGE b bb INT, ADD f INT AFTER bb"]),
+    ("order-drop-then-add", BASE, ["ALTER TABLE {t} DROP b, ADD b VARCHAR(3) FIRST"]),
+    ("order-after-added", BASE, ["ALTER TABLE {t} ADD f INT, ADD g INT AFTER f, MODIFY a VARCHAR(10) NOT NULL AFTER g"]),
+    ("order-modify-first-then-add-first", BASE, ["ALTER TABLE {t} MODIFY e ENUM('x','y') FIRST, ADD f INT FIRST"]),
     ("rename-table", BASE, ["ALTER TABLE {t} RENAME TO {t}_new", "RENAME TABLE {t}_new TO {t}"]),
     ("truncate", BASE, ["TRUNCATE TABLE {t}", "TRUNCATE {t}"]),
     ("sequence-of-changes", BASE, [
@@ -210,3 +221,128 @@ def test_evolved_schema_equals_catalog(mariadb, ddl_db, setup, statements):
                 _assert_same(known.get(table), _schema(conn, table), f"after {sql!r}")
     finally:
         conn.close()
+
+
+def test_session_variables_that_change_definitions(mariadb, ddl_db):
+    """explicit_defaults_for_timestamp OFF makes TIMESTAMP columns NOT NULL unless declared NULL; sql_mode
+    REAL_AS_FLOAT makes REAL a FLOAT. load_server_defaults reads both (the connection's values)."""
+    conn = mariadb.connect(database=ddl_db)
+    name = f"t{uuid.uuid4().hex[:8]}"
+    try:
+        cur = conn.cursor()
+        cur.execute("SET SESSION explicit_defaults_for_timestamp = 0, sql_mode = 'REAL_AS_FLOAT'")
+        defaults = load_server_defaults(conn, SETTINGS)
+        assert not defaults.explicit_defaults_for_timestamp and defaults.real_as_float
+        sql = (
+            f"CREATE TABLE {quote_ident(name)} (t1 TIMESTAMP, t2 TIMESTAMP(3) DEFAULT NULL, t3 TIMESTAMP NULL, "
+            "d DATETIME, r REAL, r2 REAL(7,2), f8 FLOAT8, f4 FLOAT4)"
+        )
+        cur.execute(sql)
+        [change] = parse_ddl(sql, ddl_db, defaults=defaults)
+        assert isinstance(change, CreateTable)
+        _assert_same(change.schema, _schema(conn, TableId(ddl_db, name)), sql)
+    finally:
+        conn.close()
+
+
+#: statements whose binlog text (QueryEvents, as the stream reads them) is parsed in order; `{o}` is
+#: another database, the current one while some statements run (names relative to it)
+BINLOG_SCRIPT = [
+    "CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(10)) DEFAULT CHARSET=latin1",
+    "CREATE TABLE IF NOT EXISTS a (x INT)",  # logged although nothing happens
+    "CREATE TABLE b (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, t TEXT, d DECIMAL(8,3))",
+    "INSERT INTO a VALUES (1, 'x'), (2, 'y')",
+    "CREATE TABLE c AS SELECT id, v, 1 AS one FROM a",  # logged as a CREATE TABLE with columns in row format
+    "CREATE TABLE c2 (PRIMARY KEY (id)) SELECT id, v FROM a",
+    "ALTER TABLE a ADD COLUMN w INT NOT NULL DEFAULT 0 AFTER id, MODIFY v VARCHAR(20), ALGORITHM=INPLACE",
+    "ALTER ONLINE TABLE b CHANGE t body TEXT, ADD INDEX ib (d)",
+    "ALTER TABLE b MODIFY body MEDIUMTEXT",
+    "CREATE TEMPORARY TABLE tmp (x INT)",
+    "DROP TEMPORARY TABLE tmp",
+    "RENAME TABLE c TO c_renamed, c2 TO c3",
+    "ALTER TABLE b RENAME TO b2",
+    "TRUNCATE TABLE a",
+    "CREATE TABLE d LIKE a",
+    "DROP TABLE IF EXISTS c_renamed, nosuch",
+    "USE {o}",
+    "ALTER TABLE {db}.a ADD z DATETIME(6)",
+    "CREATE TABLE {db}.e (k INT KEY)",
+    "ALTER TABLE {db}.d RENAME TO {db}.d2",
+    "USE {db}",
+    "ALTER TABLE a COMMENT 'done', DEFAULT CHARSET=utf8mb4",
+    "ALTER TABLE a ADD u VARCHAR(5)",
+    "DROP TABLE e",
+]
+
+
+def test_binlog_query_events_evolve_to_the_catalog(mariadb, ddl_db):
+    from pymysqlreplication import BinLogStreamReader
+    from pymysqlreplication.event import QueryEvent
+
+    other = f"{ddl_db}_o"
+    mariadb.execute(f"CREATE DATABASE {quote_ident(other)}")
+    conn = mariadb.connect(database=ddl_db)
+    try:
+        cur = conn.cursor()
+        cur.execute("SHOW MASTER STATUS")
+        log_file, log_pos = cur.fetchone()[:2]
+        defaults = load_server_defaults(conn, SETTINGS)
+        for raw in BINLOG_SCRIPT:
+            cur.execute(raw.format(db=quote_ident(ddl_db), o=quote_ident(other)))
+        cur.execute("FLUSH BINARY LOGS")  # ends the file, so the non-blocking read below stops
+        stream = BinLogStreamReader(
+            connection_settings={"host": mariadb.host, "port": mariadb.port, "user": "root", "password": ""},
+            server_id=4242,
+            log_file=log_file,
+            log_pos=log_pos,
+            resume_stream=True,
+            blocking=False,
+            only_events=[QueryEvent],
+        )
+        queries = []
+        try:
+            for ev in stream:
+                schema = ev.schema.decode() if isinstance(ev.schema, bytes) else ev.schema
+                if ev.query not in ("BEGIN", "COMMIT"):
+                    queries.append((schema, ev.query))
+        finally:
+            stream.close()
+        assert any("generated by server" in q for _, q in queries)  # the server rewrites DROP TABLE
+
+        captured = lambda t: t.db == ddl_db  # noqa: E731
+        known: dict[TableId, TableSchema] = {}
+        seen: set[TableId] = set()
+        for schema, query in queries:
+            outcome = apply_ddl(
+                query,
+                schema,
+                known,
+                is_captured=captured,
+                behavior="EVOLVE",
+                enabled_tags=frozenset(),
+                defaults=defaults,
+            )
+            known = outcome.schemas
+            for c in outcome.changes:
+                seen.add(c.change.table)
+                if isinstance(c.change, RenameTable):
+                    assert c.change.new is not None
+                    seen.add(c.change.new)
+        assert sorted(t.table for t in known) == ["a", "b2", "c3", "d2"]
+        for table in seen | set(known):
+            _assert_same(known.get(table), _schema(conn, table), f"{table} after the script")
+    finally:
+        conn.close()
+        mariadb.execute(f"DROP DATABASE IF EXISTS {quote_ident(other)}")
+
+
+def test_builtin_charset_table_is_the_servers(mariadb):
+    """MARIADB_CHARSETS (used when the caller passes no ServerDefaults.charsets) is MariaDB 10.11's table."""
+    conn = mariadb.connect()
+    try:
+        server = load_server_defaults(conn, SETTINGS).charsets
+    finally:
+        conn.close()
+    assert {k: (v.default_collation, v.mbmaxlen) for k, v in server.items()} == {
+        k: (v.default_collation, v.mbmaxlen) for k, v in MARIADB_CHARSETS.items()
+    }

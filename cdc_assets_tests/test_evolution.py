@@ -239,6 +239,16 @@ def test_exception_allows_create_table_and_no_op_changes():
     )
 
 
+@pytest.mark.parametrize("behavior", [B.LENIENT, B.EVOLVE, B.EXCEPTION])
+def test_case_only_rename_is_not_sent(behavior):
+    assert plan_sink_changes(RenameColumn(T, DDL, old="qty", new="QTY"), S, behavior, ALL) == []
+
+
+@pytest.mark.parametrize("behavior", [B.LENIENT, B.EVOLVE, B.EXCEPTION, B.IGNORE])
+def test_rename_of_a_table_not_known_is_not_sent(behavior):
+    assert plan_sink_changes(RENAME_T, None, behavior, ALL) == []
+
+
 def test_lenient_needs_the_schema_before():
     with pytest.raises(EvolutionError, match="needs the schema in force"):
         plan_sink_changes(DROP_QTY, None, B.LENIENT, ALL)
@@ -300,8 +310,7 @@ def test_tag_filter(change, behavior, tags, expected):
 
 
 def test_lenient_config_default_excludes_truncate_and_drop_table():
-    from cdc_assets.config.models import PipelineConfig  # noqa: F401  (the property documents the default)
-
+    # PipelineConfig.schema_change_types under LENIENT without exclude.schema.changes
     tags = ALL - {"drop.table", "truncate.table"}
     assert not accepts(TRUNC, tags) and not accepts(DROPT, tags) and accepts(ADD_X, tags)
     assert not accepts(AlterTableCharset(T, DDL, charset="a", collation="b"), ALL)

@@ -13,7 +13,7 @@ statement that touches a captured table is never skipped silently.
 
 What the parser cannot know from the statement alone comes from ``known`` (the schemas in force,
 for ``CHANGE`` / ``MODIFY`` comparisons, ``CREATE TABLE ... LIKE``, ``CONVERT TO CHARACTER SET``
-and the table's default character set) and from :class:`~cdc_assets.core.ddl_columns.ServerDefaults`
+and the table's default character set) and from :class:`~cdc_assets.core.charsets.ServerDefaults`
 (database default character sets).
 """
 
@@ -21,32 +21,22 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokens import TokenType
 
-from cdc_assets.core.ddl_columns import (
-    ColumnDef,
-    ColumnDefError,
-    ServerDefaults,
-    column_from_def,
-    normalize_charset,
-    normalize_collation,
-    read_raw_type,
-)
-from cdc_assets.core.evolution import EvolutionError, evolve
-from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.charsets import ServerDefaults, normalize_charset, normalize_collation
+from cdc_assets.core.ddl_columns import CONVERTED_TYPES, ColumnDef, converted_column, describe_column
+from cdc_assets.core.ddl_text import ColumnDefError, Tokens, tokenize, unwrap_executable_comments
+from cdc_assets.core.evolution import EvolutionError, evolve, plan_sink_changes
+from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.schema_change import (
     AddColumn,
     AlterColumnComment,
     AlterColumnType,
     AlterTableCharset,
     AlterTableComment,
-    ColumnPosition,
     CreateTable,
     DropColumn,
     DropTable,
@@ -57,7 +47,7 @@ from cdc_assets.core.schema_change import (
 )
 from cdc_assets.errors import TerminalError
 
-__all__ = ["DdlParseError", "ServerDefaults", "parse_ddl"]
+__all__ = ["DdlOutcome", "DdlParseError", "ServerDefaults", "TableChange", "apply_ddl", "parse_ddl"]
 
 
 class DdlParseError(TerminalError):
@@ -70,170 +60,20 @@ class DdlParseError(TerminalError):
     def __init__(self, table: TableId | None, ddl: str, reason: str) -> None:
         where = f"captured table {table}" if table is not None else "a table"
         short = ddl if len(ddl) <= 2000 else ddl[:2000] + " ..."
+        fix = (
+            ""
+            if "re-snapshot" in reason
+            else " To go on, re-snapshot the table (its target then gets the new schema)."
+        )
         super().__init__(
             f"cannot apply a DDL statement on {where}: {reason}. The stream stops here so that the target "
-            f"does not silently diverge from the source. Statement: {short!r}. To go on, re-snapshot the "
-            "table (its target then gets the new schema), or report the statement as a bug",
+            f"does not silently diverge from the source.{fix} Statement: {short!r}. If the server accepted a "
+            "statement this parser does not understand, report it as a bug",
             table=str(table) if table is not None else None,
         )
         self.table = table
         self.ddl = ddl
         self.reason = reason
-
-
-# ---------------------------------------------------------------------------------------- tokens
-
-_EXEC_COMMENT = re.compile(r"/\*M?!\d*|\*/")
-
-
-def _unwrap_executable_comments(sql: str) -> str:
-    """``/*!40101 DEFAULT CHARSET=x */`` and ``/*M!100100 ...*/`` are statement text to the server."""
-    if "/*!" not in sql and "/*M!" not in sql:
-        return sql
-    out: list[str] = []
-    pos, depth_exec = 0, 0
-    for m in _EXEC_COMMENT.finditer(sql):
-        if m.group(0) == "*/":
-            if depth_exec:
-                out.append(sql[pos : m.start()] + "  ")
-                pos, depth_exec = m.end(), depth_exec - 1
-            continue
-        out.append(sql[pos : m.start()] + " " * (m.end() - m.start()))
-        pos, depth_exec = m.end(), depth_exec + 1
-    out.append(sql[pos:])
-    return "".join(out)
-
-
-class _Tokens:
-    """A cursor over the statement's tokens (keyword tests are on unquoted tokens only)."""
-
-    def __init__(self, sql: str, tokens: Sequence[Token], i: int = 0, end: int | None = None) -> None:
-        self.sql = sql
-        self.toks = list(tokens)
-        self.i = i
-        self.end = len(self.toks) if end is None else end
-
-    def peek(self, k: int = 0) -> Token | None:
-        j = self.i + k
-        return self.toks[j] if j < self.end else None
-
-    def word(self, k: int = 0) -> str:
-        """The upper-case text of an unquoted token ('' for quoted names, strings and the end)."""
-        t = self.peek(k)
-        if t is None or t.token_type in (TokenType.IDENTIFIER, TokenType.STRING):
-            return ""
-        return t.text.upper()
-
-    def accept(self, *words: str) -> bool:
-        if all(self.word(k) == w for k, w in enumerate(words)):
-            self.i += len(words)
-            return True
-        return False
-
-    def at_end(self) -> bool:
-        return self.i >= self.end
-
-    def name(self) -> str:
-        t = self.peek()
-        if t is None or t.token_type in (
-            TokenType.COMMA,
-            TokenType.L_PAREN,
-            TokenType.R_PAREN,
-            TokenType.DOT,
-        ):
-            raise ValueError("a name was expected")
-        self.i += 1
-        return t.text
-
-    def table(self, current_db: str | None) -> TableId:
-        first = self.name()
-        if self.peek() is not None and self.peek().token_type == TokenType.DOT:  # type: ignore[union-attr]
-            self.i += 1
-            return TableId(first, self.name())
-        if not current_db:
-            raise ValueError(
-                f"the table name {first!r} is not qualified and the statement has no current database"
-            )
-        return TableId(current_db, first)
-
-    def text_from(self, j: int) -> str:
-        """The statement text of tokens j .. the cursor (exclusive)."""
-        if j >= self.i:
-            return ""
-        return self.sql[self.toks[j].start : self.toks[self.i - 1].end + 1]
-
-    def split(self) -> list[_Tokens]:
-        """The remaining tokens split at top-level commas."""
-        parts: list[_Tokens] = []
-        depth, start = 0, self.i
-        for j in range(self.i, self.end):
-            tt = self.toks[j].token_type
-            if tt == TokenType.L_PAREN:
-                depth += 1
-            elif tt == TokenType.R_PAREN:
-                depth -= 1
-            elif tt == TokenType.COMMA and depth == 0:
-                parts.append(_Tokens(self.sql, self.toks, start, j))
-                start = j + 1
-        parts.append(_Tokens(self.sql, self.toks, start, self.end))
-        return [p for p in parts if p.i < p.end]
-
-    def rest_text(self) -> str:
-        if self.at_end():
-            return ""
-        return self.sql[self.toks[self.i].start : self.toks[self.end - 1].end + 1]
-
-    def paren_group(self) -> _Tokens:
-        """The tokens inside the ``(`` ... ``)`` at the cursor; the cursor moves past the ``)``."""
-        t = self.peek()
-        if t is None or t.token_type != TokenType.L_PAREN:
-            raise ValueError("'(' was expected")
-        depth = 0
-        for j in range(self.i, self.end):
-            tt = self.toks[j].token_type
-            if tt == TokenType.L_PAREN:
-                depth += 1
-            elif tt == TokenType.R_PAREN:
-                depth -= 1
-                if depth == 0:
-                    inner = _Tokens(self.sql, self.toks, self.i + 1, j)
-                    self.i = j + 1
-                    return inner
-        raise ValueError("unbalanced parentheses")
-
-
-class _Tokenizer(MySQL.Tokenizer):
-    # MySQL's tokenizer turns RENAME / REPLACE ... into one opaque command string; here every word counts
-    COMMANDS: set = set()
-
-
-_WORDS = re.compile(r"\S+")
-
-
-def _tokenize(sql: str) -> list[Token]:
-    """The statement's tokens, with multi-word keywords (``PRIMARY KEY``, ``ORDER BY``) split into words."""
-    toks: list[Token] = []
-    for t in _Tokenizer().tokenize(sql):
-        source = sql[t.start : t.end + 1]
-        if (
-            t.token_type not in (TokenType.IDENTIFIER, TokenType.STRING)
-            and " " in t.text
-            and source.upper() != source.lower()
-            and len(source.split()) > 1
-        ):
-            for m in _WORDS.finditer(source):
-                toks.append(
-                    Token(
-                        TokenType.VAR, m.group(0), t.line, t.col, t.start + m.start(), t.start + m.end() - 1
-                    )
-                )
-        else:
-            toks.append(t)
-    while toks and toks[-1].token_type == TokenType.SEMICOLON:
-        toks.pop()
-    if any(t.token_type == TokenType.SEMICOLON for t in toks):
-        raise ValueError("more than one statement")
-    return toks
 
 
 _LEADING_WORD = re.compile(r"(?:\s+|/\*.*?\*/|--[ \t][^\n]*|#[^\n]*)*([A-Za-z]+)", re.S)
@@ -259,24 +99,27 @@ def parse_ddl(
     unreadable statement on an uncaptured table is no error. ``RENAME TABLE`` is returned when either
     name is captured. ``known`` holds the schemas in force: without a table's schema, ``CHANGE`` and
     ``MODIFY`` always give an :class:`AlterColumnType` (the parser cannot tell whether only the comment
-    changed) and a column added without a character set gets charset None.
+    changed) and a column added without a character set gets charset None. When ``known`` is given,
+    ``DROP TABLE IF EXISTS`` leaves out the tables not in it (the server logs those statements with
+    every name, existing or not).
 
     Raises :class:`DdlParseError` for a statement on a captured table that is not understood or not
     supported (primary key changes, ``CREATE TABLE ... SELECT``, system versioning).
     """
+    known_given = known is not None
     known = known or {}
     captured = is_captured or (lambda _t: True)
     defaults = defaults or ServerDefaults()
     ddl = sql.strip()
-    text = _unwrap_executable_comments(ddl)
+    text = unwrap_executable_comments(ddl)
     m = _LEADING_WORD.match(text)
     if not m or m.group(1).upper() not in _DDL_VERBS:
         return []
     try:
-        toks = _Tokens(text, _tokenize(text))
+        toks = Tokens(text, tokenize(text))
     except (SqlglotError, ValueError) as e:
         raise DdlParseError(None, ddl, f"the statement cannot be tokenised ({e})") from None
-    p = _Parser(ddl, text, current_db or None, captured, known, defaults)
+    p = _Parser(ddl, text, current_db or None, captured, known, defaults, known_given)
     try:
         return p.statement(toks)
     except DdlParseError:
@@ -284,7 +127,74 @@ def parse_ddl(
     except (ValueError, SqlglotError, EvolutionError, KeyError) as e:
         if p.table is not None and not captured(p.table):
             return []
-        raise DdlParseError(p.table, ddl, str(e)) from None
+        raise DdlParseError(p.table, ddl, e.reason if isinstance(e, EvolutionError) else str(e)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class TableChange:
+    """One source change of a statement, with the schema in force before and after it and what to send to
+    the sink (:func:`~cdc_assets.core.evolution.plan_sink_changes`; source table ids: route them).
+
+    ``after`` is None when the table is gone (:class:`DropTable`, or renamed to a name not captured: then
+    nothing is sent, the target stays as it was) and
+    when its schema is not known: a :class:`CreateTable` ``LIKE`` a table not in the schemas, or a
+    :class:`RenameTable` that brings a table not captured before under a captured name (``before`` None).
+    In those two cases the table's schema must be read from the catalog and the table snapshotted, as a
+    newly added table is.
+    """
+
+    change: SchemaChange
+    before: TableSchema | None
+    after: TableSchema | None
+    sink: tuple[SchemaChange, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class DdlOutcome:
+    """What one DDL statement does: the schemas in force afterwards (captured tables only) and the changes."""
+
+    schemas: dict[TableId, TableSchema]
+    changes: tuple[TableChange, ...]
+
+
+def apply_ddl(
+    sql: str,
+    current_db: str | None,
+    schemas: Mapping[TableId, TableSchema],
+    *,
+    is_captured: Callable[[TableId], bool],
+    behavior: str,
+    enabled_tags: frozenset[str],
+    defaults: ServerDefaults | None = None,
+) -> DdlOutcome:
+    """Parse one DDL statement (:func:`parse_ddl`), evolve the schemas in force (:func:`evolve`) and plan
+    the sink's changes (``behavior``: ``pipeline.schema.change.behavior``; ``enabled_tags``:
+    ``PipelineConfig.schema_change_types``). ``schemas`` is not modified.
+
+    Raises :class:`DdlParseError`, :class:`~cdc_assets.core.evolution.EvolutionError` (a change that does
+    not fit the schema in force) or :class:`~cdc_assets.core.evolution.SchemaChangeForbidden`
+    (``EXCEPTION``). Nothing is applied before all changes of the statement are planned, so a statement
+    that fails leaves nothing half done.
+    """
+    current = dict(schemas)
+    out: list[TableChange] = []
+    for change in parse_ddl(sql, current_db, is_captured, current, defaults=defaults):
+        before = current.get(change.table)
+        sink = tuple(plan_sink_changes(change, before, behavior, enabled_tags))
+        if isinstance(change, RenameTable) and before is None:
+            after = None  # a table not captured before: its schema is unknown
+        elif isinstance(change, CreateTable) and change.schema is None:
+            after = None  # LIKE a table not known
+        else:
+            after = evolve(before, change)
+        current.pop(change.table, None)
+        target = change.new if isinstance(change, RenameTable) else change.table
+        if after is not None and target is not None and is_captured(target):
+            current[target] = after
+        elif isinstance(change, RenameTable) and target is not None and not is_captured(target):
+            after, sink = None, ()  # renamed out of the captured set: its target stays as it is
+        out.append(TableChange(change, before, after, sink))
+    return DdlOutcome(current, tuple(out))
 
 
 # ------------------------------------------------------------------------------------ the parser
@@ -321,7 +231,7 @@ _INDEX_WORDS = {
 _INDEX_IF_FOLLOWED = {"PERIOD": ("FOR",), "VECTOR": ("INDEX", "KEY")}
 
 
-def _key_spec(t: _Tokens) -> str | None:
+def _key_spec(t: Tokens) -> str | None:
     """At the start of an ADD / DROP object (or a CREATE TABLE element): ``"primary"`` for the primary
     key, ``"index"`` for any other index, key, constraint, partition or period, None for a column."""
     w = t.word()
@@ -343,9 +253,10 @@ class _Parser:
     captured: Callable[[TableId], bool]
     known: Mapping[TableId, TableSchema]
     defaults: ServerDefaults
+    known_given: bool
     table: TableId | None = None
 
-    def statement(self, t: _Tokens) -> list[SchemaChange]:
+    def statement(self, t: Tokens) -> list[SchemaChange]:
         verb = t.word()
         t.i += 1
         if verb == "ALTER":
@@ -375,16 +286,17 @@ class _Parser:
         return []
 
     # --------------------------------------------------------------------------- DROP / RENAME
-    def drop(self, t: _Tokens) -> list[SchemaChange]:
-        t.accept("IF", "EXISTS")
+    def drop(self, t: Tokens) -> list[SchemaChange]:
+        if_exists = t.accept("IF", "EXISTS")
         out: list[SchemaChange] = []
         for part in t.split():
             table = part.table(self.current_db)
-            if self.captured(table):
-                out.append(DropTable(table, self.ddl))
+            if not self.captured(table) or (if_exists and self.known_given and table not in self.known):
+                continue  # IF EXISTS: a table that does not exist is logged too (the server's own DROPs)
+            out.append(DropTable(table, self.ddl))
         return out
 
-    def rename(self, t: _Tokens) -> list[SchemaChange]:
+    def rename(self, t: Tokens) -> list[SchemaChange]:
         t.accept("IF", "EXISTS")
         out: list[SchemaChange] = []
         for part in t.split():
@@ -401,7 +313,7 @@ class _Parser:
         return out
 
     # --------------------------------------------------------------------------------- CREATE
-    def create(self, t: _Tokens, replace: bool) -> list[SchemaChange]:
+    def create(self, t: Tokens, replace: bool) -> list[SchemaChange]:
         if_not_exists = t.accept("IF", "NOT", "EXISTS")
         table = self.table = t.table(self.current_db)
         if not self.captured(table) or (if_not_exists and table in self.known):
@@ -443,6 +355,11 @@ class _Parser:
             if key or len(inline) > 1:
                 raise ValueError("more than one primary key")
             key = inline
+        names = {c.column.name.lower(): c.column.name for c in columns}
+        try:
+            key = [names[k.lower()] for k in key]  # as the columns spell them
+        except KeyError as e:
+            raise ValueError(f"the primary key names a column the table does not have: {e}") from None
         cols = tuple(
             dataclasses.replace(c.column, nullable=False) if c.column.name in key else c.column
             for c in columns
@@ -457,15 +374,13 @@ class _Parser:
         schema = dataclasses.replace(base, table_id=table) if base is not None else None
         return CreateTable(table, self.ddl, schema=schema, like=src)
 
-    def _key_columns(self, t: _Tokens) -> list[str]:
-        if t.word() == "USING":
-            t.i += 2
-        names: list[str] = []
-        for part in t.paren_group().split():
-            names.append(part.name())  # a prefix length (a(10)) or ASC/DESC may follow
-        return names
+    def _key_columns(self, t: Tokens) -> list[str]:
+        while not t.at_end() and t.peek().token_type != TokenType.L_PAREN:  # type: ignore[union-attr]
+            t.i += 1  # USING BTREE
+        # each part is a name, maybe with a prefix length (a(10)) and ASC / DESC
+        return [part.name() for part in t.paren_group().split()]
 
-    def _table_options(self, t: _Tokens) -> tuple[str | None, str | None, str | None]:
+    def _table_options(self, t: Tokens) -> tuple[str | None, str | None, str | None]:
         """(charset, collation, comment) among table options at the cursor (the cursor moves to the end
         or to a SELECT)."""
         charset = collation = comment = None
@@ -501,10 +416,10 @@ class _Parser:
         return self.defaults.databases.get(db)
 
     def _column(self, text: str, table_cs: tuple[str, str] | None) -> ColumnDef:
-        return _describe_column(text, table_cs, self.defaults)[0]
+        return describe_column(text, table_cs, self.defaults)[0]
 
     # ---------------------------------------------------------------------------------- ALTER
-    def alter(self, t: _Tokens) -> list[SchemaChange]:
+    def alter(self, t: Tokens) -> list[SchemaChange]:
         table = self.table = t.table(self.current_db)
         if not self.captured(table):
             return []
@@ -518,7 +433,8 @@ class _Parser:
             try:
                 changes = self._spec(table, schema, spec)
             except (ValueError, SqlglotError, ColumnDefError, EvolutionError) as e:
-                raise DdlParseError(table, self.ddl, f"{e} (in {spec.rest_text()!r})") from None
+                reason = e.reason if isinstance(e, EvolutionError) else str(e)
+                raise DdlParseError(table, self.ddl, f"{reason} (in {spec.rest_text()!r})") from None
             for c in changes:
                 if isinstance(c, RenameTable):
                     renamed_to = c.new  # the server renames after the other changes
@@ -530,7 +446,7 @@ class _Parser:
             out.append(RenameTable(table, self.ddl, new=renamed_to))
         return out
 
-    def _spec(self, table: TableId, schema: TableSchema | None, s: _Tokens) -> list[SchemaChange]:
+    def _spec(self, table: TableId, schema: TableSchema | None, s: Tokens) -> list[SchemaChange]:
         w = s.word()
         table_cs = (
             (schema.default_charset, schema.default_collation)
@@ -544,7 +460,7 @@ class _Parser:
                 raise ValueError("changing the primary key of a captured table is not supported")
             if kind == "index":
                 return []
-            if s.word() == "SYSTEM":
+            if s.word() == "SYSTEM" and s.word(1) == "VERSIONING":
                 raise ValueError("ADD SYSTEM VERSIONING (hidden row_start/row_end columns) is not supported")
             s.accept("COLUMN")
             if_not_exists = s.accept("IF", "NOT", "EXISTS")
@@ -585,7 +501,7 @@ class _Parser:
             old = s.name() if w == "CHANGE" else None
             text = s.rest_text()
             if old is None:
-                s2 = _Tokens(s.sql, s.toks, s.i, s.end)
+                s2 = Tokens(s.sql, s.toks, s.i, s.end)
                 old = s2.name()
             if schema is not None and _find(schema, old) is None and if_exists:
                 return []
@@ -640,7 +556,7 @@ class _Parser:
         table_cs: tuple[str, str] | None,
         if_not_exists: bool,
     ) -> list[SchemaChange]:
-        col, position = _describe_column(text, table_cs, self.defaults)
+        col, position = describe_column(text, table_cs, self.defaults)
         if col.primary_key:
             raise ValueError("changing the primary key of a captured table is not supported")
         if schema is not None and _find(schema, col.column.name) is not None:
@@ -665,7 +581,7 @@ class _Parser:
         text: str,
         table_cs: tuple[str, str] | None,
     ) -> list[SchemaChange]:
-        col, position = _describe_column(text, table_cs, self.defaults)
+        col, position = describe_column(text, table_cs, self.defaults)
         if col.primary_key:
             raise ValueError("changing the primary key of a captured table is not supported")
         new = col.column
@@ -678,7 +594,10 @@ class _Parser:
             out.append(RenameColumn(table, self.ddl, old=old_name, new=new.name))
         if schema is not None and old_name in schema.primary_key:
             new = dataclasses.replace(new, nullable=False)  # key columns stay NOT NULL
-        if before is not None and dataclasses.replace(before, name=new.name) == new and position is None:
+        if before is not None and dataclasses.replace(before, name=new.name) == new:
+            # the same definition: a move (if any) and the comment, which MODIFY / CHANGE always replace
+            if position is not None:
+                out.append(AlterColumnType(table, self.ddl, name=new.name, column=new, position=position))
             out.append(AlterColumnComment(table, self.ddl, name=new.name, comment=col.comment or ""))
         else:
             out.append(
@@ -694,7 +613,7 @@ class _Parser:
             )
         return out
 
-    def _convert(self, table: TableId, schema: TableSchema | None, s: _Tokens) -> list[SchemaChange]:
+    def _convert(self, table: TableId, schema: TableSchema | None, s: Tokens) -> list[SchemaChange]:
         s.i += 1
         if not s.accept("TO"):
             raise ValueError("CONVERT without TO")
@@ -710,45 +629,16 @@ class _Parser:
         if schema is None:
             raise ValueError("CONVERT TO CHARACTER SET needs the table's schema in force")
         out: list[SchemaChange] = [AlterTableCharset(table, self.ddl, charset=cs[0], collation=cs[1])]
-        info = self.defaults.charset(cs[0])
         for c in schema.columns:
-            if c.charset is None or c.data_type not in _CONVERTED:
+            if c.charset is None or c.data_type not in CONVERTED_TYPES:
                 continue
-            new = _converted(c, cs[0], cs[1], info.mbmaxlen, self.defaults)
+            new = converted_column(c, cs[0], cs[1], self.defaults)
             if new != c:
                 out.append(AlterColumnType(table, self.ddl, name=c.name, column=new))
         return out
 
 
-_CONVERTED = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set")
-_TEXT_SIZES = (("tinytext", 255), ("text", 65535), ("mediumtext", 16777215), ("longtext", 4294967295))
-
-
-def _converted(c, charset: str, collation: str, mbmaxlen: int, defaults: ServerDefaults):
-    """A text column after CONVERT TO CHARACTER SET: TEXT types grow so that as many characters fit."""
-    data_type = c.data_type
-    if data_type in ("tinytext", "text", "mediumtext"):
-        old_info = defaults.charset(c.charset)
-        chars = dict(_TEXT_SIZES)[data_type] // old_info.mbmaxlen
-        for name, size in _TEXT_SIZES:
-            if chars * mbmaxlen <= size or name == "longtext":
-                data_type = name
-                break
-    length = c.char_max_length
-    if data_type in dict(_TEXT_SIZES):
-        length = dict(_TEXT_SIZES)[data_type] // defaults.charset(charset).mbminlen
-    column_type = data_type if data_type in dict(_TEXT_SIZES) else c.column_type
-    return dataclasses.replace(
-        c,
-        data_type=data_type,
-        column_type=column_type,
-        char_max_length=length,
-        charset=charset,
-        collation=collation,
-    )
-
-
-def _find(schema: TableSchema | None, name: str):
+def _find(schema: TableSchema | None, name: str) -> Column | None:
     """The column named ``name`` (column names are case-insensitive in MySQL)."""
     if schema is None:
         return None
@@ -763,100 +653,3 @@ def _column_name(schema: TableSchema | None, name: str) -> str:
     """``name`` as the schema spells it (the DDL may use another case)."""
     c = _find(schema, name)
     return c.name if c is not None else name
-
-
-_COLUMN_PREFIX = "ALTER TABLE _t ADD COLUMN "
-
-
-def _describe_column(
-    text: str, table_cs: tuple[str, str] | None, defaults: ServerDefaults
-) -> tuple[ColumnDef, ColumnPosition | None]:
-    """``name type attributes [FIRST | AFTER x]`` -> the column as the server describes it, and its position."""
-    full = _COLUMN_PREFIX + text
-    try:
-        parsable, compressed = _with_standins(full)
-        cd = _sqlglot_column(parsable)
-    except (SqlglotError, StopIteration):
-        cd = None
-    except ColumnDefError as e:
-        raise ValueError(str(e)) from None
-    if cd is None:
-        raise ValueError(f"cannot parse the column definition {text!r}")
-    pos = cd.args.get("position")
-    position = None
-    if isinstance(pos, exp.ColumnPosition):
-        if (pos.text("position") or "").upper() == "FIRST":
-            position = ColumnPosition(first=True)
-        else:
-            position = ColumnPosition(after=pos.this.name)
-    try:
-        return column_from_def(cd, full, table_cs, defaults, compressed=compressed), position
-    except ColumnDefError as e:
-        raise ValueError(str(e)) from None
-
-
-def _sqlglot_column(full: str) -> exp.ColumnDef | None:
-    try:
-        tree = sqlglot.parse_one(full, read="mysql")
-    except SqlglotError:
-        return None
-    actions = tree.args.get("actions") if isinstance(tree, exp.Alter) else None
-    if not actions or len(actions) != 1 or not isinstance(actions[0], exp.ColumnDef):
-        return None
-    return actions[0]
-
-
-def _with_standins(full: str) -> tuple[str, bool]:
-    """``full`` as sqlglot can parse it: the column's type (with ``UNSIGNED``, ``CHARACTER SET`` ...) replaced
-    by ``INT`` and spaces, so that positions up to the end of the type stay those of ``full``, from which
-    :func:`~cdc_assets.core.ddl_columns.column_from_def` reads the type itself; and the attributes sqlglot
-    does not know and that do not change the column's description rewritten (:data:`_NEUTRAL_ATTRIBUTES`).
-    The flag says whether the column is ``COMPRESSED`` (MariaDB)."""
-    toks = _Tokenizer().tokenize(full)
-    start = len(_COLUMN_PREFIX)
-    name = next(t for t in toks if t.start >= start)
-    raw = read_raw_type(full, name.end + 1)
-    tail, compressed = _rewrite_attributes(full[raw.end :])
-    return full[: raw.start] + "INT".ljust(raw.end - raw.start) + tail, compressed
-
-
-#: column attributes sqlglot's MySQL dialect does not parse -> what it is given instead (word sequences;
-#: ``*`` stands for any one token). They change nothing information_schema.COLUMNS shows but nullability
-#: (``SERIAL DEFAULT VALUE`` is ``NOT NULL AUTO_INCREMENT UNIQUE``).
-_NEUTRAL_ATTRIBUTES: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("SERIAL", "DEFAULT", "VALUE"), "NOT NULL AUTO_INCREMENT UNIQUE"),
-    (("COLUMN_FORMAT", "*"), ""),
-    (("STORAGE", "*"), ""),
-    (("SRID", "*"), ""),
-    (("WITH", "SYSTEM", "VERSIONING"), ""),
-    (("WITHOUT", "SYSTEM", "VERSIONING"), ""),
-    (("COMPRESSED", "=", "*"), ""),
-    (("COMPRESSED",), ""),
-    (("PERSISTENT",), "STORED"),
-)
-
-
-def _rewrite_attributes(tail: str) -> tuple[str, bool]:
-    toks = _tokenize(tail) if tail.strip() else []
-    out: list[str] = []
-    compressed = False
-    pos, i, depth = 0, 0, 0
-    while i < len(toks):
-        t = toks[i]
-        depth += t.token_type == TokenType.L_PAREN
-        depth -= t.token_type == TokenType.R_PAREN
-        quoted = t.token_type in (TokenType.IDENTIFIER, TokenType.STRING)
-        for words, standin in _NEUTRAL_ATTRIBUTES if depth == 0 and not quoted else ():
-            window = toks[i : i + len(words)]
-            if len(window) == len(words) and all(
-                w == "*"
-                or (x.text.upper() == w and x.token_type not in (TokenType.IDENTIFIER, TokenType.STRING))
-                for w, x in zip(words, window, strict=True)
-            ):
-                out.append(tail[pos : t.start] + standin + " ")
-                compressed |= words[0] == "COMPRESSED"
-                pos, i = window[-1].end + 1, i + len(words) - 1
-                break
-        i += 1
-    out.append(tail[pos:])
-    return "".join(out), compressed

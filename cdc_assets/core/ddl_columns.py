@@ -6,110 +6,31 @@ The server rewrites what the client typed: ``INT`` becomes ``int(11)``, ``BOOL``
 by column against ``information_schema`` in ``cdc_assets_tests/test_ddl_mariadb.py``), so a schema
 evolved from the binlog's DDL equals the one :func:`cdc_assets.mysql.catalog.load_schema` reads.
 
-The statement structure and the column attributes (``NOT NULL``, ``DEFAULT``, ``COMMENT``,
-``COLLATE``) come from sqlglot; the *type* is read from the statement text itself, right after the
-column name, because sqlglot normalises types for transpiling and loses what information_schema
-shows (``INT8`` becomes ``TINYINT``, ``REAL`` ``FLOAT``, ``LONG`` ``BIGINT``; display widths and
-``ZEROFILL`` are lost on some paths).
+The column attributes (``NOT NULL``, ``DEFAULT``, ``COMMENT``, ``COLLATE``, ``PRIMARY KEY``, the
+position) come from sqlglot; the *type* is read from the statement text itself, right after the
+column name (:func:`cdc_assets.core.ddl_text.read_raw_type`), and sqlglot is given ``INT`` in its
+place (:func:`describe_column`).
 
 Character sets: a column's own ``CHARACTER SET`` / ``COLLATE``, else the table's default, else the
 database's. When none is known, ``charset`` and ``collation`` of text columns are None (the caller
-did not say what the table's or database's default is; see :class:`ServerDefaults`).
+did not say what the table's or database's default is; see
+:class:`~cdc_assets.core.charsets.ServerDefaults`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+import sqlglot
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import TokenType
 
+from cdc_assets.core.charsets import ServerDefaults, normalize_charset, normalize_collation
+from cdc_assets.core.ddl_text import ColumnDefError, RawType, Tokenizer, read_raw_type, tokenize
 from cdc_assets.core.schema import Column
-
-
-@dataclass(frozen=True)
-class Charset:
-    """One character set: its default collation and its bytes per character (min and max)."""
-
-    default_collation: str
-    mbminlen: int
-    mbmaxlen: int
-
-
-#: ``information_schema.CHARACTER_SETS`` of MariaDB 10.11 (MAXLEN; mbminlen is 2 for the UTF-16 family and
-#: UCS-2, 4 for UTF-32, else 1). MySQL 8 differs only in utf8mb4's default collation (utf8mb4_0900_ai_ci):
-#: pass its own table in :class:`ServerDefaults` when the source is MySQL 8.
-MARIADB_CHARSETS: Mapping[str, Charset] = {
-    name: Charset(coll, 2 if name in ("ucs2", "utf16", "utf16le") else 4 if name == "utf32" else 1, maxlen)
-    for name, coll, maxlen in (
-        ("armscii8", "armscii8_general_ci", 1), ("ascii", "ascii_general_ci", 1), ("big5", "big5_chinese_ci", 2),
-        ("binary", "binary", 1), ("cp1250", "cp1250_general_ci", 1), ("cp1251", "cp1251_general_ci", 1),
-        ("cp1256", "cp1256_general_ci", 1), ("cp1257", "cp1257_general_ci", 1), ("cp850", "cp850_general_ci", 1),
-        ("cp852", "cp852_general_ci", 1), ("cp866", "cp866_general_ci", 1), ("cp932", "cp932_japanese_ci", 2),
-        ("dec8", "dec8_swedish_ci", 1), ("eucjpms", "eucjpms_japanese_ci", 3), ("euckr", "euckr_korean_ci", 2),
-        ("gb2312", "gb2312_chinese_ci", 2), ("gbk", "gbk_chinese_ci", 2), ("geostd8", "geostd8_general_ci", 1),
-        ("greek", "greek_general_ci", 1), ("hebrew", "hebrew_general_ci", 1), ("hp8", "hp8_english_ci", 1),
-        ("keybcs2", "keybcs2_general_ci", 1), ("koi8r", "koi8r_general_ci", 1), ("koi8u", "koi8u_general_ci", 1),
-        ("latin1", "latin1_swedish_ci", 1), ("latin2", "latin2_general_ci", 1), ("latin5", "latin5_turkish_ci", 1),
-        ("latin7", "latin7_general_ci", 1), ("macce", "macce_general_ci", 1), ("macroman", "macroman_general_ci", 1),
-        ("sjis", "sjis_japanese_ci", 2), ("swe7", "swe7_swedish_ci", 1), ("tis620", "tis620_thai_ci", 1),
-        ("ucs2", "ucs2_general_ci", 2), ("ujis", "ujis_japanese_ci", 3), ("utf16", "utf16_general_ci", 4),
-        ("utf16le", "utf16le_general_ci", 4), ("utf32", "utf32_general_ci", 4), ("utf8mb3", "utf8mb3_general_ci", 3),
-        ("utf8mb4", "utf8mb4_general_ci", 4),
-    )
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ServerDefaults:
-    """What the parser must know about the source server to describe new columns as the server does.
-
-    ``databases`` maps a database to its default ``(charset, collation)``
-    (``information_schema.SCHEMATA``); a CREATE TABLE without a character set in a database not in it
-    gets text columns with charset None. ``explicit_defaults_for_timestamp`` is the server variable
-    (ON by default since MariaDB 10.10 and MySQL 8.0.2): when OFF, TIMESTAMP columns without ``NULL``
-    are NOT NULL. ``real_as_float`` is sql_mode REAL_AS_FLOAT.
-    """
-
-    databases: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    charsets: Mapping[str, Charset] = field(default_factory=lambda: MARIADB_CHARSETS)
-    explicit_defaults_for_timestamp: bool = True
-    real_as_float: bool = False
-
-    def charset(self, name: str) -> Charset:
-        try:
-            return self.charsets[name]
-        except KeyError:
-            raise ValueError(f"unknown character set {name!r}") from None
-
-    def charset_of_collation(self, collation: str) -> str:
-        """``utf8mb4_unicode_ci`` -> ``utf8mb4`` (the longest character set name that prefixes it)."""
-        if collation == "binary":
-            return "binary"
-        best = ""
-        for name in self.charsets:
-            if collation.startswith(name + "_") and len(name) > len(best):
-                best = name
-        if not best:
-            raise ValueError(f"unknown collation {collation!r}")
-        return best
-
-
-def normalize_charset(name: str) -> str:
-    """Character set names as information_schema spells them (``utf8`` is ``utf8mb3``)."""
-    name = name.lower()
-    return "utf8mb3" if name == "utf8" else name
-
-
-def normalize_collation(name: str) -> str:
-    name = name.lower()
-    return "utf8mb3" + name[4:] if name.startswith("utf8_") else name
-
-
-class ColumnDefError(ValueError):
-    """A column definition this module cannot describe; the message names the column."""
+from cdc_assets.core.schema_change import ColumnPosition
 
 
 @dataclass(frozen=True)
@@ -124,189 +45,6 @@ class ColumnDef:
     primary_key: bool = False
     unique: bool = False
     auto_increment: bool = False
-
-
-# ------------------------------------------------------------------------------------ raw type text
-
-_SPACE = re.compile(r"(?:\s+|/\*.*?\*/|--[ \t][^\n]*|#[^\n]*)*", re.S)
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NAME = re.compile(r"`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|[A-Za-z0-9_$]+", re.S)
-#: two-word type names (the first word alone may be a type too: ``LONG`` is MEDIUMTEXT)
-_TWO_WORDS = {
-    ("double", "precision"): "double",
-    ("character", "varying"): "varchar",
-    ("char", "varying"): "varchar",
-    ("long", "varchar"): "mediumtext",
-    ("long", "varbinary"): "mediumblob",
-    ("long", "char"): "mediumtext",  # LONG CHAR VARYING
-    ("national", "char"): "nchar",
-    ("national", "character"): "nchar",
-    ("national", "varchar"): "nvarchar",
-}
-_ALIASES = {
-    "integer": "int", "int4": "int", "int1": "tinyint", "int2": "smallint", "int3": "mediumint",
-    "middleint": "mediumint", "int8": "bigint", "dec": "decimal", "numeric": "decimal", "fixed": "decimal",
-    "bool": "boolean", "character": "char", "long": "mediumtext", "float4": "float", "float8": "double",
-    "nationalchar": "nchar", "geomcollection": "geometrycollection",
-}  # fmt: skip
-
-
-@dataclass
-class RawType:
-    """The type of a column definition as written: ``text[start:end]`` is the type and its attributes."""
-
-    name: str  # canonical lower-case type word
-    params: list[str]  # the numbers in (...) as text
-    start: int = 0
-    end: int = 0
-    values: list[str] = field(default_factory=list)  # ENUM / SET members, unescaped
-    unsigned: bool = False
-    zerofill: bool = False
-    binary_attr: bool = False  # BINARY after a text type: the charset's _bin collation
-    charset: str | None = None  # CHARACTER SET / ASCII / UNICODE / BYTE
-
-
-def _skip(text: str, pos: int) -> int:
-    return _SPACE.match(text, pos).end()  # type: ignore[union-attr]
-
-
-def _word_at(text: str, pos: int) -> tuple[str | None, int]:
-    pos = _skip(text, pos)
-    m = _WORD.match(text, pos)
-    return (m.group(0).lower(), m.end()) if m else (None, pos)
-
-
-def _paren_end(text: str, pos: int) -> int:
-    """Index just past the ``)`` that closes the ``(`` at ``pos`` (quotes respected)."""
-    depth, i, n = 0, pos, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in "'\"`":
-            m = _NAME.match(text, i)
-            i = m.end() if m else i + 1
-            continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    raise ColumnDefError("unbalanced parentheses")
-
-
-def _unquote_name(token: str) -> str:
-    if token[:1] == "`":
-        return token[1:-1].replace("``", "`")
-    if token[:1] in "'\"":
-        return token[1:-1]
-    return token
-
-
-_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a", "%": "\\%", "_": "\\_"}
-_STRING = re.compile(r"'((?:[^'\\]|\\.|'')*)'|\"((?:[^\"\\]|\\.|\"\")*)\"", re.S)
-
-
-def _unescape(body: str, quote: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            nxt = body[i + 1]
-            out.append(_ESCAPES.get(nxt, nxt))
-            i += 2
-        elif ch == quote and body[i + 1 : i + 2] == quote:
-            out.append(quote)
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
-
-
-def _string_list(inner: str) -> list[str]:
-    """``'a', 'b''c'`` (ENUM / SET members) -> the unescaped strings (adjacent literals concatenate)."""
-    values: list[str] = []
-    pos, n, joining = 0, len(inner), False
-    while True:
-        pos = _skip(inner, pos)
-        if pos >= n:
-            break
-        if inner[pos] == ",":
-            pos, joining = pos + 1, False
-            continue
-        m = _STRING.match(inner, pos)
-        if m is None:
-            raise ColumnDefError(f"cannot read the member list ({inner})")
-        value = _unescape(m.group(1), "'") if m.group(1) is not None else _unescape(m.group(2), '"')
-        if joining:
-            values[-1] += value
-        else:
-            values.append(value)
-        pos, joining = m.end(), True
-    return values
-
-
-def read_raw_type(text: str, pos: int) -> RawType:
-    """The type written at ``pos`` (just after the column name) and the attributes that belong to it."""
-    start = _skip(text, pos)
-    word, end = _word_at(text, pos)
-    if word is None:
-        raise ColumnDefError("no type after the column name")
-    nxt, end2 = _word_at(text, end)
-    if nxt is not None and (word, nxt) in _TWO_WORDS:
-        word, end = _TWO_WORDS[(word, nxt)], end2
-        if word == "mediumtext" and nxt == "char":  # LONG CHAR VARYING
-            w3, e3 = _word_at(text, end)
-            if w3 == "varying":
-                end = e3
-    elif word == "national":
-        raise ColumnDefError(f"unknown type NATIONAL {nxt or ''}".strip())
-    word = _ALIASES.get(word, word)
-    raw = RawType(word, [], start)
-    p = _skip(text, end)
-    if p < len(text) and text[p] == "(":
-        close = _paren_end(text, p)
-        inner = text[p + 1 : close - 1]
-        if word in ("enum", "set"):
-            raw.values = _string_list(inner)
-        else:
-            raw.params = [x.strip() for x in inner.split(",")]
-            if not all(re.fullmatch(r"\d+", x) for x in raw.params):
-                raise ColumnDefError(f"cannot read the type parameters ({inner})")
-        end = close
-    while True:
-        w, e = _word_at(text, end)
-        if w in ("unsigned", "signed", "zerofill"):
-            raw.unsigned |= w in ("unsigned", "zerofill")
-            raw.zerofill |= w == "zerofill"
-        elif w == "binary":
-            raw.binary_attr = True
-        elif w == "ascii":
-            raw.charset = "latin1"
-        elif w == "unicode":
-            raw.charset = "ucs2"
-        elif w == "byte":
-            raw.charset = "binary"
-        elif w in ("character", "charset"):
-            if w == "character":
-                w2, e = _word_at(text, e)
-                if w2 != "set":
-                    break
-            p = _skip(text, e)
-            if p < len(text) and text[p] == "=":
-                p = _skip(text, p + 1)
-            m = _NAME.match(text, p)
-            if not m:
-                raise ColumnDefError("CHARACTER SET without a name")
-            raw.charset = normalize_charset(_unquote_name(m.group(0)))
-            e = m.end()
-        else:
-            break
-        end = e
-    raw.end = end
-    return raw
 
 
 # ---------------------------------------------------------------------------------- the type rules
@@ -556,3 +294,131 @@ def _binary_from_text(b: str, p: list[int]) -> dict:
     if b == "blob" and p:
         b = _sized("BLOB", p[0], _BLOBS)
     return dict(data_type=b, column_type=b, char_max_length=_BLOB_BYTES[b])
+
+
+# ------------------------------------------------------------------------------ parsing a definition
+
+_COLUMN_PREFIX = "ALTER TABLE _t ADD COLUMN "
+
+
+def describe_column(
+    text: str, table_cs: tuple[str, str] | None, defaults: ServerDefaults
+) -> tuple[ColumnDef, ColumnPosition | None]:
+    """``name type attributes [FIRST | AFTER x]`` -> the column as the server describes it, and its position."""
+    full = _COLUMN_PREFIX + text
+    try:
+        parsable, compressed = _with_standins(full)
+        cd = _sqlglot_column(parsable)
+    except (SqlglotError, StopIteration):
+        cd = None
+    except ColumnDefError as e:
+        raise ValueError(str(e)) from None
+    if cd is None:
+        raise ValueError(f"cannot parse the column definition {text!r}")
+    pos = cd.args.get("position")
+    position = None
+    if isinstance(pos, exp.ColumnPosition):
+        if (pos.text("position") or "").upper() == "FIRST":
+            position = ColumnPosition(first=True)
+        else:
+            position = ColumnPosition(after=pos.this.name)
+    try:
+        return column_from_def(cd, full, table_cs, defaults, compressed=compressed), position
+    except ColumnDefError as e:
+        raise ValueError(str(e)) from None
+
+
+def _sqlglot_column(full: str) -> exp.ColumnDef | None:
+    try:
+        tree = sqlglot.parse_one(full, read="mysql")
+    except SqlglotError:
+        return None
+    actions = tree.args.get("actions") if isinstance(tree, exp.Alter) else None
+    if not actions or len(actions) != 1 or not isinstance(actions[0], exp.ColumnDef):
+        return None
+    return actions[0]
+
+
+def _with_standins(full: str) -> tuple[str, bool]:
+    """``full`` as sqlglot can parse it: the column's type (with ``UNSIGNED``, ``CHARACTER SET`` ...) replaced
+    by ``INT`` and spaces, so that positions up to the end of the type stay those of ``full``, from which
+    :func:`~cdc_assets.core.ddl_columns.column_from_def` reads the type itself; and the attributes sqlglot
+    does not know and that do not change the column's description rewritten (:data:`_NEUTRAL_ATTRIBUTES`).
+    The flag says whether the column is ``COMPRESSED`` (MariaDB)."""
+    toks = Tokenizer().tokenize(full)
+    start = len(_COLUMN_PREFIX)
+    name = next(t for t in toks if t.start >= start)
+    raw = read_raw_type(full, name.end + 1)
+    tail, compressed = _rewrite_attributes(full[raw.end :])
+    return full[: raw.start] + "INT".ljust(raw.end - raw.start) + tail, compressed
+
+
+#: column attributes sqlglot's MySQL dialect does not parse -> what it is given instead (word sequences;
+#: ``*`` stands for any one token). They change nothing information_schema.COLUMNS shows but nullability
+#: (``SERIAL DEFAULT VALUE`` is ``NOT NULL AUTO_INCREMENT UNIQUE``).
+_NEUTRAL_ATTRIBUTES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("SERIAL", "DEFAULT", "VALUE"), "NOT NULL AUTO_INCREMENT UNIQUE"),
+    (("COLUMN_FORMAT", "*"), ""),
+    (("STORAGE", "*"), ""),
+    (("SRID", "*"), ""),
+    (("WITH", "SYSTEM", "VERSIONING"), ""),
+    (("WITHOUT", "SYSTEM", "VERSIONING"), ""),
+    (("COMPRESSED", "=", "*"), ""),
+    (("COMPRESSED",), ""),
+    (("PERSISTENT",), "STORED"),
+)
+
+
+def _rewrite_attributes(tail: str) -> tuple[str, bool]:
+    toks = tokenize(tail) if tail.strip() else []
+    out: list[str] = []
+    compressed = False
+    pos, i, depth = 0, 0, 0
+    while i < len(toks):
+        t = toks[i]
+        depth += t.token_type == TokenType.L_PAREN
+        depth -= t.token_type == TokenType.R_PAREN
+        quoted = t.token_type in (TokenType.IDENTIFIER, TokenType.STRING)
+        for words, standin in _NEUTRAL_ATTRIBUTES if depth == 0 and not quoted else ():
+            window = toks[i : i + len(words)]
+            if len(window) == len(words) and all(
+                w == "*"
+                or (x.text.upper() == w and x.token_type not in (TokenType.IDENTIFIER, TokenType.STRING))
+                for w, x in zip(words, window, strict=True)
+            ):
+                out.append(tail[pos : t.start] + standin + " ")
+                compressed |= words[0] == "COMPRESSED"
+                pos, i = window[-1].end + 1, i + len(words) - 1
+                break
+        i += 1
+    out.append(tail[pos:])
+    return "".join(out), compressed
+
+
+#: the columns CONVERT TO CHARACTER SET converts
+CONVERTED_TYPES = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set")
+
+
+def converted_column(c: Column, charset: str, collation: str, defaults: ServerDefaults) -> Column:
+    """A text column after ``CONVERT TO CHARACTER SET``: a TEXT type grows so that as many characters
+    fit (``TEXT`` in latin1 becomes ``MEDIUMTEXT`` in utf8mb4); other columns keep their type."""
+    assert c.charset is not None
+    if charset == "binary" and c.data_type in _BINARY_OF:  # bytes as they are: VARCHAR(n) -> VARBINARY(n)
+        params = [c.char_max_length or 1] if c.data_type in ("char", "varchar") else []
+        b = _binary_from_text(_BINARY_OF[c.data_type], params)
+        return dataclasses.replace(c, **b, charset=None, collation=None)
+    data_type, column_type, length = c.data_type, c.column_type, c.char_max_length
+    if data_type in _TEXT_BYTES:
+        if data_type != "longtext":
+            chars = _TEXT_BYTES[data_type] // defaults.charset(c.charset).mbmaxlen
+            data_type = _sized("TEXT", chars * defaults.charset(charset).mbmaxlen, _TEXTS)
+        column_type = data_type
+        length = _TEXT_BYTES[data_type] // defaults.charset(charset).mbminlen
+    return dataclasses.replace(
+        c,
+        data_type=data_type,
+        column_type=column_type,
+        char_max_length=length,
+        charset=charset,
+        collation=collation,
+    )

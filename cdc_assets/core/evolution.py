@@ -41,7 +41,14 @@ from cdc_assets.errors import TerminalError
 
 
 class EvolutionError(TerminalError):
-    """A change does not fit the schema in force (an unknown column, a duplicate, a key column dropped)."""
+    """A change does not fit the schema in force (an unknown column, a duplicate, a key column dropped).
+
+    ``reason`` is what does not fit; the message adds the statement."""
+
+    def __init__(self, change: SchemaChange, reason: str) -> None:
+        super().__init__(f"{reason}; statement: {change.ddl!r}", table=str(change.table), tag=change.tag)
+        self.change = change
+        self.reason = reason
 
 
 class SchemaChangeForbidden(TerminalError):
@@ -80,9 +87,9 @@ def _require(schema: TableSchema, name: str, change: SchemaChange) -> int:
     i = _index(schema, name)
     if i is None:
         raise EvolutionError(
+            change,
             f"{change.table} has no column {name!r} in the schema in force (columns: "
-            f"{', '.join(schema.column_names)}); statement: {change.ddl!r}",
-            table=str(change.table),
+            f"{', '.join(schema.column_names)})",
         )
     return i
 
@@ -107,15 +114,14 @@ def evolve(schema: TableSchema | None, change: SchemaChange) -> TableSchema | No
     if isinstance(change, CreateTable):
         if change.schema is None:
             raise EvolutionError(
-                f"CREATE TABLE {change.table} LIKE {change.like}: the schema of {change.like} is not known; "
-                f"statement: {change.ddl!r}",
-                table=str(change.table),
+                change,
+                f"CREATE TABLE {change.table} LIKE {change.like}: the schema of {change.like} is not known",
             )
         return change.schema
     if schema is None:
         raise EvolutionError(
-            f"{change.table} has no schema in force for {change.tag}; statement: {change.ddl!r}",
-            table=str(change.table),
+            change,
+            f"{change.table} has no schema in force for {change.tag}",
         )
     if isinstance(change, DropTable):
         return None
@@ -135,8 +141,8 @@ def evolve(schema: TableSchema | None, change: SchemaChange) -> TableSchema | No
         assert change.column is not None
         if _index(schema, change.column.name) is not None:
             raise EvolutionError(
-                f"{change.table} already has a column {change.column.name!r}; statement: {change.ddl!r}",
-                table=str(change.table),
+                change,
+                f"{change.table} already has a column {change.column.name!r}",
             )
         _insert(columns, change.column, change.position, change, schema)
     elif isinstance(change, DropColumn):
@@ -144,9 +150,9 @@ def evolve(schema: TableSchema | None, change: SchemaChange) -> TableSchema | No
         name = columns[i].name
         if name in key:
             raise EvolutionError(
+                change,
                 f"column {name!r} is part of the primary key of {change.table} ({', '.join(key)}); dropping it "
-                f"changes the key, which is not supported: re-snapshot the table. Statement: {change.ddl!r}",
-                table=str(change.table),
+                "changes the key, which is not supported: re-snapshot the table",
             )
         del columns[i]
     elif isinstance(change, RenameColumn):
@@ -154,8 +160,8 @@ def evolve(schema: TableSchema | None, change: SchemaChange) -> TableSchema | No
         old = columns[i].name
         if change.new.lower() != old.lower() and _index(schema, change.new) is not None:
             raise EvolutionError(
-                f"{change.table} already has a column {change.new!r}; statement: {change.ddl!r}",
-                table=str(change.table),
+                change,
+                f"{change.table} already has a column {change.new!r}",
             )
         columns[i] = dataclasses.replace(columns[i], name=change.new)
         key = [change.new if k == old else k for k in key]
@@ -171,7 +177,7 @@ def evolve(schema: TableSchema | None, change: SchemaChange) -> TableSchema | No
             del columns[i]
             _insert(columns, col, change.position, change, schema)
     else:
-        raise EvolutionError(f"unknown schema change {type(change).__name__} on {change.table}")
+        raise EvolutionError(change, f"unknown schema change {type(change).__name__} on {change.table}")
     return dataclasses.replace(schema, columns=tuple(columns), primary_key=tuple(key))
 
 
@@ -219,8 +225,8 @@ def _nullable(col: Column) -> Column:
 def _before_column(before: TableSchema | None, name: str, change: SchemaChange) -> Column:
     if before is None:
         raise EvolutionError(
-            f"{change.tag} on {change.table} needs the schema in force before the change; statement: {change.ddl!r}",
-            table=str(change.table),
+            change,
+            f"{change.tag} on {change.table} needs the schema in force before the change",
         )
     return before.columns[_require(before, name, change)]
 
@@ -266,7 +272,9 @@ def plan_sink_changes(
 
     The result is then filtered by ``enabled_tags`` (:func:`accepts`), as Flink filters the derived events
     in the sink's metadata applier. A type change that changes nothing (``MODIFY`` that only moves a
-    column) and :class:`AlterTableCharset` are never sent: sinks address columns by name.
+    column), a rename that only changes the case of a name, and :class:`AlterTableCharset` are never
+    sent: sinks address columns by name, case-insensitively. Nor is a :class:`RenameTable` of a table
+    whose schema was not known (``before`` None): no target exists under the old name.
     """
     if isinstance(change, AlterTableCharset):
         return []
@@ -274,6 +282,10 @@ def plan_sink_changes(
         i = _index(before, change.name)
         if i is not None and before.columns[i] == change.column:
             return []
+    if isinstance(change, RenameColumn) and change.old.lower() == change.new.lower():
+        return []  # a change of case only: sinks' column names are case-insensitive (see fit_rows)
+    if isinstance(change, RenameTable) and before is None:
+        return []  # a table not captured before has no target to rename: it is new (snapshot it)
     behavior = _behavior(behavior)
     if behavior == "EXCEPTION" and not isinstance(change, CreateTable):
         raise SchemaChangeForbidden(change)

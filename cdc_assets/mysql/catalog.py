@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cdc_assets.core.ddl_columns import MARIADB_CHARSETS, Charset, ServerDefaults
+from cdc_assets.core.charsets import MARIADB_CHARSETS, Charset, ServerDefaults
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.mysql.connection import ConnectionSettings, run
 

@@ -164,12 +164,24 @@ def java_to_strftime(pattern: str) -> str:
     while i < len(pattern):
         ch = pattern[i]
         if ch == "'":
-            end = pattern.find("'", i + 1)
-            if end < 0:
-                raise ValueError(f"unterminated quote in the date format {pattern!r}")
-            literal = pattern[i + 1 : end]
-            out.append("'" if literal == "" else literal.replace("%", "%%"))
-            i = end + 1
+            if pattern.startswith("''", i):  # '' outside quotes: one quote
+                out.append("'")
+                i += 2
+                continue
+            literal: list[str] = []
+            i += 1
+            while True:
+                end = pattern.find("'", i)
+                if end < 0:
+                    raise ValueError(f"unterminated quote in the date format {pattern!r}")
+                literal.append(pattern[i:end])
+                if pattern.startswith("''", end):  # '' inside quotes: one quote
+                    literal.append("'")
+                    i = end + 2
+                    continue
+                i = end + 1
+                break
+            out.append("".join(literal).replace("%", "%%"))
             continue
         if ch.isalpha():
             j = i
@@ -562,29 +574,31 @@ Describe = Callable[[list[str]], list[str]]
 
 
 def fix_types(node: exp.Expression, describe: Describe, comp: Translator) -> None:
-    """Integer / integer becomes integer division (Java's ``/``), and CASTs to VARCHAR of values whose
-    text differs between Java and DuckDB are refused; both need the operands' types."""
-    divs = [d for d in node.find_all(exp.Div)]
-    casts = [
-        c
+    """Integer / integer becomes integer division (Java's ``/``); a value turned into text by CAST or
+    ``||`` whose text differs between Java and DuckDB (FLOAT, DOUBLE, dates and times) is refused. Both
+    need the operands' types."""
+    divs = list(node.find_all(exp.Div))
+    texts: list[tuple[exp.Expression, exp.Expression]] = [  # (where, the operand made text)
+        (c, c.this)
         for c in node.find_all(exp.Cast)
-        if c.args["to"].this == exp.DataType.Type.VARCHAR and c.this is not None
+        if c.args["to"].this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT) and c.this is not None
     ]
-    if not divs and not casts:
+    texts += [(p, side) for p in node.find_all(exp.DPipe) for side in (p.this, p.expression)]
+    if not divs and not texts:
         return
     probes = [e.sql("duckdb") for d in divs for e in (d.this, d.expression)] + [
-        c.this.sql("duckdb") for c in casts
+        e.sql("duckdb") for _w, e in texts
     ]
     try:
         types = [t.upper() for t in describe(probes)]
     except ValueError as exc:
         raise comp.err(f"cannot be evaluated over {comp.schema.table_id}: {exc}") from None
+    for (where, _e), t in zip(texts, types[2 * len(divs) :], strict=True):
+        if t in ("FLOAT", "DOUBLE") or t.startswith(("TIMESTAMP", "DATE", "TIME", "INTERVAL")):
+            raise comp.err(
+                f"{where.sql('duckdb')}: turning a {t} into a string is not supported (Java and DuckDB print "
+                "it differently); use DATE_FORMAT for dates and times, or cast numbers to DECIMAL(p, s) first"
+            )
     for i, d in enumerate(divs):
         if types[2 * i] in _INTEGER_TYPES and types[2 * i + 1] in _INTEGER_TYPES:
             d.replace(exp.IntDiv(this=d.this, expression=d.expression))
-    for c, t in zip(casts, types[2 * len(divs) :], strict=True):
-        if t in ("FLOAT", "DOUBLE") or t.startswith(("TIMESTAMP", "DATE", "TIME", "INTERVAL")):
-            raise comp.err(
-                f"{c.sql('duckdb')}: casting a {t} to a string is not supported (Java and DuckDB print it "
-                "differently); use DATE_FORMAT for dates and times, or cast numbers to DECIMAL(p, s) first"
-            )

@@ -37,6 +37,8 @@ from cdc_assets.errors import CdcError, ConfigError
 log = logging.getLogger(__name__)
 
 _SRC = "__cdc_src"
+#: in-memory DuckDBs a forked process inherited from its parent (see TransformEvaluator._cursor)
+_INHERITED: list[duckdb.DuckDBPyConnection | None] = []
 _KEEP = "__cdc_keep"
 
 
@@ -89,10 +91,14 @@ class TransformEvaluator:
         self._lock = threading.Lock()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
+        if self._pid != os.getpid():
+            # A forked child (Dagster's chunk processes): the parent's DuckDB threads and this lock's
+            # holder do not exist here. The inherited DuckDB is left alone; the child starts its own.
+            _INHERITED.append(self._db)  # never closed: closing would wait for the parent's threads
+            self._db, self._lock, self._pid = None, threading.Lock(), os.getpid()
         with self._lock:
-            if self._db is None or self._pid != os.getpid():
-                # a forked child starts its own DuckDB (the parent's threads do not exist there)
-                self._db, self._pid = duckdb.connect(":memory:"), os.getpid()
+            if self._db is None:
+                self._db = duckdb.connect(":memory:")
                 if self.time_zone:
                     try:
                         self._db.execute("SET TimeZone = ?", [self.time_zone])

@@ -24,8 +24,13 @@ other semantics than Flink's. Where DuckDB and Flink differ the rewrite says why
 - ``SUBSTR``/``SUBSTRING`` are 1-based in both; the start must be a positive integer literal (Flink and
   DuckDB disagree about 0 and negative starts);
 - ``TO_TIMESTAMP``/``TO_DATE``/``UNIX_TIMESTAMP(string)`` give NULL for text that does not parse;
-- ``CAST`` of FLOAT/DOUBLE or of a date/time to a string is refused (Java prints them differently,
-  e.g. ``1.0E20``): use ``DATE_FORMAT`` or ``CAST(x AS DECIMAL(p, s))`` first.
+- text made from a FLOAT/DOUBLE or a date/time by ``CAST`` or ``||`` is refused (Java prints them
+  differently, e.g. ``1.0E20``): use ``DATE_FORMAT`` or ``CAST(x AS DECIMAL(p, s))`` first.
+
+Names: a name in ``filter`` is the projection's output column of that name when there is one (so a
+computed column can be filtered on, and ``\\*, UPPER(name) AS name`` filters on the upper-cased name),
+else the source column; source names match case-insensitively when not exact, as MySQL's do. A named
+projection column after ``*`` that repeats a source name replaces that column in place.
 
 Metadata columns: ``__schema_name__`` is the MySQL database and ``__table_name__`` the table, as Flink
 CDC's MySQL source fills its TableId (schema = database); ``__namespace_name__`` is NULL (a MySQL table id

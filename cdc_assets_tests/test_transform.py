@@ -362,3 +362,36 @@ def test_an_update_out_of_the_filter_deletes_its_target_row(evaluator, tmp_path:
         assert fetch() == [(3, "C")]
     finally:
         sink.close()
+
+
+def test_partition_keys_comment_and_options_go_into_the_starrocks_ddl():
+    import sqlglot
+
+    from cdc_assets.core.starrocks_types import create_table_sql, plan_table
+    from cdc_assets.standin.catalog import AnalysisError
+    from cdc_assets.standin.ddl import analyze_create_table
+
+    schema = TableSchema(
+        TableId("shop", "sales"),
+        (
+            Column("region", "varchar", "varchar(8)", char_max_length=8, charset="ascii"),
+            Column("id", "int", "int(11)"),
+            Column("amount", "int", "int(11)"),
+        ),
+        ("region", "id"),
+    )
+    table = plan_table(schema, TableId("dw", "sales"))
+    sql = create_table_sql(
+        table, properties={"replication_num": "1", "comment": 'the "sales"'}, partition_keys=("region",)
+    )
+    assert sql.endswith(
+        'PRIMARY KEY(`region`, `id`) COMMENT "the \\"sales\\"" PARTITION BY (`region`) '
+        'DISTRIBUTED BY HASH(`region`, `id`) PROPERTIES ("replication_num" = "1")'
+    )
+    meta, _ = analyze_create_table(sqlglot.parse_one(sql, read="starrocks"), "dw", default_replication_num=1)
+    assert meta.partition_by == ["region"] and meta.comment == 'the "sales"'
+    with pytest.raises(ConfigError, match="partition-keys amount of dw.sales are not among its primary key"):
+        create_table_sql(table, partition_keys=("amount",))
+    not_key = sql.replace("PARTITION BY (`region`)", "PARTITION BY (`amount`)")
+    with pytest.raises(AnalysisError, match="partition column must be key column"):
+        analyze_create_table(sqlglot.parse_one(not_key, read="starrocks"), "dw", default_replication_num=1)

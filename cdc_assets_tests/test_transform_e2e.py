@@ -158,7 +158,7 @@ def test_partition_keys_and_table_options_shape_the_starrocks_table(
     projection: region, id, amount
     primary-keys: region, id
     partition-keys: region
-    table-options: enable_persistent_index=true,replication_num=1
+    table-options: enable_persistent_index=true,replication_num=1,comment=sales by region
 """,
         standin=standin,
     )
@@ -172,7 +172,7 @@ def test_partition_keys_and_table_options_shape_the_starrocks_table(
         ctx.close()
     ddl = row[1]
     assert "PRIMARY KEY(`region`, `id`)" in ddl and "PARTITION BY (`region`)" in ddl
-    assert '"enable_persistent_index" = "true"' in ddl
+    assert '"enable_persistent_index" = "true"' in ddl and 'COMMENT "sales by region"' in ddl
     assert _target_rows(cfg, TableId(fresh_db, "sales")) == [("eu", 1, 5), ("us", 2, 7)]
 
 

@@ -702,6 +702,7 @@ def create_table_sql(
 
     ``num_buckets`` is ``table.create.num-buckets`` (None lets StarRocks 2.5.7+ choose);
     ``properties`` are ``table.create.properties.*`` (and a transform's ``table-options``);
+    a ``comment`` property becomes the table's COMMENT;
     ``partition_keys`` (a transform's ``partition-keys``) become column expression partitioning,
     ``PARTITION BY (a, b)`` (StarRocks 3.1+), and must be key columns, as StarRocks requires of a
     Primary Key table. Raises ConfigError for a bad bucket count, property name or partition column.
@@ -712,7 +713,10 @@ def create_table_sql(
 
     cols = ", ".join(f"{q(c.name)} {c.type_sql} {'NULL' if c.nullable else 'NOT NULL'}" for c in t.columns)
     key = ", ".join(q(k) for k in t.key)
-    partition = ""
+    properties = dict(properties)
+    # A table comment is a clause, not a property (Flink CDC's documented `table-options: comment=...`).
+    comment = properties.pop("comment", None)
+    partition = "" if comment is None else f" COMMENT {_string_literal(str(comment))}"
     if partition_keys:
         not_key = [p for p in partition_keys if p not in t.key]
         if not_key:
@@ -721,7 +725,7 @@ def create_table_sql(
                 f"({', '.join(t.key)}); StarRocks requires partition columns to be key columns",
                 option="partition-keys",
             )
-        partition = f" PARTITION BY ({', '.join(q(p) for p in partition_keys)})"
+        partition += f" PARTITION BY ({', '.join(q(p) for p in partition_keys)})"
     sql = (
         f"CREATE TABLE IF NOT EXISTS {q(t.target.db)}.{q(t.target.table)} ({cols}) "
         f"PRIMARY KEY({key}){partition} DISTRIBUTED BY HASH({key})"

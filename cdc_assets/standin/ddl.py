@@ -150,6 +150,8 @@ def analyze_create_table(
                 order_by = _names(prop.args["order"])
         elif isinstance(prop, exp.Order):
             order_by = _names(prop)
+        elif isinstance(prop, exp.PartitionedByProperty):  # PARTITION BY after a table COMMENT
+            partition_by += _partition_columns(prop.this)
         elif type(prop) is exp.Property:  # the specific properties below are subclasses of Property
             properties[prop.name] = prop.args["value"].name
         elif isinstance(prop, exp.SchemaCommentProperty):
@@ -196,7 +198,7 @@ def _partition_columns(node: exp.Expression) -> list[str]:
     """Column expression partitioning, ``PARTITION BY (a, b)`` or ``PARTITION BY a, b`` (StarRocks 3.1+);
     time function expressions and RANGE/LIST partitions are not supported by the stand-in."""
     inner = node.this if isinstance(node, exp.Paren) else node
-    items = inner.expressions if isinstance(inner, exp.Tuple) else [inner]
+    items = inner.expressions if isinstance(inner, exp.Tuple | exp.Schema) else [inner]
     if not all(isinstance(i, exp.Column) and not i.table for i in items):
         raise AnalysisError(
             f"the stand-in supports only column expression partitioning (PARTITION BY (col, ...)), not "

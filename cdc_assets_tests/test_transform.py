@@ -115,6 +115,16 @@ CASES = [
     ("CAST(d AS DECIMAL(5,1))", Decimal("2.5")),
     ("CAST(d AS DECIMAL)", Decimal("3")),  # Flink's DECIMAL is DECIMAL(10, 0)
     ("TRY_CAST('x' AS INT)", None),
+    ("CAST('x' AS INT)", None),  # Flink's casts give NULL when the conversion is not viable
+    ("CAST(f AS INT)", 2),  # truncated toward zero, as Java's intValue() (DuckDB would round)
+    ("CAST(-f AS BIGINT)", -2),
+    ("CAST(d AS INT)", 2),
+    ("CAST('2.7' AS INT)", 2),
+    ("CAST('-12' AS SMALLINT)", -12),
+    ("CAST('1e3' AS INT)", 1000),
+    ("CAST('TRUE' AS BOOLEAN)", True),  # Boolean.valueOf: 'true' in any case, anything else FALSE
+    ("CAST('yes' AS BOOLEAN)", False),
+    ("CAST(CAST(n AS STRING) AS INT)", 7),
     ("CAST(n AS BOOLEAN)", True),
     ("CAST(ts AS DATE)", dt.date(2024, 3, 5)),
     ("DATE_FORMAT(ts, 'yyyy-MM-dd HH:mm:ss.SSS')", "2024-03-05 06:07:08.123"),
@@ -122,6 +132,9 @@ CASES = [
     ("DATE_FORMAT(dt, 'dd/MM/yy')", "29/02/24"),
     ("DATE_FORMAT(ts, '''T''HH')", "T06"),
     ("TIMESTAMPDIFF(DAY, dt, ts)", 5),
+    ("TIMESTAMPDIFF(DAY, ts, dt)", -5),
+    ("TIMESTAMPDIFF(MONTH, TO_DATE('2024-01-31'), TO_DATE('2024-02-01'))", 1),  # calendar months
+    ("TIMESTAMPDIFF(YEAR, TO_DATE('2023-12-31'), TO_DATE('2024-01-01'))", 1),
     ("TIMESTAMPDIFF(HOUR, TO_TIMESTAMP('2024-01-01 00:00:00'), TO_TIMESTAMP('2024-01-01 05:59:00'))", 5),
     ("TIMESTAMP_DIFF(MINUTE, TO_TIMESTAMP('2024-01-01 00:00:00'), TO_TIMESTAMP('2024-01-01 00:01:59'))", 1),
     ("TO_TIMESTAMP('2024/03/05 10', 'yyyy/MM/dd HH')", dt.datetime(2024, 3, 5, 10)),
@@ -294,6 +307,7 @@ COMPILE_ERRORS = [
     ("id, s", None, {"partition_keys": ("s",)}, r"transform\[0\]\.partition-keys: 's' is not a primary key"),
     ("id, INTERVAL '1' DAY AS x", None, {}, "not supported in a transform"),
     ("id, LOCALTIME AS x", None, {}, "LOCALTIME .a TIME value. is not supported"),
+    ("id, ROUND(f, 1) AS x", None, {}, "ROUND of a DOUBLE is not supported"),
     ("id", "w > 1", {}, r"transform\[0\]\.filter: unknown column 'w'"),
     ("id, s.x AS y", None, {}, "qualified column names"),
     ("id, TIMESTAMPDIFF(WEEK, ts, ts) AS x", None, {}, "the unit must be one of"),

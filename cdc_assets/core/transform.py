@@ -24,8 +24,14 @@ other semantics than Flink's. Where DuckDB and Flink differ the rewrite says why
 - ``SUBSTR``/``SUBSTRING`` are 1-based in both; the start must be a positive integer literal (Flink and
   DuckDB disagree about 0 and negative starts);
 - ``TO_TIMESTAMP``/``TO_DATE``/``UNIX_TIMESTAMP(string)`` give NULL for text that does not parse;
+- ``CAST`` gives NULL when a conversion is not viable (Flink CDC's ``castToXxx``), truncates toward zero
+  into integer types (DuckDB would round), and reads a string as BOOLEAN TRUE only for 'true' in any
+  case; ``DECIMAL`` alone is ``DECIMAL(10, 0)``. Known difference: Flink rounds a value to p significant
+  digits before the scale, so ``CAST(1.2451 AS DECIMAL(3,1))`` is 1.3 there and 1.2 here;
 - text made from a FLOAT/DOUBLE or a date/time by ``CAST`` or ``||`` is refused (Java prints them
-  differently, e.g. ``1.0E20``): use ``DATE_FORMAT`` or ``CAST(x AS DECIMAL(p, s))`` first.
+  differently, e.g. ``1.0E20``): use ``DATE_FORMAT`` or ``CAST(x AS DECIMAL(p, s))`` first; so is
+  ``ROUND`` of a FLOAT/DOUBLE (Flink rounds its decimal text half up);
+- ``TIMESTAMPDIFF`` counts elapsed seconds to days but calendar months and years, as Flink does.
 
 Names: a name in ``filter`` is the projection's output column of that name when there is one (so a
 computed column can be filtered on, and ``\\*, UPPER(name) AS name`` filters on the upper-cased name),

@@ -70,7 +70,11 @@ FUNCTIONS: dict[str, FunctionRule] = {
         FunctionRule("CEIL", "ceil(x)"),
         FunctionRule("CEILING", "ceil(x)"),
         FunctionRule("FLOOR", "floor(x)"),
-        FunctionRule("ROUND", "round(x, n)", "both round half away from zero"),
+        FunctionRule(
+            "ROUND",
+            "round(x, n)",
+            "DECIMAL and integers half up, as Flink; FLOAT/DOUBLE refused (Flink rounds their text)",
+        ),
         FunctionRule("UUID", "CAST(uuid() AS VARCHAR)", "a random (version 4) UUID as text"),
         FunctionRule("CHAR_LENGTH", "length(s)", "characters, not bytes"),
         FunctionRule("UPPER", "upper(s)"),
@@ -104,7 +108,8 @@ FUNCTIONS: dict[str, FunctionRule] = {
         FunctionRule(
             "TIMESTAMPDIFF",
             "date_sub('unit', t1, t2)",
-            "whole units from t1 to t2 (SECOND, MINUTE, HOUR, DAY, MONTH, YEAR), as Calcite counts them",
+            "whole SECONDs, MINUTEs, HOURs, DAYs elapsed from t1 to t2 (truncated toward zero); MONTH and YEAR "
+            "count calendar months/years (date_diff), as Flink CDC's timestampDiff does",
         ),
         FunctionRule("TIMESTAMP_DIFF", "date_sub('unit', t1, t2)", "the same as TIMESTAMPDIFF"),
         FunctionRule(
@@ -394,8 +399,8 @@ class Translator:
             target = simple[dtype]
         else:
             raise self.err(f"{node.sql()}: casting to {to.sql()} is not supported in a transform")
-        cls = exp.TryCast if isinstance(node, exp.TryCast) else exp.Cast
-        return cls(this=self.tr(node.this), to=exp.DataType.build(target, dialect="duckdb"))
+        # Flink CDC's castToXxx functions return NULL when a conversion is not viable: CAST is TRY_CAST
+        return exp.TryCast(this=self.tr(node.this), to=exp.DataType.build(target, dialect="duckdb"))
 
     def substring(self, s: exp.Expression, start, length) -> exp.Expression:
         if not (
@@ -496,7 +501,10 @@ class Translator:
             unit_name = unit.name.upper() if isinstance(unit, exp.Column | exp.Var) else ""
             if unit_name not in _TIMESTAMPDIFF_UNITS:
                 raise self.err(f"{name}: the unit must be one of {', '.join(_TIMESTAMPDIFF_UNITS)}")
-            return call("date_sub", exp.Literal.string(unit_name.lower()), t(args[1]), t(args[2]))
+            # Flink: elapsed whole seconds/minutes/hours/days, but calendar fields for MONTH and YEAR
+            # (Jan 31 -> Feb 1 is one month): DuckDB's date_sub and date_diff respectively
+            fn = "date_diff" if unit_name in ("MONTH", "YEAR") else "date_sub"
+            return call(fn, exp.Literal.string(unit_name.lower()), t(args[1]), t(args[2]))
         if name == "TO_TIMESTAMP":
             arity(1, 2)
             return call(
@@ -573,32 +581,84 @@ def two_valued(cmp: exp.Expression) -> exp.Expression:
 Describe = Callable[[list[str]], list[str]]
 
 
+_INT_TARGETS = (
+    exp.DataType.Type.TINYINT,
+    exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.INT,
+    exp.DataType.Type.BIGINT,
+)
+_TEXT_TARGETS = (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT)
+
+
 def fix_types(node: exp.Expression, describe: Describe, comp: Translator) -> None:
-    """Integer / integer becomes integer division (Java's ``/``); a value turned into text by CAST or
-    ``||`` whose text differs between Java and DuckDB (FLOAT, DOUBLE, dates and times) is refused. Both
-    need the operands' types."""
+    """The rewrites that depend on the operands' types (Flink CDC's ``SystemFunctionUtils`` semantics):
+
+    - integer / integer is integer division (Java's ``/``);
+    - a FLOAT/DOUBLE/DECIMAL or a string cast to an integer type is truncated toward zero (Java's
+      ``intValue()``; DuckDB rounds), a string through ``Integer.valueOf`` then ``Double.valueOf``;
+    - a string cast to BOOLEAN is TRUE only for 'true' in any case (``Boolean.valueOf``);
+    - text made from FLOAT, DOUBLE, dates or times (CAST, ``||``) and ROUND of a FLOAT/DOUBLE are
+      refused: Java prints and rounds them differently (``1.0E20``; ROUND goes through the decimal text).
+    """
     divs = list(node.find_all(exp.Div))
+    casts = [c for c in node.find_all(exp.Cast) if c.this is not None]
     texts: list[tuple[exp.Expression, exp.Expression]] = [  # (where, the operand made text)
-        (c, c.this)
-        for c in node.find_all(exp.Cast)
-        if c.args["to"].this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT) and c.this is not None
+        (c, c.this) for c in casts if c.args["to"].this in _TEXT_TARGETS
     ]
     texts += [(p, side) for p in node.find_all(exp.DPipe) for side in (p.this, p.expression)]
-    if not divs and not texts:
+    rounds = [a for a in node.find_all(exp.Anonymous) if a.name.lower() == "round" and a.expressions]
+    probes = (
+        [e for d in divs for e in (d.this, d.expression)]
+        + [e for _w, e in texts]
+        + [c.this for c in casts]
+        + [r.expressions[0] for r in rounds]
+    )
+    if not probes:
         return
-    probes = [e.sql("duckdb") for d in divs for e in (d.this, d.expression)] + [
-        e.sql("duckdb") for _w, e in texts
-    ]
     try:
-        types = [t.upper() for t in describe(probes)]
+        types = iter([t.upper() for t in describe([e.sql("duckdb") for e in probes])])
     except ValueError as exc:
         raise comp.err(f"cannot be evaluated over {comp.schema.table_id}: {exc}") from None
-    for (where, _e), t in zip(texts, types[2 * len(divs) :], strict=True):
+    div_types = [(next(types), next(types)) for _d in divs]
+    text_types = [next(types) for _t in texts]
+    cast_types = [next(types) for _c in casts]
+    round_types = [next(types) for _r in rounds]
+    for (where, _e), t in zip(texts, text_types, strict=True):
         if t in ("FLOAT", "DOUBLE") or t.startswith(("TIMESTAMP", "DATE", "TIME", "INTERVAL")):
             raise comp.err(
                 f"{where.sql('duckdb')}: turning a {t} into a string is not supported (Java and DuckDB print "
                 "it differently); use DATE_FORMAT for dates and times, or cast numbers to DECIMAL(p, s) first"
             )
-    for i, d in enumerate(divs):
-        if types[2 * i] in _INTEGER_TYPES and types[2 * i + 1] in _INTEGER_TYPES:
+    for r, t in zip(rounds, round_types, strict=True):
+        if t in ("FLOAT", "DOUBLE"):
+            raise comp.err(
+                f"{r.sql('duckdb')}: ROUND of a {t} is not supported (Flink rounds its decimal text half up, "
+                "DuckDB the binary value): round CAST(x AS DECIMAL(p, s)) instead"
+            )
+    for c, t in reversed(list(zip(casts, cast_types, strict=True))):  # inner casts first
+        target = c.args["to"].this
+        if target in _INT_TARGETS and (t in ("FLOAT", "DOUBLE") or t.startswith("DECIMAL")):
+            c.set("this", exp.Anonymous(this="trunc", expressions=[c.this]))
+        elif target in _INT_TARGETS and t == "VARCHAR":
+            text = c.this
+            whole = exp.Anonymous(
+                this="regexp_full_match", expressions=[text.copy(), exp.Literal.string(r"[+-]?[0-9]+")]
+            )
+            as_double = exp.TryCast(this=text.copy(), to=exp.DataType.build("DOUBLE"))
+            c.replace(
+                exp.Case(
+                    ifs=[exp.If(this=whole, true=exp.TryCast(this=text.copy(), to=c.args["to"].copy()))],
+                    default=exp.TryCast(
+                        this=exp.Anonymous(this="trunc", expressions=[as_double]), to=c.args["to"].copy()
+                    ),
+                )
+            )
+        elif target == exp.DataType.Type.BOOLEAN and t == "VARCHAR":
+            c.replace(
+                exp.Paren(
+                    this=exp.EQ(this=exp.Lower(this=c.this.copy()), expression=exp.Literal.string("true"))
+                )
+            )
+    for d, (a, b) in zip(divs, div_types, strict=True):
+        if a in _INTEGER_TYPES and b in _INTEGER_TYPES:
             d.replace(exp.IntDiv(this=d.this, expression=d.expression))

@@ -165,6 +165,15 @@ def test_each_function_evaluates_as_flink_does(evaluator, expression, expected):
     assert out.column("v").to_pylist() == [expected]
 
 
+def test_trim_and_char_length_follow_java_strings(evaluator):
+    """TRIM removes every character up to U+0020 (String.trim()); CHAR_LENGTH counts UTF-16 units."""
+    plan = evaluator.compile(_rule("id, TRIM(s) AS t, CHAR_LENGTH(s) AS n"), SCHEMA)
+    rows = [(1, "\t a b\n\r ", *ROW[2:]), (2, "a😀e\u0301", *ROW[2:]), (3, None, *ROW[2:])]
+    out = evaluator.evaluate(plan, rows_to_arrow(SCHEMA, rows, tinyint1_as_boolean=True))
+    assert out.column("t").to_pylist() == ["a b", "a😀e\u0301", None]
+    assert out.column("n").to_pylist() == [8, 5, None]  # a, the emoji's surrogate pair, e, the accent
+
+
 def test_every_documented_function_has_a_case():
     used = " ".join(e.upper() for e, _ in CASES)
     assert [f for f in FUNCTIONS if f"{f}(" not in used and f not in used] == []

@@ -76,10 +76,18 @@ FUNCTIONS: dict[str, FunctionRule] = {
             "DECIMAL and integers half up, as Flink; FLOAT/DOUBLE refused (Flink rounds their text)",
         ),
         FunctionRule("UUID", "CAST(uuid() AS VARCHAR)", "a random (version 4) UUID as text"),
-        FunctionRule("CHAR_LENGTH", "length(s)", "characters, not bytes"),
+        FunctionRule(
+            "CHAR_LENGTH",
+            "length(s) + the characters beyond U+FFFF",
+            "UTF-16 units, as Java's String.length() (an emoji counts 2)",
+        ),
         FunctionRule("UPPER", "upper(s)"),
         FunctionRule("LOWER", "lower(s)"),
-        FunctionRule("TRIM", "trim(s)", "spaces on both sides"),
+        FunctionRule(
+            "TRIM",
+            "regexp_replace(s, '^[\\x00-\\x20]+|[\\x00-\\x20]+$', '', 'g')",
+            "every character up to U+0020 on both sides (tabs, newlines), as Java's String.trim()",
+        ),
         FunctionRule(
             "REGEXP_REPLACE",
             "regexp_replace(s, re, rep, 'g')",
@@ -362,7 +370,7 @@ class Translator:
         if isinstance(node, exp.Trim):
             if node.args.get("expression") is not None or node.args.get("position"):
                 raise self.err("TRIM takes one string here: TRIM(s), which removes spaces on both sides")
-            return exp.Anonymous(this="trim", expressions=[t(node.this)])
+            return _java_trim(t(node.this))
         if isinstance(node, exp.Ceil | exp.Floor):
             if node.args.get("decimals") is not None or node.args.get("to") is not None:
                 raise self.err(f"{node.sql()}: CEIL/FLOOR take one number here")
@@ -440,13 +448,23 @@ class Translator:
         def call(fn: str, *a: exp.Expression) -> exp.Expression:
             return exp.Anonymous(this=fn, expressions=list(a))
 
-        if name in ("ABS", "UPPER", "LOWER", "CHAR_LENGTH", "CEIL", "CEILING", "FLOOR"):
+        if name in ("ABS", "UPPER", "LOWER", "CEIL", "CEILING", "FLOOR"):
             arity(1)
-            fn = {"CHAR_LENGTH": "length", "CEILING": "ceil"}.get(name, name.lower())
-            return call(fn, t(args[0]))
+            return call({"CEILING": "ceil"}.get(name, name.lower()), t(args[0]))
+        if name == "CHAR_LENGTH":
+            arity(1)
+            s = t(args[0])
+            astral = call(
+                "regexp_replace",
+                s.copy(),
+                exp.Literal.string(r"[^\x{10000}-\x{10FFFF}]"),
+                exp.Literal.string(""),
+                exp.Literal.string("g"),
+            )
+            return exp.Paren(this=exp.Add(this=call("length", s), expression=call("length", astral)))
         if name == "TRIM":
             arity(1)
-            return call("trim", t(args[0]))
+            return _java_trim(t(args[0]))
         if name == "ROUND":
             arity(1, 2)
             return call("round", *map(t, args))
@@ -570,6 +588,19 @@ class Translator:
             arity(2)
             return call("nullif", *map(t, args))
         raise self.err(f"function {name}() is not supported")  # parse_rule refused it already
+
+
+def _java_trim(s: exp.Expression) -> exp.Expression:
+    """Java's ``String.trim()``: every character up to U+0020 off both ends."""
+    return exp.Anonymous(
+        this="regexp_replace",
+        expressions=[
+            s,
+            exp.Literal.string(r"^[\x00-\x20]+|[\x00-\x20]+$"),
+            exp.Literal.string(""),
+            exp.Literal.string("g"),
+        ],
+    )
 
 
 def two_valued(cmp: exp.Expression) -> exp.Expression:

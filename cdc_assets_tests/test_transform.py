@@ -63,7 +63,8 @@ def evaluator():
 CASES = [
     ("s || '!'", "Hello World!"),
     ("CONCAT(s, '-', CAST(n AS STRING))", "Hello World-7"),
-    ("CONCAT(s, nul)", None),  # NULL if any argument is NULL (DuckDB's concat() would skip it)
+    ("CONCAT(s, nul)", "Hello Worldnull"),  # Flink CDC's concat is Java's String.join
+    ("nul || '!'", "null!"),
     ("CONCAT_WS('-', s, nul, 'x')", "Hello World-x"),
     ("UPPER(s)", "HELLO WORLD"),
     ("LOWER(s)", "hello world"),
@@ -97,9 +98,11 @@ CASES = [
     ("nul NOT IN ('a')", True),
     ("n BETWEEN 5 AND 7", True),
     ("n NOT BETWEEN 5 AND 7", False),
-    ("s LIKE 'Hell%'", True),
+    ("s LIKE '^Hel+o W'", True),  # Flink CDC's LIKE: a Java regular expression found anywhere
+    ("s LIKE 'World'", True),
+    ("s LIKE '^World'", False),
     ("nul LIKE 'x'", False),
-    ("s NOT LIKE 'x%'", True),
+    ("s NOT LIKE 'x'", True),
     ("nul IS NULL", True),
     ("n IS NOT NULL", True),
     ("(n > 1) IS TRUE", True),
@@ -180,7 +183,7 @@ def test_every_documented_function_has_a_case():
 
 
 def test_the_filter_sees_computed_columns_and_drops_rows(evaluator):
-    plan = evaluator.compile(_rule(r"\*, n * 10 AS n10", "n10 > 50 AND s LIKE 'H%'"), SCHEMA)
+    plan = evaluator.compile(_rule(r"\*, n * 10 AS n10", "n10 > 50 AND s LIKE '^H'"), SCHEMA)
     rows = [ROW, (2, "Hi", 3, *ROW[3:]), (3, "Bye", 9, *ROW[3:])]
     out = evaluator.evaluate(plan, rows_to_arrow(SCHEMA, rows, tinyint1_as_boolean=True))
     assert out.column("id").to_pylist() == [1]
@@ -316,6 +319,14 @@ COMPILE_ERRORS = [
     ("id, s", None, {"partition_keys": ("s",)}, r"transform\[0\]\.partition-keys: 's' is not a primary key"),
     ("id, INTERVAL '1' DAY AS x", None, {}, "not supported in a transform"),
     ("id, LOCALTIME AS x", None, {}, "LOCALTIME .a TIME value. is not supported"),
+    (
+        "id",
+        "s LIKE 'Hell%'",
+        {},
+        r"transform\[0\]\.filter: LIKE 'Hell%': in Flink CDC transforms LIKE takes a Java",
+    ),
+    ("id", "s LIKE s", {}, "LIKE: the pattern must be a string literal"),
+    ("id", "s LIKE '(?<=a)b'", {}, r"transform\[0\]: cannot be evaluated"),
     ("id, ROUND(f, 1) AS x", None, {}, "ROUND of a DOUBLE is not supported"),
     ("id", "w > 1", {}, r"transform\[0\]\.filter: unknown column 'w'"),
     ("id, s.x AS y", None, {}, "qualified column names"),

@@ -17,7 +17,10 @@ other semantics than Flink's. Where DuckDB and Flink differ the rewrite says why
   likewise;
 - integer ``/`` integer is integer division (Java ``/`` on the boxed integers), other divisions are
   DuckDB's; a division by zero gives NULL (Flink fails the job);
-- ``CONCAT`` is NULL when any argument is NULL (DuckDB's concat() skips NULLs);
+- ``CONCAT`` and ``||`` give the text 'null' for a NULL argument, as Flink CDC's ``concat`` (Java's
+  ``String.join``) does; ``LIKE`` finds its pattern as a regular expression anywhere in the string, as
+  Flink CDC's ``like`` (``Pattern.find``) does, so a pattern with SQL's '%' is refused;
+- ``TRIM`` strips every character up to U+0020 and ``CHAR_LENGTH`` counts UTF-16 units (Java strings);
 - ``DATE_FORMAT``/``TO_TIMESTAMP``/``TO_DATE``/``FROM_UNIXTIME``/``UNIX_TIMESTAMP`` take Java
   ``SimpleDateFormat`` patterns, translated to strftime ones (:func:`java_to_strftime`; a letter without
   an exact equivalent is refused); TIMESTAMP (LTZ) values are shown in ``pipeline.local-time-zone``;

@@ -98,7 +98,9 @@ FUNCTIONS: dict[str, FunctionRule] = {
         FunctionRule("SUBSTR", "substring(s, start, len)", "1-based; start a positive integer literal"),
         FunctionRule("SUBSTRING", "substring(s, start, len)", "1-based; start a positive integer literal"),
         FunctionRule(
-            "CONCAT", "a || b || ...", "NULL if any argument is NULL (DuckDB's concat() skips them)"
+            "CONCAT",
+            "coalesce(a, 'null') || coalesce(b, 'null') ...",
+            "as Flink CDC's concat (Java's String.join): a NULL argument is the text 'null'; so is ||",
         ),
         FunctionRule("CONCAT_WS", "concat_ws(sep, ...)", "NULL arguments are skipped, as in Flink"),
         FunctionRule("LPAD", "lpad(s, n, pad)", "truncates to n characters, as in Flink"),
@@ -336,8 +338,7 @@ class Translator:
         if isinstance(node, exp.NEQ):
             return exp.Not(this=two_valued(exp.EQ(this=t(node.this), expression=t(node.expression))))
         if isinstance(node, exp.Like):
-            like = two_valued(exp.Like(this=t(node.this), expression=t(node.expression)))
-            return exp.Not(this=like) if node.args.get("negate") else like
+            return self.like(node)
         if isinstance(node, exp.In):
             if node.args.get("query") or node.args.get("unnest") or node.args.get("field"):
                 raise self.err("IN takes a list of values here, not a subquery")
@@ -409,6 +410,24 @@ class Translator:
             raise self.err(f"{node.sql()}: casting to {to.sql()} is not supported in a transform")
         # Flink CDC's castToXxx functions return NULL when a conversion is not viable: CAST is TRY_CAST
         return exp.TryCast(this=self.tr(node.this), to=exp.DataType.build(target, dialect="duckdb"))
+
+    def like(self, node: exp.Like) -> exp.Expression:
+        """Flink CDC's LIKE (``SystemFunctionUtils.like``) finds the pattern as a Java regular expression
+        anywhere in the string; it has no SQL wildcards. A pattern with '%' was almost surely meant as
+        SQL's, so it is refused rather than matched literally."""
+        pattern = node.expression
+        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+            raise self.err("LIKE: the pattern must be a string literal")
+        if "%" in pattern.this:
+            raise self.err(
+                f"LIKE {pattern.sql()}: in Flink CDC transforms LIKE takes a Java regular expression found "
+                "anywhere in the string, not SQL wildcards, so '%' would match a literal percent sign; write "
+                "the regular expression (e.g. '^abc' for SQL's 'abc%')"
+            )
+        found = two_valued(
+            exp.Anonymous(this="regexp_matches", expressions=[self.tr(node.this), pattern.copy()])
+        )
+        return exp.Not(this=found) if node.args.get("negate") else found
 
     def substring(self, s: exp.Expression, start, length) -> exp.Expression:
         if not (
@@ -690,6 +709,12 @@ def fix_types(node: exp.Expression, describe: Describe, comp: Translator) -> Non
                     this=exp.EQ(this=exp.Lower(this=c.this.copy()), expression=exp.Literal.string("true"))
                 )
             )
+    for p in node.find_all(exp.DPipe):
+        # Flink CDC's concat is Java's String.join: a NULL operand is the text 'null'
+        for key in ("this", "expression"):
+            side = p.args[key]
+            if not isinstance(side, exp.DPipe):
+                p.set(key, exp.Anonymous(this="coalesce", expressions=[side, exp.Literal.string("null")]))
     for d, (a, b) in zip(divs, div_types, strict=True):
         if a in _INTEGER_TYPES and b in _INTEGER_TYPES:
             d.replace(exp.IntDiv(this=d.this, expression=d.expression))

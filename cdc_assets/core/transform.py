@@ -388,7 +388,10 @@ def _keys(
                 )
             names.append(k)
         return tuple(names), tuple(source_key.index(by_name[k].source) for k in names)  # type: ignore[arg-type]
-    out_of = {c.source: c.name for c in columns if c.source is not None}
+    out_of: dict[str, str] = {}  # source column -> its first copy
+    for c in columns:
+        if c.source is not None:
+            out_of.setdefault(c.source, c.name)
     missing = [k for k in source_key if k not in out_of]
     if missing:
         raise config_error(

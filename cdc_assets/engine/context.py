@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from cdc_assets.config import PipelineConfig
 from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.transform import match_rule, source_key_for
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.allocator import bound_malloc_arenas
 from cdc_assets.engine.sinks import Sink, make_sink
+from cdc_assets.engine.transform import parsed_rules
 from cdc_assets.errors import ConfigError, SchemaError
 from cdc_assets.mysql import catalog
 from cdc_assets.mysql.connection import ConnectionSettings, connect
@@ -130,12 +132,16 @@ class RunContext:
                     table=str(t),
                 )
             if not schema.primary_key:
-                raise SchemaError(
-                    f"table {t} has no primary key, so its rows cannot be matched by key in the target; add a "
-                    "primary key, or exclude the table with source.tables.exclude "
-                    "(scan.incremental.snapshot.chunk.key-column support for such tables is planned)",
-                    table=str(t),
-                )
+                # A transform's primary-keys give the table the key it is read, chunked and matched by.
+                key = source_key_for(match_rule(parsed_rules(self.cfg), t), schema)
+                if key is None:
+                    raise SchemaError(
+                        f"table {t} has no primary key, so its rows cannot be matched by key in the target; add a "
+                        "primary key, give it one with a transform rule's primary-keys (source columns copied "
+                        "unchanged), or exclude the table with source.tables.exclude",
+                        table=str(t),
+                    )
+                schemas[t] = schema = replace(schema, primary_key=key)
             check_supported(schema, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
         # A target the stream already writes is checked against the schema in force at the restart
         # point (the catalog may be ahead of it: DDL the stream has not read yet), as the target has it.

@@ -18,6 +18,7 @@ from cdc_assets.config.values import to_tzinfo
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.schema_change import SchemaChange
 from cdc_assets.duckdb_sink import DuckDBSink
+from cdc_assets.engine.transform import TransformEvaluator, TransformingSink, parsed_rules
 from cdc_assets.starrocks import StarRocksSink
 from cdc_assets.state import StateStore
 
@@ -79,6 +80,17 @@ DEFAULT_FLUSH_INTERVAL = 0.5
 
 
 def make_sink(cfg: PipelineConfig, state: StateStore) -> Sink:
+    """The configured sink; behind a :class:`TransformingSink` when the pipeline has ``transform`` rules."""
+    sink = _base_sink(cfg, state)
+    if not cfg.transforms:
+        return sink
+    evaluator = TransformEvaluator(
+        time_zone=cfg.pipeline.local_time_zone, tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean
+    )
+    return TransformingSink(sink, parsed_rules(cfg), evaluator)
+
+
+def _base_sink(cfg: PipelineConfig, state: StateStore) -> Sink:
     if cfg.sink.type == "duckdb":
         return DuckDBSink(cfg.sink.path, tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean)
     zone = cfg.source.server_time_zone

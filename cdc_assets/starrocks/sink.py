@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, tzinfo
 from typing import Any, Protocol
@@ -110,9 +110,18 @@ class StarRocksSink:
             self._plans[target] = cached
         return cached[1]
 
-    def ensure_table(self, target: TableId, schema: TableSchema) -> None:
+    def ensure_table(
+        self,
+        target: TableId,
+        schema: TableSchema,
+        *,
+        partition_keys: tuple[str, ...] = (),
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
         """Create the database and the Primary Key table if missing; an existing table must have the
-        source's columns and key (idempotent)."""
+        source's columns and key (idempotent). ``partition_keys`` and ``properties`` (a transform's
+        ``partition-keys`` and ``table-options``, the latter over ``table.create.properties.*``) shape
+        a table created here."""
         table = self.plan(target, schema)
         self.resolve_lingering()
         self.fe.execute(create_database_sql(target.db), doing=f"creating database {target.db}")
@@ -121,7 +130,8 @@ class StarRocksSink:
             sql = create_table_sql(
                 table,
                 num_buckets=self.cfg.table_create_num_buckets,
-                properties=self.cfg.table_create_properties,
+                properties={**self.cfg.table_create_properties, **(properties or {})},
+                partition_keys=tuple(partition_keys),
             )
             self.fe.execute(sql, doing=f"creating table {target}")
             log.info("created StarRocks table %s", target)

@@ -21,7 +21,7 @@ from cdc_assets.core.arrow_read import plan_arrow_read
 from cdc_assets.core.chunks import Chunk, chunks_from_boundaries
 from cdc_assets.core.events import collapse
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import TableId
+from cdc_assets.core.schema import TableId, fit_to_target
 from cdc_assets.core.types import row_converter
 from cdc_assets.engine.allocator import release_free_memory
 from cdc_assets.engine.context import RunContext
@@ -32,6 +32,7 @@ from cdc_assets.mysql.arrow_read import FastReadError, read_chunk_arrow
 from cdc_assets.mysql.key_order import KeySorter
 from cdc_assets.mysql.server import begin_consistent_read, current_position
 from cdc_assets.mysql.snapshot import boundaries_of, choose_chunking, read_chunk
+from cdc_assets.state import SchemaInForce
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def plan_table(ctx: RunContext, table: TableId) -> list[Chunk]:
             log.info("planning %s: %s", table, choice.reason)
             boundaries = list(boundaries_of(conn, ctx.settings, schema, choice))
         ctx.state.plan_table(key, str(ctx.target(table)), point, chunks_from_boundaries(boundaries))
+        ctx.state.start_schemas({key: SchemaInForce(schema, schema.column_names)})
     return [c.chunk for c in ctx.state.chunks(key)]
 
 
@@ -110,7 +112,13 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
         return ChunkResult(
             table, state.chunk, state.rows or 0, state.seconds or 0.0, True, state.low, state.high
         )
-    schema = ctx.schemas[table]
+    schema = ctx.describe_current(table)
+    # The table may have changed since its target was created (DDL the stream has not applied yet):
+    # the chunk is read as the table is now and written with the columns its target has. A column
+    # added meanwhile gets its values from the binlog: the stream applies every change of such a table
+    # from the DDL on (watermark.StreamFilter).
+    sif = ctx.state.schemas_in_force().get(key)
+    write_schema, keep = fit_to_target(schema, sif.target_columns) if sif is not None else (schema, None)
     target = ctx.target(table)
     started = time.monotonic()
     # Each read of a chunk writes under its own tags: a re-read may see newer rows, which a sink that
@@ -137,13 +145,13 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
             conn.rollback()  # only its point was needed: the read runs outside the snapshot
         if plan is not None and plan.fast:
             try:
-                _read_fast(ctx, schema, state.chunk, plan, target, tags, written)
+                _read_fast(ctx, schema, state.chunk, plan, target, tags, written, write_schema)
             except FastReadError as exc:
                 log.warning("%s; reading chunk %d of %s with the exact path instead", exc, index, table)
                 written.rows = written.bytes = 0  # the exact read writes every row again
-                _read_exact(ctx, conn, schema, state.chunk, target, tags, written)
+                _read_exact(ctx, conn, schema, state.chunk, target, tags, written, write_schema, keep)
         else:
-            _read_exact(ctx, conn, schema, state.chunk, target, tags, written)
+            _read_exact(ctx, conn, schema, state.chunk, target, tags, written, write_schema, keep)
         if exact:  # read inside the consistent snapshot: it is the table as of `low`, exactly
             conn.rollback()
             high = low
@@ -151,7 +159,11 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
             high = current_position(conn, ctx.settings, ctx.server)
     rows = written.rows
     merged = (
-        0 if exact else _merge_backfill(ctx, table, state.chunk, low, high, tag=f"c{index}-a{attempt}-bf")
+        0
+        if exact
+        else _merge_backfill(
+            ctx, schema, (write_schema, keep), state.chunk, low, high, tag=f"c{index}-a{attempt}-bf"
+        )
     )
     seconds = time.monotonic() - started
     ctx.state.mark_chunk_done(key, index, rows=rows, seconds=seconds, low=low, high=high)
@@ -167,9 +179,13 @@ class _Written:
     bytes: int = 0  # Arrow bytes read (the exact path does not count them)
 
 
-def _read_fast(ctx: RunContext, schema, chunk: Chunk, plan, target: TableId, tags, written: _Written) -> None:
+def _read_fast(
+    ctx: RunContext, schema, chunk: Chunk, plan, target: TableId, tags, written: _Written, write_schema
+) -> None:
     """Read the chunk as Arrow (connectorx) and write each batch from Arrow: no per-row Python. The next
-    batch is read (in a thread of its own) while the last one is written."""
+    batch is read (in a thread of its own) while the last one is written (``write_schema``: the columns
+    the target has)."""
+    names = list(write_schema.column_names) if write_schema is not schema else None
     batches = read_chunk_arrow(
         ctx.settings,
         schema,
@@ -180,19 +196,21 @@ def _read_fast(ctx: RunContext, schema, chunk: Chunk, plan, target: TableId, tag
         batch_bytes=WRITE_BATCH_BYTES,
     )
     for data in read_ahead(batches, name=f"read chunk {chunk.index} of {schema.table_id}"):
-        written.rows += ctx.sink.upsert_arrow(target, schema, data, tag=next(tags))
+        out = data.select(names) if names is not None else data
+        written.rows += ctx.sink.upsert_arrow(target, write_schema, out, tag=next(tags))
         written.bytes += data.nbytes
 
 
 def _read_exact(
-    ctx: RunContext, conn, schema, chunk: Chunk, target: TableId, tags, written: _Written
+    ctx: RunContext, conn, schema, chunk: Chunk, target: TableId, tags, written: _Written, write_schema, keep
 ) -> None:
     """Read the chunk with PyMySQL and convert row by row (types the fast path cannot read exactly)."""
     convert = row_converter(schema, "snapshot", tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
     buffered: list[tuple] = []
 
     def write() -> None:
-        written.rows += ctx.sink.upsert(target, schema, buffered, tag=next(tags))
+        rows = buffered if keep is None else [tuple(r[i] for i in keep) for r in buffered]
+        written.rows += ctx.sink.upsert(target, write_schema, rows, tag=next(tags))
 
     for batch in read_chunk(ctx.settings, conn, schema, chunk, ctx.cfg.source.fetch_size):
         buffered.extend(convert(r) for r in batch)
@@ -204,13 +222,13 @@ def _read_exact(
 
 
 def _merge_backfill(
-    ctx: RunContext, table: TableId, chunk: Chunk, low: RestartPoint, high: RestartPoint, *, tag: str
+    ctx: RunContext, schema, write: tuple, chunk: Chunk, low: RestartPoint, high: RestartPoint, *, tag: str
 ) -> int:
-    """Write the chunk's binlog changes between its watermarks after its rows; returns their number."""
+    """Write the chunk's binlog changes between its watermarks after its rows (``write``: the schema to
+    write with and the row positions to keep, see load_chunk); returns their number."""
     assert ctx.server is not None
     if low.position is None or high.position is None or not high.position > low.position:
         return 0
-    schema = ctx.schemas[table]
     server_id = ctx.state.lease_server_id(backfill_server_ids(ctx.cfg))
     try:
         with ctx.connect() as conn:
@@ -229,7 +247,10 @@ def _merge_backfill(
         ctx.state.release_server_id(server_id)
     if changes:
         keys, rows = collapse(changes, schema.key_positions)
-        ctx.sink.apply_batch([(ctx.target(table), schema, keys, rows)], tag=tag)
+        write_schema, keep = write
+        if keep is not None:
+            rows = [tuple(r[i] for i in keep) for r in rows]
+        ctx.sink.apply_batch([(ctx.target(schema.table_id), write_schema, keys, rows)], tag=tag)
     return len(changes)
 
 
@@ -342,3 +363,24 @@ def _load_chunks(ctx: RunContext, todo: list[tuple[TableId, int]], workers: int)
                 }
         if failure is not None:
             raise failure
+
+
+def prepare_resnapshot(ctx: RunContext, tables: list[TableId]) -> list[TableId]:
+    """Make ``tables`` be snapshotted again (the way on after a change the stream cannot follow): their
+    targets are dropped (created again from the table as it is now), their chunk plans and schemas in
+    force forgotten; the next sync or Dagster planner tick plans them anew, and the stream, which reads
+    on from its restart point, applies only their changes after the new snapshot. A target that other
+    captured tables are routed into too is shared: those tables are snapshotted again with it.
+    Returns every table prepared. The streaming run must be stopped first."""
+    unknown = [str(t) for t in tables if t not in ctx.schemas]
+    if unknown:
+        raise CdcError(
+            f"not a captured table: {', '.join(unknown)}; give tables as db.table, as `cdc-assets status` lists them"
+        )
+    targets = {ctx.target(t) for t in tables}
+    chosen = sorted(t for t in ctx.schemas if ctx.target(t) in targets)
+    for target in sorted(targets):
+        ctx.sink.drop_table(target)
+    for t in chosen:
+        ctx.state.forget_table(str(t), schema=True)
+    return chosen

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from cdc_assets.config import PipelineConfig
 from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema_change import CreateTable, DropTable, RenameTable, TruncateTable
 from cdc_assets.core.transform import ParsedRule, TransformPlan, compile_rule, match_rule, parse_rule
 from cdc_assets.core.types import arrow_type
 from cdc_assets.errors import CdcError, ConfigError
@@ -294,8 +295,30 @@ class TransformingSink:
             mapped.append((target, plan.target, deletes, upserts))
         self.inner.apply_batch(mapped, tag=tag)
 
+    def supported_schema_changes(self) -> frozenset[str]:
+        return self.inner.supported_schema_changes()
+
+    def apply_schema_change(self, target: TableId, change, after: TableSchema | None, **kw) -> str:
+        """Schema changes of a table no rule matches pass through. A transformed table's target columns
+        come from its projection: a new table is created through the rule, table-level changes pass,
+        column changes are not applied (rows are fitted to the target's columns before the transform,
+        so a ``\\*`` projection keeps the columns it had)."""
+        rule = match_rule(self.rules, change.table)
+        if rule is None:
+            return self.inner.apply_schema_change(target, change, after, **kw)
+        if isinstance(change, CreateTable):
+            assert after is not None
+            self.ensure_table(target, after)
+            return "applied through the transform"
+        if isinstance(change, (TruncateTable, DropTable, RenameTable)):
+            return self.inner.apply_schema_change(target, change, after, **kw)
+        return f"ignored: {change.table} is transformed, its target's columns come from the transform's projection"
+
     def row_count(self, target: TableId) -> int | None:
         return self.inner.row_count(target)
+
+    def drop_table(self, target: TableId) -> None:
+        self.inner.drop_table(target)
 
     def fetch_all(self, target: TableId, schema: TableSchema) -> list[tuple]:
         plan = self.plan(schema)

@@ -44,6 +44,8 @@ class RowsRead:
     table: TableId
     changes: list[RowChange]
     position: BinlogPosition | None = None
+    #: the event's timestamp (Unix seconds, from its header): when the change was made on the source
+    timestamp: int = 0
 
 
 @dataclass(frozen=True)
@@ -296,7 +298,7 @@ class BinlogReader:
             changes = self.fast_rows.changes(ev, table)
             if changes is None:
                 changes = _changes(ev, decode)
-            yield RowsRead(table, changes, BinlogPosition(self._stream.log_file, pos))
+            yield RowsRead(table, changes, BinlogPosition(self._stream.log_file, pos), ev.timestamp)
         elif isinstance(ev, XidEvent):
             self._in_tx = False
             yield self._boundary(pos, ev.timestamp, True)

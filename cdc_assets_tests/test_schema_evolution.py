@@ -399,3 +399,36 @@ def test_a_change_the_stream_cannot_follow_stops_it_and_resnapshot_is_the_way_on
         (4, 40),
     ]
     assert_identical(path, mysql_source, orders, ["orders"])
+
+
+@pytest.mark.parametrize("behavior", ["evolve", "lenient"])
+def test_a_table_renamed_while_streaming(mysql_source, orders, tmp_path, behavior):
+    """EVOLVE renames the target; LENIENT keeps it as it was and snapshots the new name into a target
+    of its own. Either way the new name's target holds every row, the later changes included."""
+    path = _pipeline(tmp_path, mysql_source, orders, behavior)
+    _sync(path, mysql_source)
+    run = mysql_source.server.execute
+    old, new = quote_table(orders, "orders"), quote_table(orders, "orders_v2")
+    ctx = RunContext(load_pipeline(path, env=secrets_env(mysql_source)))
+    try:
+        ctx.discover()  # the stream knows `orders`, not yet `orders_v2`
+        run(f"INSERT INTO {old} VALUES (3, 30, 'c')")
+        run(f"RENAME TABLE {old} TO {new}")
+        run(f"INSERT INTO {new} VALUES (4, 40, 'd')")
+        run(f"UPDATE {new} SET qty = 11 WHERE id = 1")
+        result = stream(ctx, until_caught_up=True)
+    finally:
+        ctx.close()
+    assert result.schema_changes == 1
+    _sync(path, mysql_source)  # a later run: nothing left to do, no error
+    assert _target_rows(tmp_path, orders, "orders_v2") == [
+        (1, 11, "a"),
+        (2, 20, "b"),
+        (3, 30, "c"),
+        (4, 40, "d"),
+    ]
+    kept = _target_columns(tmp_path, orders, "orders")
+    assert kept == ([] if behavior == "evolve" else ["id", "qty", "note"])
+    records, in_force = _changes(path, mysql_source)
+    assert [r.kind for r in records] == ["rename.table"] and set(in_force) == {f"{orders}.orders_v2"}
+    assert_identical(path, mysql_source, orders, ["orders_v2"])

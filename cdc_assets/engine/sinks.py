@@ -87,7 +87,9 @@ def make_sink(cfg: PipelineConfig, state: StateStore) -> Sink:
     if not cfg.transforms:
         return sink
     evaluator = TransformEvaluator(
-        time_zone=cfg.pipeline.local_time_zone, tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean
+        time_zone=cfg.pipeline.local_time_zone,
+        tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean,
+        source_metadata=cfg.source.metadata_list,
     )
     return TransformingSink(sink, parsed_rules(cfg), evaluator)
 

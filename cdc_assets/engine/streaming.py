@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cdc_assets.core.events import RowChange, collapse
+from cdc_assets.core.events import EventChanges, RowChange, TableEvents, collapse
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.engine.binlog_retention import RetentionWatch, ensure_restart_point_available
@@ -29,6 +29,7 @@ from cdc_assets.engine.schema_evolution import SchemaTracker
 from cdc_assets.engine.sinks import flush_interval as sink_flush_interval
 from cdc_assets.engine.snapshot import load_chunk, snapshot_new_tables
 from cdc_assets.engine.startup import OFFSET_MODES, startup_point
+from cdc_assets.engine.transform import change_buffer
 from cdc_assets.engine.watermark import StreamFilter
 from cdc_assets.errors import BinlogConnectionLost, CdcError
 from cdc_assets.mysql.binlog import BinlogReader, Boundary, DdlRead, RowsRead
@@ -230,6 +231,9 @@ def stream(
         batch = []
         for table, changes in job.changes.items():
             source, (schema, keep) = job.schemas[table]
+            if isinstance(changes, EventChanges):  # uncollapsed: the transforming sink evaluates each event
+                batch.append(TableEvents(ctx.target(table), schema, changes, source.key_positions, keep))
+                continue
             keys, rows = collapse(changes, source.key_positions)
             if keep is not None:  # the target lacks some source columns: write the others, by name
                 rows = [tuple(r[i] for i in keep) for r in rows]
@@ -318,7 +322,13 @@ def stream(
                     if isinstance(item, RowsRead):
                         changes = snapshot_filter.apply(item)
                         if changes:
-                            pending.setdefault(item.table, []).extend(changes)
+                            buffered = pending.get(item.table)
+                            if buffered is None:
+                                buffered = pending[item.table] = change_buffer(ctx.sink, item.table)
+                            if buffered.__class__ is list:
+                                buffered.extend(changes)
+                            else:  # EventChanges: the table's transform reads event kinds and times
+                                buffered.add(changes, item.timestamp)
                             pending_rows += len(changes)
                         continue
                     if isinstance(item, DdlRead):

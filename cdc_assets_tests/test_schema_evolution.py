@@ -205,6 +205,8 @@ def test_tables_created_truncated_renamed_and_dropped(mysql_source, orders, tmp_
         run = mysql_source.server.execute
         run(f"CREATE TABLE {db}.items (sku VARCHAR(10) PRIMARY KEY, n INT)")
         run(f"INSERT INTO {db}.items VALUES ('a', 1), ('b', 2)")
+        run(f"CREATE TABLE {db}.items_copy LIKE {db}.items")
+        run(f"INSERT INTO {db}.items_copy VALUES ('z', 9)")
         run(f"CREATE TABLE {db}.scratch (id INT PRIMARY KEY)")
         run(f"INSERT INTO {db}.scratch VALUES (1)")
         run(f"TRUNCATE TABLE {db}.orders")
@@ -214,7 +216,13 @@ def test_tables_created_truncated_renamed_and_dropped(mysql_source, orders, tmp_
     finally:
         ctx.close()
     counts = {str(t): n for t, n in result.rows_by_table.items()}
-    assert counts == {f"{orders}.items": 2, f"{orders}.scratch": 1, f"{orders}.orders": 1}
+    assert counts == {
+        f"{orders}.items": 2,
+        f"{orders}.items_copy": 1,
+        f"{orders}.scratch": 1,
+        f"{orders}.orders": 1,
+    }
+    assert _target_rows(tmp_path, orders, "items_copy") == [("z", 9)]
     assert _target_rows(tmp_path, orders, "items") == [("a", 1), ("b", 2)]
     assert _target_rows(tmp_path, orders, "orders") == [(7, 70, "g")]
     con = duckdb.connect(str(tmp_path / "target.duckdb"), read_only=True)
@@ -227,11 +235,11 @@ def test_tables_created_truncated_renamed_and_dropped(mysql_source, orders, tmp_
         }
     finally:
         con.close()
-    assert tables == {"orders", "items"}
+    assert tables == {"orders", "items", "items_copy"}
     records, in_force = _changes(path, mysql_source)
-    assert [r.kind for r in records] == ["create.table", "create.table", "truncate.table", "drop.table"]
-    assert set(in_force) == {f"{orders}.orders", f"{orders}.items"}
-    assert_identical(path, mysql_source, orders, ["orders", "items"])
+    assert [r.kind for r in records] == ["create.table"] * 3 + ["truncate.table", "drop.table"]
+    assert set(in_force) == {f"{orders}.orders", f"{orders}.items", f"{orders}.items_copy"}
+    assert_identical(path, mysql_source, orders, ["orders", "items", "items_copy"])
 
 
 def test_ddl_on_tables_not_captured_is_ignored(mysql_source, orders, tmp_path):

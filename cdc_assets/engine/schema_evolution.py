@@ -31,7 +31,6 @@ from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import Column, TableId, TableSchema, fit_to_target
 from cdc_assets.core.schema_change import (
     AddColumn,
-    AlterColumnType,
     AlterTableCharset,
     CreateTable,
     DropColumn,
@@ -310,16 +309,15 @@ class SchemaTracker:
     def _track_target(self, sev: SchemaChange) -> None:
         """The target's columns after a change the sink applied."""
         cols = list(self.target_columns.get(sev.table, ()))
-        if isinstance(sev, CreateTable) and sev.schema is not None:
-            cols = list(sev.schema.column_names)
+        if isinstance(sev, CreateTable):  # LIKE: the event has no schema, the one in force is the copy
+            created = sev.schema or self.ctx.schemas.get(sev.table)
+            cols = list(created.column_names) if created is not None else cols
         elif isinstance(sev, AddColumn) and sev.column is not None and sev.column.name not in cols:
             cols.append(sev.column.name)
         elif isinstance(sev, DropColumn) and sev.name in cols:
             cols.remove(sev.name)
         elif isinstance(sev, RenameColumn) and sev.old in cols:
             cols[cols.index(sev.old)] = sev.new
-        elif isinstance(sev, AlterColumnType):
-            pass
         self.target_columns[sev.table] = tuple(cols)
 
     def _record(

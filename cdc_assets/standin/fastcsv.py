@@ -104,6 +104,7 @@ def _read(plan: LoadPlan, data: bytes) -> pa.Table:
 
 
 def _all(mask: pa.ChunkedArray | pa.Array) -> bool:
+    """True when no value of ``mask`` is false (a NULL is a NULL field's, which the caller checks)."""
     return bool(pc.all(mask).as_py() is not False)
 
 
@@ -151,7 +152,7 @@ def _value(col: ColumnMeta, text: pa.ChunkedArray) -> pa.ChunkedArray:
             raise _Fallback(f"a value of {col.name} is too long")
         return text
     if name == "BOOLEAN":
-        if not _all(pc.is_in(text, pa.array(["true", "false"]))):
+        if not _all(pc.or_(pc.is_null(text), pc.is_in(text, pa.array(["true", "false"])))):
             raise _Fallback(f"a value of {col.name} is not true or false")
         return pc.equal(text, "true")
     if name in _INT_TYPES:

@@ -172,10 +172,9 @@ def _value(col: ColumnMeta, text: pa.ChunkedArray) -> pa.ChunkedArray:
         return values
     if name == "DECIMAL":
         p, s = int(t.precision or 10), int(t.scale or 0)
-        if p <= s:
-            raise _Fallback(f"{col.name} has no integer digits")
+        whole = rf"[0-9]{{1,{p - s}}}" if p > s else "0"  # DECIMAL(5,5) holds 0.xxxxx only
         frac = rf"(\.[0-9]{{1,{s}}})?" if s else ""
-        if not _all(pc.match_substring_regex(text, rf"^-?[0-9]{{1,{p - s}}}{frac}$")):
+        if not _all(pc.match_substring_regex(text, rf"^-?{whole}{frac}$")):
             raise _Fallback(f"a value of {col.name} has more digits than the column or another spelling")
         return _cast(text, pa.decimal128(p, s))
     if name in ("DATE", "DATETIME"):

@@ -8,7 +8,8 @@ The layout is RFC 4180 as StarRocks documents its ``enclose`` option (Stream Loa
 "If a field value contains an enclose-specified character, you can use the same character to escape
 that enclose-specified character"): fields separated by ``,``, rows ended by ``\\n``, every string
 enclosed in ``"``, no ``escape`` header (so a backslash is an ordinary character), NULL a bare ``\\N``,
-and a last field ``__op`` = 0 (the Flink connector's CSV form: every row an upsert). Numbers, dates and
+and no ``__op`` field: a ``columns`` header without ``__op`` makes every CSV row an upsert (StarRocks
+``Load.initColumns``), which is all a snapshot chunk holds. Numbers, dates and
 date-times are bare, in Arrow's text: integers in digits, DOUBLE as the shortest text that reads back
 exactly (``0.1``, ``1e+20``; FLOAT widened to DOUBLE first, as its canonical value is), DECIMAL with the
 column's scale (``12.30``), DATE ``YYYY-MM-DD``, DATETIME ``YYYY-MM-DD HH:MM:SS.ffffff`` (always six
@@ -203,6 +204,5 @@ def csv_bodies(
         columns = _columns(t, table, time_zone)
     except _Unsafe:
         return None
-    op = pa.array(np.zeros(table.num_rows, np.int8))
-    names = [f"c{i}" for i in range(len(columns))] + ["__op"]
-    return _pieces(pa.Table.from_arrays([*columns, op], names=names), max_bytes)
+    names = [f"c{i}" for i in range(len(columns))]
+    return _pieces(pa.Table.from_arrays(columns, names=names), max_bytes)

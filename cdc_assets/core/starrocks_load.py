@@ -128,12 +128,11 @@ def load_headers(
     else:
         # row_delimiter stays StarRocks' default "\n": an HTTP header cannot carry a newline, and the
         # escaped spellings ("\\n", "\\x0A") are read differently by different StarRocks versions.
-        columns = ",".join(quote_ident(c.name, "starrocks") for c in t.columns) + ",__op"
-        ours = {
-            "format": "csv",
-            "columns": columns,
-            **(_CSV_DOUBLED_LAYOUT if doubled_quotes else _CSV_LAYOUT),
-        }
+        columns = ",".join(quote_ident(c.name, "starrocks") for c in t.columns)
+        if doubled_quotes:  # upserts only: without __op in `columns`, every CSV row is an upsert
+            ours = {"format": "csv", "columns": columns, **_CSV_DOUBLED_LAYOUT}
+        else:
+            ours = {"format": "csv", "columns": columns + ",__op", **_CSV_LAYOUT}
     user: dict[str, str] = {}
     for k, v in properties.items():
         key, value = str(k).lower(), str(v)

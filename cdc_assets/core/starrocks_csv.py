@@ -21,10 +21,11 @@ A chunk is written this way only when every value's text is unambiguous in StarR
 :func:`csv_bodies` answers None and the sink writes the chunk as before (``encode_arrow``), which also
 raises the errors a chunk may need (a NULL or too long key, a value over its column). Not written as CSV:
 
+- a JSON column: JSON bodies embed each document as a JSON value, and every chunk of a table should load
+  the same way (most documents hold quotes anyway);
 - a string holding ``"``: StarRocks' reader misreads a value that starts with a doubled enclose character
   (the field ``"`` ``""a"`` for the value ``"a``: BE ``CSVReader::more_rows`` takes the opening pair for an
-  empty or escaped field and then loses the field's end), so quotes are never sent doubled (JSON columns
-  hold quotes, so chunks with JSON values load as JSON);
+  empty or escaped field and then loses the field's end), so quotes are never sent doubled;
 - a string holding NUL (the reader's "no escape character" is NUL) or equal to ``\\N``: StarRocks takes
   ``\\N`` for NULL even when it is enclosed (the enclose characters are stripped before the NULL test);
 - NaN or infinity, a date-time outside the years 1..9999, a column of an Arrow type the kind does not
@@ -107,8 +108,12 @@ def _in_years(us: pa.ChunkedArray, c: SrColumn) -> None:
 def _column(c: SrColumn, arr: pa.ChunkedArray, tz: _dt.tzinfo) -> pa.ChunkedArray:
     """The column as Arrow's CSV writer should write it (strings are enclosed, other types bare)."""
     kind = c.kind
-    if kind in ("string", "json"):
+    if kind == "string":
         return _string(c, arr)
+    if kind == "json":
+        # A JSON body embeds the document as a JSON value (its `null` a SQL NULL), CSV as text (a JSON
+        # null): chunks of one table would differ by which layout their values allowed.
+        raise _Unsafe(f"column {c.name} is JSON, which the sink loads as a JSON value")
     if kind == "int":
         sa._is(arr, c, pa.types.is_integer, pa.types.is_boolean)
         return pc.cast(arr, pa.int8()) if pa.types.is_boolean(arr.type) else arr

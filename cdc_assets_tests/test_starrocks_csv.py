@@ -226,9 +226,11 @@ def test_headers_of_the_doubled_quote_layout():
     }
     with pytest.raises(ConfigError, match="no escape"):
         load_headers(t, LoadFormat.CSV, {"escape": "\\"}, doubled_quotes=True)
-    assert csv_layout_allowed({"max_filter_ratio": "0.1", "timeout": "60"})
-    for key in ("format", "FORMAT", "column_separator", "enclose", "escape", "row_delimiter", "skip_header"):
+    assert csv_layout_allowed({"max_filter_ratio": "0.1", "timeout": "60", "format": "CSV"})
+    assert not csv_layout_allowed({"FORMAT": "json"})
+    for key in ("column_separator", "Enclose", "escape", "row_delimiter", "skip_header", "trim_space"):
         assert not csv_layout_allowed({key: "x"})
+    assert load_headers(t, LoadFormat.CSV, {"format": "csv"}, doubled_quotes=True)["format"] == "csv"
 
 
 @pytest.mark.parametrize("transactions", [True, False], ids=["transaction-stream-load", "stream-load"])

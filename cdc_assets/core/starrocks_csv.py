@@ -52,7 +52,7 @@ __all__ = ["csv_bodies", "csv_layout_allowed", "csv_unsafe_reason"]
 #: the user ``sink.properties`` that describe a body's layout: with any of them set, the user's layout
 #: rules, and chunks are written as before
 _LAYOUT_KEYS = frozenset(
-    {"format", "column_separator", "row_delimiter", "enclose", "escape", "skip_header", "trim_space"}
+    {"column_separator", "row_delimiter", "enclose", "escape", "skip_header", "trim_space"}
 )
 _WRITE_OPTIONS = pcsv.WriteOptions(
     include_header=False, quoting_style="needed", null_string="\\N", delimiter=","
@@ -67,9 +67,14 @@ class _Unsafe(Exception):
 
 
 def csv_layout_allowed(properties: Mapping[str, str]) -> bool:
-    """True when ``sink.properties`` leave the body layout to cdc_assets (no format, separator, enclose,
-    escape, ... of the user's), so that snapshot chunks may be written as these CSV bodies."""
-    return not any(str(k).lower() in _LAYOUT_KEYS for k in properties)
+    """True when ``sink.properties`` leave the body layout to cdc_assets (no separator, enclose, escape,
+    ... of the user's, and no format other than csv), so that snapshot chunks may be written as these
+    CSV bodies."""
+    for k, v in properties.items():
+        key = str(k).lower()
+        if key in _LAYOUT_KEYS or (key == "format" and str(v).lower() != "csv"):
+            return False
+    return True
 
 
 def _has_bytes(arr: pa.ChunkedArray, *values: int) -> bool:

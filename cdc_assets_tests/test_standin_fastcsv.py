@@ -202,6 +202,8 @@ OFF_BODIES: dict[str, bytes] = {
     "int out of range": _body([{**_CLEAN, "ti": "128"}]),
     "int as a fraction": _body([{**_CLEAN, "i": "1.0"}]),
     "largeint too large": _body([{**_CLEAN, "li": "1" + "0" * 38}]),
+    "largeint below its range": _body([{**_CLEAN, "li": str(-(2**127))}]),
+    "largeint above its range": _body([{**_CLEAN, "li": str(2**127)}]),
     "largeint negative zero": _body([{**_CLEAN, "li": "-0"}]),
     "boolean as 1": _body([{**_CLEAN, "b": "1"}]),
     "boolean in capitals": _body([{**_CLEAN, "b": "TRUE"}]),
@@ -388,3 +390,54 @@ def test_bad_csv_over_http_is_answered_as_starrocks_answers_it() -> None:
             "SELECT (SELECT count(*) FROM fl.t), (SELECT count(*) FROM fl.u), (SELECT count(*) FROM fl.w)"
         )
         assert counts == [(2000, 0, 2000)]
+
+
+@pytest.mark.parametrize("key_type", ["BIGINT", "LARGEINT", "VARCHAR(20)", "DATE"])
+def test_fast_parts_of_later_loads_replace_the_rows_of_their_keys(key_type: str) -> None:
+    """A second load over keys already stored replaces those rows (the delete runs) and adds the new ones;
+    a load into a key range of its own adds its rows (no delete needed), with every key type."""
+    meta = TableMeta(
+        "fk",
+        "t",
+        [
+            ColumnMeta("k", SrType.parse(key_type), False, True),
+            ColumnMeta("v", SrType.parse("VARCHAR(20)"), True, False),
+        ],
+        ["k"],
+        ["k"],
+        1,
+        {},
+    )
+    headers = {"format": "csv", "column_separator": ",", "enclose": '"'}
+    plan = loads.plan_load(headers, loads.check_header_phase(headers, 0), meta)
+
+    def key(i: int) -> str:
+        if key_type == "DATE":
+            return f"2024-01-{i:02d}"
+        return (
+            f'"k{i:03d}"' if key_type.startswith("VARCHAR") else str(i if key_type == "BIGINT" else 2**64 + i)
+        )
+
+    loads_ = [
+        [(i, "first") for i in range(1, 11)],  # an empty table
+        [(i, "own range") for i in range(21, 26)],  # keys above every stored one
+        [(i, "second") for i in (5, 6, 7, 15, 28)],  # stored keys, and new ones between and after them
+    ]
+    pair = (StandInStore(), StandInStore())
+    try:
+        for store in pair:
+            store.create_database("fk")
+            store.create_table(meta)
+        for rows in loads_:
+            body = "".join(f'{key(i)},"{v}"\n' for i, v in rows).encode()
+            fast = loads.execute_plan(plan, body)
+            assert not isinstance(fast.parts[0], list)
+            pair[0].apply_parts("fk", "t", fast.parts)
+            pair[1].apply_load("fk", "t", loads.execute_plan(plan, body, fast=False).ops())
+        got = [s.query(f"SELECT k, v FROM {s.table_ref('fk', 't')} ORDER BY k")[1] for s in pair]
+    finally:
+        for store in pair:
+            store.close()
+    assert got[0] == got[1]
+    assert len(got[0]) == 10 + 5 + 2
+    assert [v for _, v in got[0]].count("second") == 5 and [v for _, v in got[0]].count("first") == 7

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 _BOM = b"\xef\xbb\xbf"
 _STR = pa.string()
 _INT_TYPES = {"TINYINT": pa.int8(), "SMALLINT": pa.int16(), "INT": pa.int32(), "BIGINT": pa.int64()}
-#: LARGEINT values of up to 38 digits (Arrow's widest decimal) are checked here; longer ones go the exact way
+#: LARGEINT texts of up to 38 characters (Arrow's widest decimal) are checked here; longer ones go the exact way
 _LARGEINT_DECIMAL = pa.decimal128(38, 0)
 _DATETIME_TEXT_LEN = len("2024-01-01 00:00:00.000000")
 
@@ -161,6 +161,10 @@ def _value(col: ColumnMeta, text: pa.ChunkedArray) -> pa.ChunkedArray:
             raise _Fallback(f"a value of {col.name} is not in plain digits")
         return values
     if name == "LARGEINT":
+        # Arrow's decimal cast does not hold a text to the precision: at most 38 characters, sign included,
+        # keep the value below 10**38, inside LARGEINT's +-(2**127 - 1)
+        if not _max_bytes_ok(text, 38):
+            raise _Fallback(f"a value of {col.name} has more than 38 characters")
         values = _cast(text, _LARGEINT_DECIMAL)
         if not _same_text(values, text):
             raise _Fallback(f"a value of {col.name} is not in plain digits")

@@ -39,6 +39,7 @@ from cdc_assets.core.types import (
     snapshot_select_expr,
 )
 from cdc_assets.core.values import EMPTY_SET_SOURCE
+from cdc_assets.duckdb_sink import DuckDBSink
 from cdc_assets.starrocks import StarRocksSink
 from cdc_assets.state import StateStore
 from cdc_assets_tests.conftest import STARROCKS_PASSWORD
@@ -418,10 +419,11 @@ def _through_duckdb(schema: TableSchema, rows: list[tuple], t1b: bool) -> list[t
 
 
 def _through_starrocks(
-    standin, state_dir, db: str, schema: TableSchema, rows: list[tuple], t1b: bool
+    standin, state_dir, db: str, schema: TableSchema, rows: list[tuple], t1b: bool, *, arrow: bool = False
 ) -> list[tuple]:
     """Create the table in the StarRocks stand-in, load ``rows`` by Stream Load, read them back over its
-    MySQL protocol and decode them to canonical values (TIMESTAMPs travel as +08:00 wall-clock time)."""
+    MySQL protocol and decode them to canonical values (TIMESTAMPs travel as +08:00 wall-clock time).
+    ``arrow``: load them as a snapshot chunk (``upsert_arrow``: CSV by Arrow's writer when the values allow)."""
     cfg = StarRocksSinkConfig(
         jdbc_url=standin.jdbc_url,
         load_url=(standin.load_url,),
@@ -438,9 +440,13 @@ def _through_starrocks(
             time_zone=to_tzinfo("+08:00"),
         )
         try:
-            target = TableId(db, TABLE)
+            target = TableId(db, TABLE + ("_arrow" if arrow else ""))
             sink.ensure_table(target, schema)
-            sink.upsert(target, schema, rows, tag="roundtrip")
+            if arrow:
+                chunk = DuckDBSink("unused.duckdb", tinyint1_as_boolean=t1b).to_arrow(schema, rows)
+                sink.upsert_arrow(target, schema, chunk, tag="roundtrip")
+            else:
+                sink.upsert(target, schema, rows, tag="roundtrip")
             return sink.fetch_all(target, schema)
         finally:
             sink.close()
@@ -516,6 +522,8 @@ def test_value_roundtrip(mariadb, fresh_db, case: Case, standin, tmp_path):
 
     starrocks = _through_starrocks(standin, tmp_path / "state", fresh_db, schema, snapshot, t1b)
     _assert_same([v for _, v in starrocks], [v for _, v in expected], "starrocks")
+    chunk = _through_starrocks(standin, tmp_path / "state", fresh_db, schema, snapshot, t1b, arrow=True)
+    _assert_same([v for _, v in chunk], [v for _, v in expected], "starrocks snapshot chunk")
 
 
 def test_empty_set_in_update_images(mariadb, fresh_db):

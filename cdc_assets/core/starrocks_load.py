@@ -64,6 +64,8 @@ class LoadFormat(StrEnum):
 # ------------------------------------------------------------------------------------- headers
 _JSON_HEADERS = {"format": "json", "strip_outer_array": "true", "ignore_json_size": "true"}
 _CSV_LAYOUT = {"column_separator": ",", "enclose": '"', "escape": "\\"}
+#: the layout of :mod:`cdc_assets.core.starrocks_csv`'s bodies: an enclosed ``"`` is doubled, no escape
+_CSV_DOUBLED_LAYOUT = {"column_separator": ",", "enclose": '"'}
 #: header -> the user values that mean the same as ours (compared lower case); any other value would
 #: make StarRocks misread the body
 _SAME = {
@@ -104,8 +106,12 @@ def choose_format(t: SrTable, properties: Mapping[str, str]) -> LoadFormat:
     return LoadFormat.CSV if t.has_binary or fmt == "csv" else LoadFormat.JSON
 
 
-def load_headers(t: SrTable, fmt: LoadFormat, properties: Mapping[str, str]) -> dict[str, str]:
-    """Stream Load data headers for bodies of :func:`encode`, with ``sink.properties.*`` merged in.
+def load_headers(
+    t: SrTable, fmt: LoadFormat, properties: Mapping[str, str], *, doubled_quotes: bool = False
+) -> dict[str, str]:
+    """Stream Load data headers for bodies of :func:`encode`, with ``sink.properties.*`` merged in;
+    ``doubled_quotes``: for the CSV bodies of :func:`cdc_assets.core.starrocks_csv.csv_bodies` (no
+    ``escape`` header).
 
     Raises ConfigError for a user header that would make StarRocks misread the body (``columns``,
     ``label``, a different separator, ``format=json`` on a table with binary columns, ...).
@@ -122,8 +128,11 @@ def load_headers(t: SrTable, fmt: LoadFormat, properties: Mapping[str, str]) -> 
     else:
         # row_delimiter stays StarRocks' default "\n": an HTTP header cannot carry a newline, and the
         # escaped spellings ("\\n", "\\x0A") are read differently by different StarRocks versions.
-        columns = ",".join(quote_ident(c.name, "starrocks") for c in t.columns) + ",__op"
-        ours = {"format": "csv", "columns": columns, **_CSV_LAYOUT}
+        columns = ",".join(quote_ident(c.name, "starrocks") for c in t.columns)
+        if doubled_quotes:  # upserts only: without __op in `columns`, every CSV row is an upsert
+            ours = {"format": "csv", "columns": columns, **_CSV_DOUBLED_LAYOUT}
+        else:
+            ours = {"format": "csv", "columns": columns + ",__op", **_CSV_LAYOUT}
     user: dict[str, str] = {}
     for k, v in properties.items():
         key, value = str(k).lower(), str(v)
@@ -143,10 +152,15 @@ def load_headers(t: SrTable, fmt: LoadFormat, properties: Mapping[str, str]) -> 
                 )
             continue
         if key in _LAYOUT_KEYS[fmt]:
-            if value.lower() not in _SAME[key]:
+            if value.lower() not in _SAME[key] or (doubled_quotes and key == "escape"):
+                need = (
+                    "no escape"
+                    if doubled_quotes and key == "escape"
+                    else f"{key} = {sorted(_SAME[key])[0]!r}"
+                )
                 raise ConfigError(
                     f"sink.properties.{k} is {value!r}, but cdc_assets writes {fmt.value} bodies whose layout "
-                    f"needs {key} = {sorted(_SAME[key])[0]!r}; remove it from the sink block",
+                    f"needs {need}; remove it from the sink block",
                     option=f"sink.properties.{k}",
                 )
             continue

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdc_assets.standin import convert, fastload
+from cdc_assets.standin import convert, fastcsv, fastload
 from cdc_assets.standin.bodies import (
     CsvOptions,
     CsvStream,
@@ -563,9 +563,14 @@ def execute_plan(
     ``stream`` carries a transaction's CSV data from one ``load`` to the next (:class:`CsvStream`): the
     body continues the previous one's unterminated record, and unless ``final`` its own unterminated last
     record waits for the next body (``final``: the data ends here, as at ``prepare``). A JSON array body
-    goes through :mod:`cdc_assets.standin.fastload` first (unless ``fast`` is false): its rows when they
-    are all clean, else the exact path below."""
+    goes through :mod:`cdc_assets.standin.fastload` first, a CSV body (continuing no open record) through
+    :mod:`cdc_assets.standin.fastcsv` (unless ``fast`` is false): its rows when they are all clean, else
+    the exact path below."""
     data = _decompress(plan, body) if body else b""
+    if fast and plan.format == "csv" and (stream is None or not stream.tail):
+        clean = fastcsv.fast_csv_rows(plan, data, final=final or stream is None)
+        if clean is not None:
+            return LoadBatch(parts=[clean], total_rows=clean.num_rows)
     if plan.format == "csv" and stream is not None:
         data = stream.tail + data
     if (

@@ -31,7 +31,8 @@ from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.schema_change import SchemaChange
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.starrocks_arrow import encode_arrow
-from cdc_assets.core.starrocks_load import choose_format, encode, load_headers, make_label
+from cdc_assets.core.starrocks_csv import csv_bodies, csv_layout_allowed
+from cdc_assets.core.starrocks_load import LoadFormat, choose_format, encode, load_headers, make_label
 from cdc_assets.core.starrocks_types import SrTable, create_database_sql, create_table_sql, plan_table
 from cdc_assets.core.starrocks_values import source_order, target_decoder
 from cdc_assets.errors import SchemaError, SinkError
@@ -226,15 +227,24 @@ class StarRocksSink:
 
     def upsert_arrow(self, target: TableId, schema: TableSchema, table: pa.Table, *, tag: str = "") -> int:
         """:meth:`upsert` for a chunk in Arrow form (``DuckDBSink.arrow_schema`` columns, source order): the
-        same bodies, labels and transaction, encoded column by column (:func:`encode_arrow`)."""
+        same rows, labels and transaction. Unless ``sink.properties`` set a body layout, the chunk is written
+        as CSV by Arrow's writer (:func:`csv_bodies`) when its values allow; else as :meth:`upsert` writes
+        it, encoded column by column (:func:`encode_arrow`)."""
         if table.num_rows:
             self.resolve_lingering()
             plan = self.plan(target, schema)
-            fmt = choose_format(plan, self.cfg.properties)
-            pieces = encode_arrow(
-                plan, fmt, table, time_zone=self.time_zone, max_bytes=self.cfg.buffer_flush_max_bytes
-            )
-            self._load(target, pieces, load_headers(plan, fmt, self.cfg.properties), tag)
+            props = self.cfg.properties
+            max_bytes = self.cfg.buffer_flush_max_bytes
+            csv = None
+            if csv_layout_allowed(props):
+                csv = csv_bodies(plan, table, time_zone=self.time_zone, max_bytes=max_bytes)
+            if csv is not None:
+                headers = load_headers(plan, LoadFormat.CSV, props, doubled_quotes=True)
+                self._load(target, csv, headers, tag)
+                return table.num_rows
+            fmt = choose_format(plan, props)
+            pieces = encode_arrow(plan, fmt, table, time_zone=self.time_zone, max_bytes=max_bytes)
+            self._load(target, pieces, load_headers(plan, fmt, props), tag)
         return table.num_rows
 
     def apply_batch(

@@ -128,6 +128,7 @@ def _extra_fields(info: FlushInfo) -> dict[str, object]:
 def _metadata(report: TableReport) -> dict[str, dg.MetadataValue]:
     point = report.point
     meta: dict[str, dg.MetadataValue] = {
+        "source_table": dg.MetadataValue.text(str(report.table)),  # one of several, for merged shards
         "rows_applied": dg.MetadataValue.int(report.rows),
         "flushes": dg.MetadataValue.int(report.flushes),
         "restart_point": dg.MetadataValue.text(str(point)),
@@ -222,11 +223,10 @@ def stream_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.Job
 
         def publish(batch: list[TableReport]) -> None:
             for r in batch:
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=table_asset_key(live.target_for(r.table)), metadata=_metadata(r)
+                for target in live.targets_for(r.table):  # every target of a table routed to several
+                    context.log_event(
+                        dg.AssetMaterialization(asset_key=table_asset_key(target), metadata=_metadata(r))
                     )
-                )
                 if "retention_warning" in r.extra:
                     context.log.warning(str(r.extra["retention_warning"]))
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from cdc_assets.config import PipelineConfig
+from cdc_assets.core.routing import combine_changes, merge_conflicts
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.allocator import bound_malloc_arenas
-from cdc_assets.engine.sinks import Sink, make_sink
+from cdc_assets.engine.sinks import Batch, Sink, make_sink
 from cdc_assets.errors import ConfigError, SchemaError
 from cdc_assets.mysql import catalog
 from cdc_assets.mysql.connection import ConnectionSettings, connect
@@ -62,6 +63,7 @@ class RunContext:
     #: read chunks as Arrow with connectorx where every column can be read exactly that way (else,
     #: and when False, with PyMySQL row by row)
     fast_reads: bool = True
+    _targets: dict[TableId, list[TableId]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         mode = self.cfg.source.startup_mode
@@ -85,8 +87,38 @@ class RunContext:
     def connect(self, *, streaming: bool = False):
         return connect(self.settings, streaming=streaming)
 
+    def targets(self, table: TableId) -> list[TableId]:
+        """Every target of source ``table`` (route rules; several under route-mode ALL_MATCH when
+        several rules match), resolved once per table."""
+        found = self._targets.get(table)
+        if found is None:
+            found = self._targets[table] = self.cfg.targets_for(table)
+        return found
+
     def target(self, table: TableId) -> TableId:
-        return self.cfg.target_for(table)
+        """The one target of ``table``; ConfigError naming the rules when it has several."""
+        found = self.targets(table)
+        return found[0] if len(found) == 1 else self.cfg.target_for(table)  # the latter raises
+
+    def sources_of(self, target: TableId) -> list[TableId]:
+        """The known source tables (:attr:`schemas`) routed to ``target``, sorted."""
+        return sorted(t for t in self.schemas if target in self.targets(t))
+
+    def route_batch(self, changes: Iterable[tuple[TableId, Sequence[tuple], Sequence[tuple]]]) -> Batch:
+        """``(source, keys_to_delete, rows_to_upsert)`` per source table -> one sink batch entry per
+        target: a source with several targets is written to each, and sources routed to one target are
+        one entry (a sink writes an entry as one load under the write's tag; two loads of one table
+        under one tag would be taken for one). Keys several sources touch end as the last leaves them."""
+        parts: dict[TableId, list[tuple[TableSchema, Sequence[tuple], Sequence[tuple]]]] = {}
+        for table, keys, rows in changes:
+            for target in self.targets(table):
+                parts.setdefault(target, []).append((self.schemas[table], keys, rows))
+        batch = []
+        for target, found in parts.items():
+            schema = found[0][0]
+            keys, rows = combine_changes([(k, r) for _, k, r in found], schema.key_positions)
+            batch.append((target, schema, keys, rows))
+        return batch
 
     def discover(self, only: Iterable[TableId] | None = None) -> dict[TableId, TableSchema]:
         """Check the server, find the captured tables (or just ``only``) and their schemas, create the
@@ -137,9 +169,35 @@ class RunContext:
                     table=str(t),
                 )
             check_supported(schema, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
+        self._check_merges(schemas)
         for t, schema in schemas.items():
-            self.sink.ensure_table(self.target(t), schema)
+            for target in self.targets(t):
+                self.sink.ensure_table(target, schema)
         return schemas
+
+    def _check_merges(self, schemas: dict[TableId, TableSchema]) -> None:
+        """Sources routed to one target must have one definition (:func:`merge_conflicts`): the first
+        (in name order) defines the target; a source that differs is refused, naming the difference."""
+        known = {**self.schemas, **schemas}
+        by_target: dict[TableId, list[TableId]] = {}
+        for t in sorted(known):
+            for target in self.targets(t):
+                by_target.setdefault(target, []).append(t)
+        for target, sources in by_target.items():
+            first = known[sources[0]]
+            for other in sources[1:]:
+                if other not in schemas and sources[0] not in schemas:
+                    continue  # both checked before
+                problems = merge_conflicts(first, known[other])
+                if problems:
+                    raise SchemaError(
+                        f"tables {sources[0]} and {other} are both routed to {target}, but their definitions "
+                        f"differ: {'; '.join(problems)}. Give the tables the same columns, types and primary "
+                        "key (ALTER TABLE), route them to different targets, or exclude one with "
+                        "source.tables.exclude",
+                        table=str(other),
+                        target=str(target),
+                    )
 
     def close(self) -> None:
         if "sink" in self.__dict__:

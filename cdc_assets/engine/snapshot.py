@@ -90,12 +90,13 @@ def plan_table(ctx: RunContext, table: TableId) -> list[Chunk]:
             )
             log.info("planning %s: %s", table, choice.reason)
             boundaries = list(boundaries_of(conn, ctx.settings, schema, choice))
-        ctx.state.plan_table(key, str(ctx.target(table)), point, chunks_from_boundaries(boundaries))
+        targets = ", ".join(str(t) for t in ctx.targets(table))
+        ctx.state.plan_table(key, targets, point, chunks_from_boundaries(boundaries))
     return [c.chunk for c in ctx.state.chunks(key)]
 
 
 def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = False) -> ChunkResult:
-    """Read chunk ``index`` of ``table`` from the source and upsert it into the target.
+    """Read chunk ``index`` of ``table`` from the source and upsert it into each of its targets.
 
     Already-loaded chunks are skipped unless ``force``; loading one again is harmless (upsert).
     """
@@ -111,12 +112,13 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
             table, state.chunk, state.rows or 0, state.seconds or 0.0, True, state.low, state.high
         )
     schema = ctx.schemas[table]
-    target = ctx.target(table)
+    targets = ctx.targets(table)
     started = time.monotonic()
     # Each read of a chunk writes under its own tags: a re-read may see newer rows, which a sink that
     # deduplicates by label must not skip as "already loaded".
     attempt = ctx.state.start_chunk_attempt(key, index)
-    tags = (f"c{index}-a{attempt}-w{n}" for n in itertools.count(1))
+    prefix = tag_prefix(table, targets)
+    tags = (f"{prefix}c{index}-a{attempt}-w{n}" for n in itertools.count(1))
     t1b = ctx.cfg.source.treat_tinyint1_as_boolean
     plan = plan_arrow_read(schema, t1b) if ctx.fast_reads else None
     assert ctx.server is not None, "discover() first"
@@ -137,13 +139,13 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
             conn.rollback()  # only its point was needed: the read runs outside the snapshot
         if plan is not None and plan.fast:
             try:
-                _read_fast(ctx, schema, state.chunk, plan, target, tags, written)
+                _read_fast(ctx, schema, state.chunk, plan, targets, tags, written)
             except FastReadError as exc:
                 log.warning("%s; reading chunk %d of %s with the exact path instead", exc, index, table)
                 written.rows = written.bytes = 0  # the exact read writes every row again
-                _read_exact(ctx, conn, schema, state.chunk, target, tags, written)
+                _read_exact(ctx, conn, schema, state.chunk, targets, tags, written)
         else:
-            _read_exact(ctx, conn, schema, state.chunk, target, tags, written)
+            _read_exact(ctx, conn, schema, state.chunk, targets, tags, written)
         if exact:  # read inside the consistent snapshot: it is the table as of `low`, exactly
             conn.rollback()
             high = low
@@ -151,7 +153,9 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
             high = current_position(conn, ctx.settings, ctx.server)
     rows = written.rows
     merged = (
-        0 if exact else _merge_backfill(ctx, table, state.chunk, low, high, tag=f"c{index}-a{attempt}-bf")
+        0
+        if exact
+        else _merge_backfill(ctx, table, state.chunk, low, high, tag=f"{prefix}c{index}-a{attempt}-bf")
     )
     seconds = time.monotonic() - started
     ctx.state.mark_chunk_done(key, index, rows=rows, seconds=seconds, low=low, high=high)
@@ -167,7 +171,16 @@ class _Written:
     bytes: int = 0  # Arrow bytes read (the exact path does not count them)
 
 
-def _read_fast(ctx: RunContext, schema, chunk: Chunk, plan, target: TableId, tags, written: _Written) -> None:
+def tag_prefix(table: TableId, targets: list[TableId]) -> str:
+    """What the write tags of a routed table's chunks start with: its name, so that shards merged into
+    one target write under different tags (a sink that deduplicates by tag, StarRocks, would take a
+    second shard's chunk 0 for the first's); empty for a table written only to its own name."""
+    return "" if targets == [table] else f"{table}-"
+
+
+def _read_fast(
+    ctx: RunContext, schema, chunk: Chunk, plan, targets: list[TableId], tags, written: _Written
+) -> None:
     """Read the chunk as Arrow (connectorx) and write each batch from Arrow: no per-row Python. The next
     batch is read (in a thread of its own) while the last one is written."""
     batches = read_chunk_arrow(
@@ -180,19 +193,25 @@ def _read_fast(ctx: RunContext, schema, chunk: Chunk, plan, target: TableId, tag
         batch_bytes=WRITE_BATCH_BYTES,
     )
     for data in read_ahead(batches, name=f"read chunk {chunk.index} of {schema.table_id}"):
-        written.rows += ctx.sink.upsert_arrow(target, schema, data, tag=next(tags))
+        tag = next(tags)
+        for target in targets:
+            rows = ctx.sink.upsert_arrow(target, schema, data, tag=tag)
+        written.rows += rows
         written.bytes += data.nbytes
 
 
 def _read_exact(
-    ctx: RunContext, conn, schema, chunk: Chunk, target: TableId, tags, written: _Written
+    ctx: RunContext, conn, schema, chunk: Chunk, targets: list[TableId], tags, written: _Written
 ) -> None:
     """Read the chunk with PyMySQL and convert row by row (types the fast path cannot read exactly)."""
     convert = row_converter(schema, "snapshot", tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
     buffered: list[tuple] = []
 
     def write() -> None:
-        written.rows += ctx.sink.upsert(target, schema, buffered, tag=next(tags))
+        tag = next(tags)
+        for target in targets:
+            rows = ctx.sink.upsert(target, schema, buffered, tag=tag)
+        written.rows += rows
 
     for batch in read_chunk(ctx.settings, conn, schema, chunk, ctx.cfg.source.fetch_size):
         buffered.extend(convert(r) for r in batch)
@@ -229,7 +248,7 @@ def _merge_backfill(
         ctx.state.release_server_id(server_id)
     if changes:
         keys, rows = collapse(changes, schema.key_positions)
-        ctx.sink.apply_batch([(ctx.target(table), schema, keys, rows)], tag=tag)
+        ctx.sink.apply_batch(ctx.route_batch([(table, keys, rows)]), tag=tag)
     return len(changes)
 
 

@@ -217,11 +217,11 @@ def stream(
     def write(job: _Flush) -> float:
         """The writer thread's part: collapse each table's changes and apply them in one sink transaction."""
         started = time.monotonic()
-        batch = []
+        parts = []
         for table, changes in job.changes.items():
-            schema = ctx.schemas[table]
-            keys, rows = collapse(changes, schema.key_positions)
-            batch.append((ctx.target(table), schema, keys, rows))
+            keys, rows = collapse(changes, ctx.schemas[table].key_positions)
+            parts.append((table, keys, rows))
+        batch = ctx.route_batch(parts)  # one entry per target: shards merged, a table to each of its targets
         # The binlog between two restart points never changes, so the range names the write: a replay
         # after a crash that flushes the same range again is recognised by a deduplicating sink.
         ctx.sink.apply_batch(batch, tag=job.tag)

@@ -1,0 +1,151 @@
+"""Flink CDC ``route`` end to end against a real MariaDB, into DuckDB and the StarRocks stand-in:
+shards merged into one target, a table sent to every matching rule's target (ALL_MATCH), the seed
+pipeline's ``db.\\.*`` -> ``db.<>`` over several tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdc_assets.config import load_pipeline
+from cdc_assets.core.schema import TableId
+from cdc_assets.core.sql import quote_ident, quote_table
+from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.reconcile import reconcile_target
+from cdc_assets.engine.status import pipeline_status
+from cdc_assets.engine.sync import run_sync
+from cdc_assets.engine.verify import compare_table, compare_target
+from cdc_assets.errors import SchemaError
+from cdc_assets_tests.pipelines import secrets_env, write_pipeline
+
+SHARDS = ("order_1", "order_2", "order_3")
+
+
+@pytest.fixture(params=["duckdb", "starrocks"])
+def target(request):
+    """None: the DuckDB sink; else the StarRocks stand-in."""
+    return request.getfixturevalue("standin") if request.param == "starrocks" else None
+
+
+def _orders(server, db: str, table: str, first_id: int, rows: int, *, extra_column: str = "") -> None:
+    server.execute(
+        f"CREATE TABLE {quote_table(db, table)} (id INT PRIMARY KEY, customer VARCHAR(40) NOT NULL, "
+        f"amount DECIMAL(10,2), note TEXT{extra_column})"
+    )
+    server.execute(
+        f"INSERT INTO {quote_table(db, table)} (id, customer, amount, note) "
+        f"SELECT {first_id} + seq, CONCAT('c', MOD(seq, 7)), seq * 1.25, CONCAT(%s, seq) "
+        f"FROM {quote_ident(db)}.seq_1_to_{rows}",
+        [table],
+    )
+
+
+def _changes(server, db: str, table: str, first_id: int) -> None:
+    """Inserts, updates (one of them of the key) and deletes in one shard."""
+    t = quote_table(db, table)
+    server.execute(
+        f"INSERT INTO {t} (id, customer, amount, note) VALUES (%s, 'new', 1.00, 'streamed')", [first_id + 900]
+    )
+    server.execute(
+        f"UPDATE {t} SET amount = amount + 100, note = 'updated' WHERE id BETWEEN %s AND %s",
+        [first_id + 1, first_id + 5],
+    )
+    server.execute(f"UPDATE {t} SET id = %s WHERE id = %s", [first_id + 950, first_id + 10])
+    server.execute(f"DELETE FROM {t} WHERE id BETWEEN %s AND %s", [first_id + 20, first_id + 24])
+
+
+def _ctx(pipeline, mysql_source) -> RunContext:
+    ctx = RunContext(load_pipeline(pipeline, env=secrets_env(mysql_source)))
+    ctx.discover()
+    return ctx
+
+
+def _assert_same(result) -> None:
+    assert result.identical, (
+        f"{result.table}: source {result.source_rows} rows, target {result.target_rows}; "
+        f"missing {result.missing}; extra {result.extra}"
+    )
+    assert result.source_rows > 0
+
+
+def test_shards_merge_into_one_target_in_snapshot_and_stream(mysql_source, fresh_db, tmp_path, target):
+    server = mysql_source.server
+    for n, shard in enumerate(SHARDS, 1):
+        _orders(server, fresh_db, shard, n * 10_000, 120)
+    server.execute(f"CREATE TABLE {quote_table(fresh_db, 'customers')} (id INT PRIMARY KEY, name TEXT)")
+    server.execute(f"INSERT INTO {quote_table(fresh_db, 'customers')} VALUES (1, 'a'), (2, 'b')")
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"""route:
+  - source-table: {fresh_db}.order_[0-9]+
+    sink-table: {merged}
+    description: merge shards
+"""
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=40, standin=target, route=route)
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    shards = [TableId(fresh_db, s) for s in SHARDS]
+
+    summary = run_sync(cfg, until_caught_up=True)
+    assert summary.snapshot_rows == 3 * 120 + 2
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        assert ctx.sources_of(merged) == shards
+        _assert_same(compare_target(ctx, merged, shards))
+        _assert_same(compare_table(ctx, TableId(fresh_db, "customers")))
+    finally:
+        ctx.close()
+
+    for n, shard in enumerate(SHARDS, 1):
+        _changes(server, fresh_db, shard, n * 10_000)
+    run_sync(cfg, until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        _assert_same(compare_target(ctx, merged, shards))
+        assert ctx.sink.row_count(merged) == 3 * (120 + 1 - 5)
+        rec = reconcile_target(ctx, merged, shards, rechecks=0)
+        assert rec.equal, rec.describe()
+        assert (rec.source_rows, rec.target_rows) == (3 * 116, 3 * 116)
+    finally:
+        ctx.close()
+
+    status = pipeline_status(cfg)
+    rows = {t.source: t for t in status.tables}
+    assert {rows[str(s)].target for s in shards} == {str(merged)}
+    assert [rows[str(s)].source_rows for s in shards] == [116, 116, 116]
+    assert {rows[str(s)].target_rows for s in shards} == {3 * 116}
+    assert "3 source tables" in status.render()
+
+
+def test_colliding_keys_overwrite_and_the_check_says_so(mysql_source, fresh_db, tmp_path):
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 0, 10)
+    _orders(server, fresh_db, "order_2", 5, 10)  # ids 6-15: 6-10 collide with order_1's
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, route=route)
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    shards = [TableId(fresh_db, "order_1"), TableId(fresh_db, "order_2")]
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        rows = ctx.sink.fetch_all(merged, ctx.schemas[shards[0]])
+        assert [r[0] for r in rows] == list(range(1, 16))  # one row per key
+        cmp = compare_target(ctx, merged, shards)
+        assert not cmp.identical and (cmp.source_rows, cmp.target_rows) == (20, 15)
+        rec = reconcile_target(ctx, merged, shards, rechecks=0)
+        assert not rec.equal and (rec.source_rows, rec.target_rows) == (20, 15)
+    finally:
+        ctx.close()
+
+
+def test_a_shard_with_another_definition_is_refused_naming_the_difference(mysql_source, fresh_db, tmp_path):
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 0, 5)
+    _orders(server, fresh_db, "order_2", 100, 5, extra_column=", region CHAR(2)")
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, route=route)
+    with pytest.raises(SchemaError) as err:
+        run_sync(load_pipeline(pipeline, env=secrets_env(mysql_source)), until_caught_up=True)
+    message = str(err.value)
+    assert f"{fresh_db}.order_1 and {fresh_db}.order_2 are both routed to {merged}" in message
+    assert f"columns region only in {fresh_db}.order_2" in message
+    assert "ALTER TABLE" in message

@@ -14,7 +14,7 @@ from cdc_assets.engine.reconcile import reconcile_target
 from cdc_assets.engine.status import pipeline_status
 from cdc_assets.engine.sync import run_sync
 from cdc_assets.engine.verify import compare_table, compare_target
-from cdc_assets.errors import SchemaError
+from cdc_assets.errors import ConfigError, SchemaError
 from cdc_assets_tests.pipelines import secrets_env, write_pipeline
 
 SHARDS = ("order_1", "order_2", "order_3")
@@ -149,3 +149,122 @@ def test_a_shard_with_another_definition_is_refused_naming_the_difference(mysql_
     assert f"{fresh_db}.order_1 and {fresh_db}.order_2 are both routed to {merged}" in message
     assert f"columns region only in {fresh_db}.order_2" in message
     assert "ALTER TABLE" in message
+
+
+def _events(server, db: str) -> None:
+    server.execute(
+        f"CREATE TABLE {quote_table(db, 'events')} (id BIGINT PRIMARY KEY, kind VARCHAR(10), at DATETIME(3))"
+    )
+    server.execute(
+        f"INSERT INTO {quote_table(db, 'events')} SELECT seq, CONCAT('k', MOD(seq, 3)), "
+        f"TIMESTAMP('2024-01-01') + INTERVAL seq SECOND FROM {quote_ident(db)}.seq_1_to_150"
+    )
+    server.execute(f"CREATE TABLE {quote_table(db, 'users')} (id INT PRIMARY KEY, name VARCHAR(20))")
+    server.execute(
+        f"INSERT INTO {quote_table(db, 'users')} SELECT seq, CONCAT('u', seq) FROM {quote_ident(db)}.seq_1_to_30"
+    )
+
+
+def _fan_out_route(db: str) -> str:
+    return f"""route:
+  - source-table: {db}.(\\.*)
+    sink-table: {db}_all.$1
+  - source-table: {db}.events
+    sink-table: {db}_ev.events_copy
+"""
+
+
+def test_all_match_writes_a_table_to_every_matching_rules_target(mysql_source, fresh_db, tmp_path, target):
+    server = mysql_source.server
+    _events(server, fresh_db)
+    pipeline = write_pipeline(
+        tmp_path, mysql_source, fresh_db, chunk_size=40, standin=target, route=_fan_out_route(fresh_db)
+    )
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    events, users = TableId(fresh_db, "events"), TableId(fresh_db, "users")
+    copies = [TableId(f"{fresh_db}_all", "events"), TableId(f"{fresh_db}_ev", "events_copy")]
+    run_sync(cfg, until_caught_up=True)
+    e = quote_table(fresh_db, "events")
+    server.execute(f"INSERT INTO {e} VALUES (1000, 'new', NOW(3))")
+    server.execute(f"UPDATE {e} SET kind = 'changed' WHERE id <= 10")
+    server.execute(f"DELETE FROM {e} WHERE id BETWEEN 100 AND 109")
+    server.execute(f"UPDATE {quote_table(fresh_db, 'users')} SET name = 'x' WHERE id = 1")
+    run_sync(cfg, until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        assert ctx.targets(events) == copies and ctx.targets(users) == [TableId(f"{fresh_db}_all", "users")]
+        for copy in copies:
+            _assert_same(compare_table(ctx, events, target=copy))
+            assert ctx.sink.row_count(copy) == 141
+            rec = reconcile_target(ctx, copy, ctx.sources_of(copy), rechecks=0)
+            assert rec.equal, rec.describe()
+        _assert_same(compare_table(ctx, users))
+        with pytest.raises(ConfigError, match="matches several route rules"):
+            ctx.target(events)  # callers that need one target are told why there is none
+    finally:
+        ctx.close()
+    status = pipeline_status(cfg)
+    assert sorted(t.target for t in status.tables if t.source == str(events)) == sorted(map(str, copies))
+
+
+def test_first_match_writes_only_to_the_first_rules_target(mysql_source, fresh_db, tmp_path):
+    server = mysql_source.server
+    _events(server, fresh_db)
+    pipeline = write_pipeline(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        route=_fan_out_route(fresh_db),
+        extra_pipeline="  route-mode: FIRST_MATCH\n",
+    )
+    run_sync(load_pipeline(pipeline, env=secrets_env(mysql_source)), until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        assert ctx.targets(TableId(fresh_db, "events")) == [TableId(f"{fresh_db}_all", "events")]
+        _assert_same(compare_table(ctx, TableId(fresh_db, "events")))
+        assert ctx.sink.row_count(TableId(f"{fresh_db}_ev", "events_copy")) is None
+    finally:
+        ctx.close()
+
+
+#: a space, a hyphen, non-ASCII, a dollar: MariaDB allows them quoted, DuckDB too. StarRocks allows only
+#: letters, digits and '_' in table names (docs: "System limits"): there, upper and lower case.
+ODD = "Order items-2024 ü$x"
+ODD_STARROCKS = "Order_Items_2024"
+
+
+def test_the_seed_pipelines_route_over_a_database_of_several_tables(mysql_source, fresh_db, tmp_path, target):
+    """The seed file's rule (``db1.\\.*`` -> ``db1.<>``, replace-symbol ``<>``) over several tables, one of
+    them with an odd name, then changes streamed: every table lands under its own name."""
+    server = mysql_source.server
+    odd = ODD if target is None else ODD_STARROCKS
+    _events(server, fresh_db)
+    server.execute(
+        f"CREATE TABLE {quote_table(fresh_db, odd)} (`key col` VARCHAR(20) PRIMARY KEY, `v-1` INT)"
+    )
+    server.execute(
+        f"INSERT INTO {quote_table(fresh_db, odd)} SELECT CONCAT('k', seq), seq FROM {quote_ident(fresh_db)}.seq_1_to_60"
+    )
+    route = f"""route:
+  - source-table: {fresh_db}.\\.*
+    sink-table: {fresh_db}.<>
+    replace-symbol: <>
+    description: route all tables to starrrocks
+"""
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=25, standin=target, route=route)
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    server.execute(f"UPDATE {quote_table(fresh_db, odd)} SET `v-1` = -`v-1` WHERE `key col` LIKE 'k1%'")
+    server.execute(f"DELETE FROM {quote_table(fresh_db, odd)} WHERE `key col` = 'k2'")
+    server.execute(f"INSERT INTO {quote_table(fresh_db, 'users')} VALUES (500, 'late')")
+    run_sync(cfg, until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        tables = sorted(ctx.schemas)
+        assert tables == [TableId(fresh_db, t) for t in (odd, "events", "users")]
+        for table in tables:
+            assert ctx.targets(table) == [table]
+            _assert_same(compare_table(ctx, table))
+        assert ctx.sink.row_count(TableId(fresh_db, odd)) == 59
+    finally:
+        ctx.close()

@@ -168,9 +168,8 @@ def test_the_planner_replaces_keys_that_do_not_name_the_source(
     finally:
         ctx.close()
     with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
-        instance.add_dynamic_partitions(
-            name, ["chunk-000000", "chunk-000001"]
-        )  # as an older release registered
+        # the partitions as an older release registered them
+        instance.add_dynamic_partitions(name, ["chunk-000000", "chunk-000001"])
         asset = defs.resolve_assets_def(table_asset_key(TableId(fresh_db, "t")))
         assert dg.materialize([asset], partition_key="chunk-000000", instance=instance).success
         result = defs.resolve_sensor_def(f"{pid}_snapshot_planner")(
@@ -186,3 +185,46 @@ def test_the_planner_replaces_keys_that_do_not_name_the_source(
         assert keys == [f"{fresh_db}.t:chunk-000000", f"{fresh_db}.t:chunk-000001"]
         res = dg.materialize([asset], partition_key=keys[0], instance=instance)
         assert res.asset_materializations_for_node(asset.op.name)[0].metadata["already_loaded"].value
+
+
+ODD = "Order items-2024 ü$x,y|z"
+
+
+def test_an_oddly_named_table_is_an_asset_whose_partitions_load(
+    mysql_source, fresh_db, tmp_path, dagster_home, monkeypatch
+):
+    """Dagster refuses op names with a space, '$' or non-ASCII, and derives them from asset keys: the
+    key has them replaced (and a hash); the partition keys escape ',' and '|' (they break UI backfills)."""
+    server = mysql_source.server
+    odd = TableId(fresh_db, ODD)
+    server.execute(f"CREATE TABLE {quote_table(fresh_db, ODD)} (`k` INT PRIMARY KEY, `v w` VARCHAR(5))")
+    server.execute(
+        f"INSERT INTO {quote_table(fresh_db, ODD)} SELECT seq, 'x' FROM {quote_ident(fresh_db)}.seq_1_to_30"
+    )
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=20)
+    for name, value in secrets_env(mysql_source).items():
+        monkeypatch.setenv(name, value)
+    defs = build_definitions({PIPELINE_ENV: str(pipeline)})
+    dg.Definitions.validate_loadable(defs)
+    key = table_asset_key(odd)
+    assert key.path[1].startswith("Order_items-2024___x_y_z_")
+    asset = defs.resolve_assets_def(key)
+    assert asset.metadata_by_key[key]["target_table"] in (str(odd), dg.MetadataValue.text(str(odd)))
+    pid = next(j.name for j in defs.resolve_all_job_defs() if j.name.endswith("_stream")).removesuffix(
+        "_stream"
+    )
+    with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
+        planner = defs.resolve_sensor_def(f"{pid}_snapshot_planner")
+        for req in planner(dg.build_sensor_context(instance=instance)).dynamic_partitions_requests:
+            instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+        keys = instance.get_dynamic_partitions(partitions_def_name(pid, odd))
+        assert len(keys) == 2 and all("," not in k and "|" not in k for k in keys)
+        for k in keys:
+            assert dg.materialize([asset], partition_key=k, instance=instance).success
+    ctx = RunContext(load_pipeline(pipeline, env=secrets_env(mysql_source)))
+    try:
+        ctx.discover()
+        cmp = compare_table(ctx, odd)
+        assert cmp.identical and cmp.target_rows == 30
+    finally:
+        ctx.close()

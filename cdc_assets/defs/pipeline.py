@@ -107,7 +107,7 @@ def _snapshot_asset(
         pool=SNAPSHOT_POOL,
         kinds={"mysql", cfg.sink.type},
         description=description,
-        metadata={"source_tables": named, "pipeline": cfg.pipeline.name},
+        metadata={"target_table": str(target), "source_tables": named, "pipeline": cfg.pipeline.name},
     )
     def _load(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         live = load_pipeline(path, state_dir=state_dir)

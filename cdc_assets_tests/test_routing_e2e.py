@@ -4,17 +4,24 @@ pipeline's ``db.\\.*`` -> ``db.<>`` over several tables."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from cdc_assets.config import load_pipeline
+from cdc_assets.core.offsets import BinlogPosition
 from cdc_assets.core.schema import TableId
 from cdc_assets.core.sql import quote_ident, quote_table
+from cdc_assets.engine import streaming
+from cdc_assets.engine.catalog_cache import load_catalog
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.reconcile import reconcile_target
 from cdc_assets.engine.status import pipeline_status
 from cdc_assets.engine.sync import run_sync
 from cdc_assets.engine.verify import compare_table, compare_target
 from cdc_assets.errors import ConfigError, SchemaError
+from cdc_assets.state import StateStore
 from cdc_assets_tests.pipelines import secrets_env, write_pipeline
 
 SHARDS = ("order_1", "order_2", "order_3")
@@ -266,5 +273,58 @@ def test_the_seed_pipelines_route_over_a_database_of_several_tables(mysql_source
             assert ctx.targets(table) == [table]
             _assert_same(compare_table(ctx, table))
         assert ctx.sink.row_count(TableId(fresh_db, odd)) == 59
+    finally:
+        ctx.close()
+
+
+def test_a_shard_created_while_streaming_joins_its_merged_target(
+    mysql_source, fresh_db, tmp_path, target, monkeypatch
+):
+    monkeypatch.setattr(streaming, "NEW_TABLE_DISCOVERY_SECONDS", 0.3)
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 10_000, 50)
+    _orders(server, fresh_db, "order_2", 20_000, 50)
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        chunk_size=20,
+        standin=target,
+        route=route,
+        extra_source="  scan.newly-added-table.enabled: true",
+    )
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    stop = threading.Event()
+    runner = threading.Thread(target=lambda: run_sync(cfg, stop=stop), daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (cfg.state_dir / "catalog.json").exists():
+            time.sleep(0.2)
+        _orders(server, fresh_db, "order_3", 30_000, 50)  # found by the stream, snapshotted, streamed
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "order_3" not in {t.table for t in load_catalog(cfg) or []}:
+            time.sleep(0.2)
+        for n, shard in enumerate(SHARDS, 1):
+            _changes(server, fresh_db, shard, n * 10_000)
+        end = BinlogPosition(*server.execute("SHOW MASTER STATUS")[0][:2])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and runner.is_alive():
+            with StateStore(cfg.state_dir) as state:
+                point = state.restart_point()
+            if point is not None and point.position is not None and point.position >= end:
+                break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+    assert not runner.is_alive()
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        cmp = compare_target(ctx, merged, [TableId(fresh_db, s) for s in SHARDS])
+        _assert_same(cmp)
+        assert cmp.target_rows == 3 * (50 + 1 - 5)
     finally:
         ctx.close()

@@ -28,19 +28,45 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from cdc_assets.core import schema_change as sc
 from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema_apply import ALREADY_APPLIED, column_default, ignored, outcome
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.types import arrow_type, duckdb_type
 from cdc_assets.errors import SchemaError, SinkError, TransientError
 
 #: in-memory DuckDBs a forked process inherited from its parent (see ``DuckDBSink._adopt_after_fork``)
 _INHERITED: list[duckdb.DuckDBPyConnection | None] = []
+
+
+#: every kind of :mod:`cdc_assets.core.schema_change` event: DuckDB applies them all
+_ALL_CHANGES = frozenset(
+    t.tag for t in (
+        sc.CreateTable, sc.AddColumn, sc.DropColumn, sc.RenameColumn, sc.AlterColumnType, sc.RenameTable,
+        sc.TruncateTable, sc.DropTable, sc.AlterTableComment, sc.AlterColumnComment,
+    )
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _TargetColumn:
+    name: str
+    type: str  # DuckDB's name of it: INTEGER, DECIMAL(10,2), TIMESTAMP WITH TIME ZONE
+    nullable: bool
+    comment: str | None = None
+
+
+def _comment_literal(text: str) -> str:
+    """A DuckDB string literal for a comment. DuckDB binds no parameters in ``COMMENT ON``, so this is the
+    one value written into SQL: standard SQL quoting (DuckDB reads no backslash escapes in '...')."""
+    return "'" + text.replace("\x00", "").replace("'", "''") + "'"
 
 
 def _is_lock_conflict(exc: BaseException) -> bool:
@@ -158,6 +184,281 @@ class DuckDBSink:
     def drop_table(self, target: TableId) -> None:
         with self._connect() as conn:
             conn.execute(f"DROP TABLE IF EXISTS {self._qualified(target)}")
+
+    # ---- schema changes ------------------------------------------------------------------------
+
+    def supported_schema_changes(self) -> frozenset[str]:
+        """The event tags :meth:`apply_schema_change` applies: all of them."""
+        return _ALL_CHANGES
+
+    def apply_schema_change(
+        self,
+        target: TableId,
+        change: sc.SchemaChange,
+        after: TableSchema | None,
+        *,
+        renamed_to: TableId | None = None,
+    ) -> str:
+        """Apply one schema-change event to ``target``; returns ``applied``, ``already applied`` (the table
+        already shows the change: a replay after a crash) or ``ignored: <why>``, possibly with ``; <note>``.
+
+        ``after`` is the source table's schema after the change (needed by CreateTable when the event has
+        no schema of its own). Each change is one transaction. How each kind lands:
+
+        - CreateTable: :meth:`ensure_table` (and the table comment, if any).
+        - AddColumn: appended, nullable (DuckDB cannot place a column, so ``FIRST``/``AFTER`` are not
+          followed; writes name their columns, so the order does not matter to them). A constant
+          default fills the existing rows, as MySQL does (see :func:`column_default` for what is not
+          copied); the comment becomes the column's.
+        - DropColumn, RenameColumn: ``ALTER TABLE``.
+        - AlterColumnType: ``ALTER COLUMN ... TYPE`` with the type :func:`duckdb_type` gives the new
+          definition, as at create time. A table created by an earlier version with a PRIMARY KEY cannot
+          change a key column's type in DuckDB ("Cannot change the type of a column that has a UNIQUE or
+          PRIMARY KEY constraint"), nor drop one: that table is rebuilt without the constraint, as tables
+          are created now.
+        - RenameTable: to ``renamed_to`` (the renamed table's target; default: ``target``'s schema with
+          the new table name); in the same schema an ``ALTER TABLE ... RENAME``, into another one a copy.
+        - TruncateTable: every row deleted; DropTable: ``DROP TABLE IF EXISTS``.
+        - AlterTableComment, AlterColumnComment (and the comment of an AlterColumnType): ``COMMENT ON``.
+
+        Raises SinkError naming the table, the statement and DuckDB's message when DuckDB refuses (for
+        example values that do not convert to a new type).
+        """
+        if isinstance(change, sc.CreateTable):
+            schema = change.schema or after
+            if schema is None:
+                raise SinkError(
+                    f"cannot create {target} for {change.table}: the event has no schema (CREATE TABLE ... "
+                    "LIKE) and none was passed as `after`",
+                    table=str(target),
+                )
+            existed = self._columns(target) is not None
+            self.ensure_table(target, schema)
+            if change.comment:
+                self._ddl(target, [self._comment_sql(target, None, change.comment)])
+            return outcome(not existed)
+        if isinstance(change, sc.RenameTable):
+            return self._rename_table(target, change, renamed_to)
+        if isinstance(change, sc.DropTable):
+            existed = self._columns(target) is not None
+            self._ddl(target, [f"DROP TABLE IF EXISTS {self._qualified(target)}"])
+            return outcome(existed)
+        with self._connect() as conn:
+            columns = self._columns_of(conn, target)
+            if columns is None:
+                if isinstance(change, sc.TruncateTable):
+                    return ignored(f"{target} does not exist")
+                raise SinkError(
+                    f"cannot apply {change.tag} ({change.ddl}) to the DuckDB table {target}: it does not "
+                    "exist; the table is created when its source table is first captured",
+                    table=str(target),
+                )
+            steps, note = self._plan_change(conn, target, change, columns)
+            if steps is None:
+                return ALREADY_APPLIED if not note else note
+            self._run(conn, target, steps)
+        return outcome(True, note)
+
+    def _plan_change(
+        self, conn, target: TableId, change: sc.SchemaChange, columns: dict[str, _TargetColumn]
+    ) -> tuple[list[tuple[str, list[Any]]] | None, str]:
+        """The statements (with their parameters) that apply ``change``, and a note for the outcome; None
+        when the table already shows the change (the note is then an ``ignored: ...`` text, if any)."""
+        qt = self._qualified(target)
+
+        def q(name: str) -> str:
+            return quote_ident(name, "duckdb")
+
+        def has(name: str) -> str | None:  # the target's spelling: MySQL and DuckDB names ignore case
+            found = columns.get(name.lower())
+            return found.name if found else None
+
+        if isinstance(change, sc.AddColumn):
+            col = change.column
+            if col is None:
+                raise SinkError(f"the AddColumn event for {change.table} has no column ({change.ddl})")
+            if has(col.name):
+                return None, ""
+            t = duckdb_type(col, tinyint1_as_boolean=self.tinyint1_as_boolean)
+            steps: list[tuple[str, list[Any]]] = [(f"ALTER TABLE {qt} ADD COLUMN {q(col.name)} {t}", [])]
+            value, why = column_default(change.default_sql, col, boolean=t == "BOOLEAN")
+            if value is not None:
+                steps.append((f"UPDATE {qt} SET {q(col.name)} = CAST(? AS {t})", [value]))
+            if change.comment:
+                steps.append((self._comment_sql(target, col.name, change.comment), []))
+            return steps, (f"existing rows have NULL in {col.name}: {why}" if why else "")
+        if isinstance(change, sc.DropColumn):
+            name = has(change.name)
+            if name is None:
+                return None, ""
+            if self._in_constraint(conn, target, name):
+                return self._rebuild_steps(target, columns, name, None), "rebuilt without its PRIMARY KEY"
+            return [(f"ALTER TABLE {qt} DROP COLUMN {q(name)}", [])], ""
+        if isinstance(change, sc.RenameColumn):
+            old, new = has(change.old), has(change.new)
+            if new == change.new or (new is not None and old is None):
+                return None, ""
+            if old is None:
+                raise SinkError(
+                    f"cannot rename column {change.old} of the DuckDB table {target} to {change.new}: it has "
+                    f"neither column (it has {', '.join(c.name for c in columns.values())})",
+                    table=str(target),
+                )
+            return [(f"ALTER TABLE {qt} RENAME COLUMN {q(old)} TO {q(change.new)}", [])], ""
+        if isinstance(change, sc.AlterColumnType):
+            col = change.column
+            name = has(change.name)
+            if col is None or name is None:
+                raise SinkError(
+                    f"cannot change the type of column {change.name} of the DuckDB table {target} "
+                    f"({change.ddl}): " + ("the event has no column" if col is None else "no such column"),
+                    table=str(target),
+                )
+            t = duckdb_type(col, tinyint1_as_boolean=self.tinyint1_as_boolean)
+            canonical = conn.execute(f"SELECT typeof(CAST(NULL AS {t}))").fetchone()[0]
+            current = columns[name.lower()]
+            steps, note = [], ""
+            if current.type != canonical:
+                if self._in_constraint(conn, target, name):
+                    steps, note = (
+                        self._rebuild_steps(target, columns, name, t),
+                        "rebuilt without its PRIMARY KEY",
+                    )
+                else:
+                    steps = [(f"ALTER TABLE {qt} ALTER COLUMN {q(name)} TYPE {t}", [])]
+            if change.comment is not None and change.comment != (current.comment or ""):
+                steps.append((self._comment_sql(target, name, change.comment), []))
+            return (steps or None), note
+        if isinstance(change, sc.TruncateTable):
+            return [(f"DELETE FROM {qt}", [])], ""
+        if isinstance(change, sc.AlterTableComment):
+            return [(self._comment_sql(target, None, change.comment), [])], ""
+        if isinstance(change, sc.AlterColumnComment):
+            name = has(change.name)
+            if name is None:
+                return None, ignored(f"{target} has no column {change.name}")
+            return [(self._comment_sql(target, name, change.comment), [])], ""
+        raise SinkError(f"the DuckDB sink does not know the schema change {type(change).__name__}")
+
+    def _comment_sql(self, target: TableId, column: str | None, comment: str) -> str:
+        what = f"TABLE {self._qualified(target)}"
+        if column is not None:
+            what = f"COLUMN {self._qualified(target)}.{quote_ident(column, 'duckdb')}"
+        return f"COMMENT ON {what} IS {_comment_literal(comment)}"
+
+    def _in_constraint(self, conn, target: TableId, column: str) -> bool:
+        rows = conn.execute(
+            "SELECT constraint_column_names FROM duckdb_constraints() WHERE database_name = ? AND "
+            "schema_name = ? AND table_name = ? AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
+            [self._catalog, target.db, target.table],
+        ).fetchall()
+        return any(column in names for (names,) in rows)
+
+    def _rebuild_steps(
+        self, target: TableId, columns: dict[str, _TargetColumn], changed: str, new_type: str | None
+    ) -> list[tuple[str, list[Any]]]:
+        """Copy the table into one without constraints, ``changed`` cast to ``new_type`` (left out when
+        None), and swap it in."""
+        tmp = TableId(target.db, f"__cdc_rebuild_{target.table}")
+        defs, exprs = [], []
+        for c in columns.values():
+            if c.name == changed and new_type is None:
+                continue
+            q = quote_ident(c.name, "duckdb")
+            t = new_type if c.name == changed else c.type
+            defs.append(f"{q} {t}{'' if c.nullable else ' NOT NULL'}")
+            exprs.append(f"CAST({q} AS {t})" if c.name == changed else q)
+        return [
+            (f"CREATE TABLE {self._qualified(tmp)} ({', '.join(defs)})", []),
+            (
+                f"INSERT INTO {self._qualified(tmp)} SELECT {', '.join(exprs)} FROM {self._qualified(target)}",
+                [],
+            ),
+            (f"DROP TABLE {self._qualified(target)}", []),
+            (f"ALTER TABLE {self._qualified(tmp)} RENAME TO {quote_ident(target.table, 'duckdb')}", []),
+        ]
+
+    def _rename_table(self, target: TableId, change: sc.RenameTable, renamed_to: TableId | None) -> str:
+        if renamed_to is None:
+            if change.new is None:
+                raise SinkError(f"the RenameTable event for {change.table} has no new name ({change.ddl})")
+            renamed_to = TableId(target.db, change.new.table)
+        if renamed_to == target:
+            return ignored(f"{change.table} and {change.new} both go to {target}")
+        with self._connect() as conn:
+            old, new = self._columns_of(conn, target), self._columns_of(conn, renamed_to)
+            if old is None and new is not None:
+                return ALREADY_APPLIED
+            if old is None or new is not None:
+                state = "neither table exists" if old is None else f"{renamed_to} exists already"
+                raise SinkError(
+                    f"cannot rename the DuckDB table {target} to {renamed_to} ({change.ddl}): {state}",
+                    table=str(target),
+                )
+            if renamed_to.db == target.db:
+                steps = [
+                    (
+                        f"ALTER TABLE {self._qualified(target)} RENAME TO {quote_ident(renamed_to.table, 'duckdb')}",
+                        [],
+                    )
+                ]
+            else:  # DuckDB renames within a schema only: copy the definition and the rows
+                cols = ", ".join(
+                    f"{quote_ident(c.name, 'duckdb')} {c.type}{'' if c.nullable else ' NOT NULL'}"
+                    for c in old.values()
+                )
+                schema = f"{quote_ident(self._catalog, 'duckdb')}.{quote_ident(renamed_to.db, 'duckdb')}"
+                steps = [
+                    (f"CREATE SCHEMA IF NOT EXISTS {schema}", []),
+                    (f"CREATE TABLE {self._qualified(renamed_to)} ({cols})", []),
+                    (
+                        f"INSERT INTO {self._qualified(renamed_to)} SELECT * FROM {self._qualified(target)}",
+                        [],
+                    ),
+                    (f"DROP TABLE {self._qualified(target)}", []),
+                ]
+            self._run(conn, target, steps)
+        return outcome(True)
+
+    def _columns(self, target: TableId) -> dict[str, _TargetColumn] | None:
+        if not self.path.exists():
+            return None
+        with self._connect(read_only=True) as conn:
+            return self._columns_of(conn, target)
+
+    def _columns_of(self, conn, target: TableId) -> dict[str, _TargetColumn] | None:
+        """The table's columns by lower-case name, in column order, or None when the table does not exist."""
+        rows = conn.execute(
+            "SELECT column_name, data_type, is_nullable, comment FROM duckdb_columns() WHERE database_name = ? AND "
+            "schema_name = ? AND table_name = ? ORDER BY column_index",
+            [self._catalog, target.db, target.table],
+        ).fetchall()
+        return {
+            name.lower(): _TargetColumn(name, typ, bool(nullable), comment)
+            for name, typ, nullable, comment in rows
+        } or None
+
+    def _ddl(self, target: TableId, statements: Sequence[str]) -> None:
+        with self._connect() as conn:
+            self._run(conn, target, [(sql, []) for sql in statements])
+
+    def _run(self, conn, target: TableId, steps: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run ``steps`` in one transaction; DuckDB's refusal becomes a SinkError naming the statement."""
+        conn.execute("BEGIN")
+        for sql, params in steps:
+            try:
+                conn.execute(sql, list(params)) if params else conn.execute(sql)
+            except duckdb.Error as exc:
+                conn.execute("ROLLBACK")
+                raise SinkError(
+                    f"DuckDB refused a schema change of {target} in {self.path}: {sql} -> {exc}",
+                    table=str(target),
+                    statement=sql,
+                ) from exc
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        conn.execute("COMMIT")
 
     # ---- data ----------------------------------------------------------------------------------
 

@@ -15,13 +15,14 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from cdc_assets.core.chunks import Chunk
 from cdc_assets.core.offsets import RestartPoint
+from cdc_assets.core.schema import TableSchema, fit_to_target, schema_from_dict, schema_to_dict
 from cdc_assets.errors import StateError
 
 STATE_VERSION = 1
@@ -51,6 +52,23 @@ CREATE TABLE IF NOT EXISTS server_id_leases (
   host TEXT NOT NULL,
   pid INTEGER NOT NULL,
   taken_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS schemas_in_force (
+  source TEXT PRIMARY KEY,
+  source_schema TEXT NOT NULL,
+  target_columns TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS schema_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  source TEXT NOT NULL,
+  target TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  ddl TEXT NOT NULL,
+  position TEXT NOT NULL,
+  columns_before TEXT,
+  columns_after TEXT,
+  outcome TEXT NOT NULL,
+  recorded_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sink_txns (
   label TEXT PRIMARY KEY,
@@ -88,6 +106,40 @@ class ChunkState:
     seconds: float | None
     low: RestartPoint | None = None
     high: RestartPoint | None = None
+
+
+@dataclass(frozen=True)
+class SchemaInForce:
+    """A captured table's schema at the restart point, and the columns its target has (they differ
+    when a change was converted (LENIENT), ignored, excluded, or not supported by the sink)."""
+
+    source: TableSchema
+    target_columns: tuple[str, ...]
+
+    @property
+    def writable(self) -> TableSchema:
+        """The source's columns the target has: what rows are written with."""
+        return fit_to_target(self.source, self.target_columns)[0]
+
+
+@dataclass(frozen=True)
+class SchemaChangeRecord:
+    """One schema change read from the binlog and what was done with it.
+
+    ``kind`` is the event tag (``add.column``...); ``columns_before`` / ``columns_after`` are the source
+    table's columns as ``name type [NOT NULL]`` texts (None for a table created or dropped);
+    ``outcome`` says what the sink did, e.g. ``applied: ALTER ...``, ``ignored (IGNORE)``."""
+
+    source: str
+    target: str
+    kind: str
+    ddl: str
+    position: RestartPoint
+    columns_before: list[str] | None
+    columns_after: list[str] | None
+    outcome: str
+    seq: int = 0
+    recorded_at: float = 0.0
 
 
 def _pid_alive(pid: int) -> bool:
@@ -173,9 +225,40 @@ class StateStore:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'restart_point'").fetchone()
         return RestartPoint.from_dict(json.loads(row[0])) if row else None
 
-    def save_restart_point(self, point: RestartPoint) -> None:
-        """Saved only after the sink acknowledged everything before ``point`` (consistency-notes item 7)."""
+    def save_restart_point(
+        self,
+        point: RestartPoint,
+        *,
+        schemas: Mapping[str, SchemaInForce] | None = None,
+        changes: Sequence[SchemaChangeRecord] = (),
+        forget: Sequence[str] = (),
+    ) -> None:
+        """Saved only after the sink acknowledged everything before ``point`` (consistency-notes item 7).
+
+        ``schemas`` (per source table) are the schemas in force at ``point``, saved with it in one
+        transaction, so a restart decodes the binlog from ``point`` with the columns it was written
+        with; ``changes`` are the schema changes applied up to ``point``; ``forget``: tables whose
+        schema is no longer tracked (dropped, renamed away)."""
         with self._tx() as c:
+            for source, sif in (schemas or {}).items():
+                c.execute(
+                    "INSERT INTO schemas_in_force VALUES (?, ?, ?) ON CONFLICT(source) DO UPDATE SET "
+                    "source_schema = excluded.source_schema, target_columns = excluded.target_columns",
+                    (source, json.dumps(schema_to_dict(sif.source)), json.dumps(list(sif.target_columns))),
+                )
+            for source in forget:
+                c.execute("DELETE FROM schemas_in_force WHERE source = ?", (source,))
+            for ch in changes:
+                c.execute(
+                    "INSERT INTO schema_changes (source, target, kind, ddl, position, columns_before, "
+                    "columns_after, outcome, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        ch.source, ch.target, ch.kind, ch.ddl, json.dumps(ch.position.to_dict()),
+                        json.dumps(ch.columns_before) if ch.columns_before is not None else None,
+                        json.dumps(ch.columns_after) if ch.columns_after is not None else None,
+                        ch.outcome, time.time(),
+                    ),
+                )  # fmt: skip
             c.execute(
                 "INSERT INTO meta VALUES ('restart_point', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (json.dumps(point.to_dict()),),
@@ -184,6 +267,40 @@ class StateStore:
                 "INSERT INTO meta VALUES ('stream_heartbeat', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (repr(time.time()),),
             )
+
+    def schemas_in_force(self) -> dict[str, SchemaInForce]:
+        """The schemas in force at the saved restart point, per source table (those saved so far)."""
+        rows = self._conn.execute(
+            "SELECT source, source_schema, target_columns FROM schemas_in_force"
+        ).fetchall()
+        return {
+            r[0]: SchemaInForce(schema_from_dict(json.loads(r[1])), tuple(json.loads(r[2]))) for r in rows
+        }
+
+    def schema_changes(self, *, after_seq: int = 0, source: str | None = None) -> list[SchemaChangeRecord]:
+        """Recorded schema changes, oldest first (``after_seq``: only those recorded later)."""
+        sql = (
+            "SELECT seq, source, target, kind, ddl, position, columns_before, columns_after, outcome, recorded_at "
+            "FROM schema_changes WHERE seq > ?"
+        )
+        args: list = [after_seq]
+        if source is not None:
+            sql += " AND source = ?"
+            args.append(source)
+        out = []
+        for seq, src, tgt, kind, ddl, pos, before, after, outcome, at in self._conn.execute(
+            sql + " ORDER BY seq", args
+        ):
+            out.append(
+                SchemaChangeRecord(
+                    source=src, target=tgt, kind=kind, ddl=ddl,
+                    position=RestartPoint.from_dict(json.loads(pos)),
+                    columns_before=json.loads(before) if before is not None else None,
+                    columns_after=json.loads(after) if after is not None else None,
+                    outcome=outcome, seq=seq, recorded_at=at,
+                )
+            )  # fmt: skip
+        return out
 
     def clear_restart_point(self) -> None:
         """Forget the restart point: streaming starts from the snapshot's watermarks again."""

@@ -30,7 +30,7 @@ from cdc_assets.core.offsets import BinlogPosition, RestartPoint
 from cdc_assets.core.schema import TableId
 from cdc_assets.core.sql import quote_ident
 from cdc_assets.defs.locate import PIPELINE_ENV, build_definitions
-from cdc_assets.defs.names import table_asset_key
+from cdc_assets.defs.names import schema_asset_key, table_asset_key
 from cdc_assets.defs.stream import (
     CLASH_TAG,
     HEARTBEAT_SECONDS,
@@ -594,3 +594,40 @@ def test_keepalive_starts_an_offset_mode_stream_without_waiting_for_a_snapshot(
         assert isinstance(tick, dg.SkipReason) and "waiting for the snapshot" in tick.skip_message
     else:
         assert isinstance(tick, dg.RunRequest) and tick.run_key == "after-none"
+
+
+def test_a_schema_change_materializes_the_tables_schema_asset(mysql_source, fresh_db, tmp_path, monkeypatch):
+    """The streaming op logs each schema change as a materialization of the target's schema asset
+    (declared in the definitions), with the DDL, the columns before and after and the binlog point."""
+    tables = _sample(mysql_source, fresh_db, rows=20)
+    table = tables[fresh_db][0]
+    pipeline = _pipeline(tmp_path, mysql_source, [fresh_db])
+    text = pipeline.read_text().replace("pipeline:\n", "pipeline:\n  schema.change.behavior: evolve\n")
+    pipeline.write_text(text)
+    defs, pid, home = _setup(tmp_path, mysql_source, monkeypatch, pipeline)
+    key = schema_asset_key(TableId(fresh_db, table))
+    assert key in {spec.key for spec in defs.resolve_all_asset_specs()}
+    before = _streaming(mysql_source)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        proc = _start(pipeline, mysql_source, pid, home, tmp_path)
+        try:
+            _wait("the streaming run to start", lambda: _running_run(instance, pid), proc)
+            _wait("the binlog connection", lambda: _streaming(mysql_source) > before, proc)
+            mysql_source.server.execute(
+                f"ALTER TABLE {quote_ident(fresh_db)}.{quote_ident(table)} ADD COLUMN audit_note VARCHAR(30)"
+            )
+            record = _wait(
+                "the schema asset's materialization",
+                lambda: instance.fetch_materializations(key, limit=1).records,
+                proc,
+            )[0]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _output(proc)
+    meta = record.asset_materialization.metadata
+    assert "ADD COLUMN audit_note" in meta["ddl"].value
+    assert meta["change"].value == "add.column"
+    assert "audit_note varchar(30)" in meta["columns_after"].value
+    assert "audit_note" not in meta["columns_before"].value
+    assert meta["outcome"].value.startswith("add.column: ")
+    assert meta["binlog_position"].value

@@ -328,3 +328,53 @@ def test_a_shard_created_while_streaming_joins_its_merged_target(
         assert cmp.target_rows == 3 * (50 + 1 - 5)
     finally:
         ctx.close()
+
+
+def test_schema_changes_reach_a_merged_target_and_every_fanned_out_target(
+    mysql_source, fresh_db, tmp_path, target
+):
+    """EVOLVE: ADD COLUMN on one shard widens the shared target (the other shard's rows have it NULL),
+    and so does a restart after it; DROP TABLE of a shard leaves the merged target; a table routed to
+    two targets gets its ADD COLUMN in both."""
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 10_000, 20)
+    _orders(server, fresh_db, "order_2", 20_000, 20)
+    _orders(server, fresh_db, "order_3", 30_000, 20)
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"""route:
+  - source-table: {fresh_db}.order_[0-9]+
+    sink-table: {merged}
+  - source-table: {fresh_db}.order_1
+    sink-table: {fresh_db}_copy.order_1
+"""
+    pipeline = write_pipeline(
+        tmp_path, mysql_source, fresh_db, standin=target, route=route,
+        extra_pipeline="  schema.change.behavior: evolve\n",
+    )  # fmt: skip
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    o1, o2 = quote_table(fresh_db, "order_1"), quote_table(fresh_db, "order_2")
+    server.execute(f"ALTER TABLE {o1} ADD COLUMN region VARCHAR(8)")
+    server.execute(f"INSERT INTO {o1} (id, customer, amount, note, region) VALUES (10500, 'r', 1, 'n', 'eu')")
+    server.execute(f"INSERT INTO {o2} (id, customer, amount, note) VALUES (20500, 'r', 2, 'n')")
+    server.execute(f"DROP TABLE {quote_table(fresh_db, 'order_3')}")
+    run_sync(cfg, until_caught_up=True)
+    server.execute(f"UPDATE {o2} SET amount = 3 WHERE id = 20500")  # after a restart
+    server.execute(f"UPDATE {o1} SET region = 'us' WHERE id = 10001")
+    run_sync(cfg, until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        wide = ctx.schemas[TableId(fresh_db, "order_1")]
+        assert "region" in wide.column_names
+        rows = {r[0]: r for r in ctx.sink.fetch_all(merged, wide)}
+        assert len(rows) == 20 + 21 + 20 + 1  # order_3's rows stay: its DROP TABLE is not applied here
+        at = wide.column_names.index("region")
+        assert rows[10500][at] == "eu" and rows[10001][at] == "us"
+        assert rows[20500][at] is None and rows[20500][2] == 3
+        copy = {r[0]: r for r in ctx.sink.fetch_all(TableId(f"{fresh_db}_copy", "order_1"), wide)}
+        assert copy[10500][at] == "eu" and len(copy) == 21
+        _assert_same(
+            compare_table(ctx, TableId(fresh_db, "order_1"), target=TableId(f"{fresh_db}_copy", "order_1"))
+        )
+    finally:
+        ctx.close()

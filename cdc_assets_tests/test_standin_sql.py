@@ -1056,3 +1056,68 @@ def test_srtype_parse_and_to_sql(text: str, parsed: SrType, sql: str) -> None:
 def test_srtype_rejects_unknown_types() -> None:
     with pytest.raises(AnalysisError, match="Unsupported data type"):
         SrType.parse("array<int>")
+
+
+# ------------------------------------------------------------------------------------- table rename
+def test_rename_table_is_synchronous_within_the_database(cur, server: QueryServer) -> None:
+    db = _table_with_rows(cur, server)
+    cur.execute(f"CREATE TABLE other (id INT NOT NULL) PRIMARY KEY(id) {PROPS}")
+    cur.execute(f"ALTER TABLE `{db}`.t RENAME `t 2`")
+    assert sorted(r[0] for r in rows(cur, "SHOW TABLES")) == ["other", "t 2"]
+    assert rows(cur, "SELECT id, v FROM `t 2` ORDER BY id") == [(0, "0"), (1, "11"), (2, "22")]
+    assert [r[0] for r in rows(cur, "DESC `t 2`")] == ["id", "k", "v", "n", "s"]
+    assert error(cur, "ALTER TABLE `t 2` RENAME `t 2`") == (1064, "Same table name")
+    assert error(cur, "ALTER TABLE `t 2` RENAME other") == (1064, "Table name[other] is already used")
+    assert error(cur, "ALTER TABLE t RENAME u") == (1051, "Unknown table 't'")
+    # StarRocks' grammar is RENAME <name>: RENAME TO is a syntax error
+    code, message = error(cur, "ALTER TABLE `t 2` RENAME TO u")
+    assert message.startswith("Getting syntax error")
+    # a table running a schema change cannot be renamed (FE LocalMetastore.renameTable)
+    cur.execute("ALTER TABLE `t 2` ADD COLUMN z INT")
+    assert error(cur, "ALTER TABLE `t 2` RENAME u") == (1064, "Table[t 2] is under SCHEMA_CHANGE")
+    assert wait_job(cur, "t 2")["State"] == "FINISHED"
+    cur.execute("ALTER TABLE `t 2` RENAME u")
+    assert server.store.get_table(db, "u") is not None and server.store.get_table(db, "t 2") is None
+
+
+def test_rename_table_survives_a_restart(tmp_path: Path) -> None:
+    store = StandInStore(tmp_path)
+    qs = QueryServer(store, password=PASSWORD).start()
+    try:
+        c = connect(qs, autocommit=True).cursor()
+        c.execute("CREATE DATABASE d")
+        c.execute(f"CREATE TABLE d.t (id INT NOT NULL) PRIMARY KEY(id) {PROPS}")
+        store.apply_load("d", "t", [(0, {"id": 7})])
+        c.execute("ALTER TABLE d.t RENAME u")
+    finally:
+        qs.stop()
+        store.close()
+    store = StandInStore(tmp_path)
+    try:
+        assert store.list_tables("d") == ["u"]
+        assert store.query(f"SELECT id FROM {store.table_ref('d', 'u')}")[1] == [(7,)]
+    finally:
+        store.close()
+
+
+def test_rename_column_needs_3_3_2() -> None:
+    store = StandInStore()
+    qs = QueryServer(store, password=PASSWORD, version="3.3.1").start()
+    try:
+        c = connect(qs, autocommit=True).cursor()
+        c.execute("CREATE DATABASE d")
+        c.execute(f"CREATE TABLE d.t (id INT NOT NULL, v INT) PRIMARY KEY(id) {PROPS}")
+        for statement in ("ALTER TABLE d.t RENAME COLUMN v TO w", "ALTER TABLE d.t RENAME COLUMN v w"):
+            code, message = error(c, statement)
+            assert message.startswith("Getting syntax error") and "3.3.2" in message
+        assert rows(c, "select current_version()")[0][0].startswith("3.3.1 ")
+    finally:
+        qs.stop()
+        store.close()
+
+
+def test_the_cli_passes_the_version_on() -> None:
+    from cdc_assets.standin.server import _parser
+
+    assert _parser().parse_args([]).starrocks_version == "3.3.5"
+    assert _parser().parse_args(["--starrocks-version", "3.6.1"]).starrocks_version == "3.6.1"

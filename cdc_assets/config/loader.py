@@ -36,6 +36,7 @@ from cdc_assets.config.values import _text
 from cdc_assets.core.offsets import BinlogPosition, parse_gtid_set
 from cdc_assets.core.routing import RouteRule, RouteRuleError
 from cdc_assets.core.selectors import TableFilter, parse_selectors
+from cdc_assets.core.transform import parse_rule
 from cdc_assets.errors import ConfigError
 
 
@@ -210,6 +211,13 @@ def _parse_transforms(ctx: _Ctx, raw: list[Any]) -> list[TransformRule]:
                 f"{key}.converter-after-transform", f"unknown converter '{converter}'; expected SOFT_DELETE"
             )
         split = lambda s: tuple(c.strip() for c in (s or "").split(",") if c.strip())  # noqa: E731
+        try:  # the expressions, functions and options that need no source schema
+            parse_rule(
+                i, selectors=selectors, projection=entry.get("projection"), filter=entry.get("filter"),
+                converter_after_transform=converter if f"{key}.converter-after-transform" not in ctx.failed else None,
+            )  # fmt: skip
+        except ConfigError as exc:
+            ctx.error(exc.context.get("option", key), exc.context.get("detail", str(exc)))
         rules.append(
             TransformRule(
                 source_table=entry["source-table"], selectors=selectors, projection=entry.get("projection"),

@@ -183,7 +183,8 @@ class StarRocksSinkConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class TransformRule:
-    """One ``transform`` entry, kept as written (the engine does not apply transforms yet)."""
+    """One ``transform`` entry, kept as written (expressions checked by :func:`cdc_assets.core.transform.parse_rule`
+    when the file loads, compiled per source table by ``cdc_assets.engine.transform``)."""
 
     source_table: str
     selectors: tuple[TableSelector, ...]

@@ -50,11 +50,17 @@ class Column:
 
 @dataclass(frozen=True)
 class TableSchema:
-    """A table's columns in ordinal order and its primary key columns in key order."""
+    """A table's columns in ordinal order and its primary key columns in key order.
+
+    ``default_charset`` / ``default_collation`` are the table's defaults (what a text column added
+    without its own character set gets); None when not known. They are not part of equality.
+    """
 
     table_id: TableId
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = field(default=())
+    default_charset: str | None = field(default=None, compare=False)
+    default_collation: str | None = field(default=None, compare=False)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -71,3 +77,49 @@ class TableSchema:
         """Positions of the primary key columns in a row (column order), in key order."""
         names = self.column_names
         return tuple(names.index(k) for k in self.primary_key)
+
+
+def schema_to_dict(schema: TableSchema) -> dict:
+    """A TableSchema as plain JSON-able values (the state keeps schemas in force this way)."""
+    return {
+        "table": str(schema.table_id),
+        "db": schema.table_id.db,
+        "name": schema.table_id.table,
+        "columns": [dict(vars(c)) for c in schema.columns],
+        "primary_key": list(schema.primary_key),
+        "default_charset": schema.default_charset,
+        "default_collation": schema.default_collation,
+    }
+
+
+def schema_from_dict(data: dict) -> TableSchema:
+    return TableSchema(
+        TableId(data["db"], data["name"]),
+        tuple(Column(**c) for c in data["columns"]),
+        tuple(data["primary_key"]),
+        default_charset=data.get("default_charset"),
+        default_collation=data.get("default_collation"),
+    )
+
+
+def fit_to_target(
+    source: TableSchema, target_columns: tuple[str, ...]
+) -> tuple[TableSchema, tuple[int, ...] | None]:
+    """What of a source row the target can take: the schema to write with (the source's columns the
+    target has, in source order) and the positions to take from each row (None: the whole row).
+
+    The sinks write by column name, so target columns the source no longer has (kept by
+    ``schema.change.behavior: LENIENT`` after a drop, or left behind by a change the sink could not
+    apply under ``TRY_EVOLVE``) get NULL or their default; source columns the target lacks (a change
+    that was ignored or excluded) are not written."""
+    have = set(target_columns)
+    keep = tuple(i for i, c in enumerate(source.columns) if c.name in have)
+    if len(keep) == len(source.columns):
+        return source, None
+    missing = [k for k in source.primary_key if k not in have]
+    if missing:
+        raise ValueError(
+            f"the target of {source.table_id} has no column {missing[0]!r} of its primary key, so rows cannot be written by key"
+        )
+    columns = tuple(source.columns[i] for i in keep)
+    return TableSchema(source.table_id, columns, source.primary_key), keep

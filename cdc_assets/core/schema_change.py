@@ -80,6 +80,8 @@ class AlterColumnType(SchemaChange):
     column: Column | None = None
     default_sql: str | None = None
     comment: str | None = None
+    #: ``MODIFY a INT FIRST`` / ``AFTER x`` also moves the column (None: it stays where it is)
+    position: ColumnPosition | None = None
     tag: ClassVar[str] = "alter.column.type"
 
 
@@ -115,3 +117,15 @@ class AlterColumnComment(SchemaChange):
 class UnsupportedSchemaChange(Exception):
     """The sink cannot apply this kind of change (Flink's ``UnsupportedSchemaChangeEventException``):
     ``TRY_EVOLVE`` tolerates it, ``EVOLVE`` fails. The message names the change and the sink."""
+
+
+@dataclass(frozen=True)
+class AlterTableCharset(SchemaChange):
+    """The table's default character set and collation changed (``DEFAULT CHARSET=``, ``COLLATE=``,
+    ``CONVERT TO CHARACTER SET``): what text columns added later get. It changes no column, so it
+    only updates the schema in force (:func:`cdc_assets.core.evolution.evolve`) and is never sent to
+    a sink (:func:`cdc_assets.core.evolution.plan_sink_changes` drops it)."""
+
+    charset: str = ""
+    collation: str = ""
+    tag: ClassVar[str] = "alter.table.charset"

@@ -692,13 +692,20 @@ def _string_literal(value: str) -> str:
 
 
 def create_table_sql(
-    t: SrTable, *, num_buckets: int | None = None, properties: Mapping[str, str] = _NO_PROPERTIES
+    t: SrTable,
+    *,
+    num_buckets: int | None = None,
+    properties: Mapping[str, str] = _NO_PROPERTIES,
+    partition_keys: tuple[str, ...] = (),
 ) -> str:
     """The CREATE TABLE IF NOT EXISTS statement of ``t``, hashed on its key.
 
     ``num_buckets`` is ``table.create.num-buckets`` (None lets StarRocks 2.5.7+ choose);
-    ``properties`` are ``table.create.properties.*``. Raises ConfigError for a bad bucket count or
-    property name.
+    ``properties`` are ``table.create.properties.*`` (and a transform's ``table-options``);
+    a ``comment`` property becomes the table's COMMENT;
+    ``partition_keys`` (a transform's ``partition-keys``) become column expression partitioning,
+    ``PARTITION BY (a, b)`` (StarRocks 3.1+), and must be key columns, as StarRocks requires of a
+    Primary Key table. Raises ConfigError for a bad bucket count, property name or partition column.
     """
 
     def q(name: str) -> str:
@@ -706,9 +713,22 @@ def create_table_sql(
 
     cols = ", ".join(f"{q(c.name)} {c.type_sql} {'NULL' if c.nullable else 'NOT NULL'}" for c in t.columns)
     key = ", ".join(q(k) for k in t.key)
+    properties = dict(properties)
+    # A table comment is a clause, not a property (Flink CDC's documented `table-options: comment=...`).
+    comment = properties.pop("comment", None)
+    partition = "" if comment is None else f" COMMENT {_string_literal(str(comment))}"
+    if partition_keys:
+        not_key = [p for p in partition_keys if p not in t.key]
+        if not_key:
+            raise ConfigError(
+                f"partition-keys {', '.join(not_key)} of {t.target} are not among its primary key columns "
+                f"({', '.join(t.key)}); StarRocks requires partition columns to be key columns",
+                option="partition-keys",
+            )
+        partition += f" PARTITION BY ({', '.join(q(p) for p in partition_keys)})"
     sql = (
         f"CREATE TABLE IF NOT EXISTS {q(t.target.db)}.{q(t.target.table)} ({cols}) "
-        f"PRIMARY KEY({key}) DISTRIBUTED BY HASH({key})"
+        f"PRIMARY KEY({key}){partition} DISTRIBUTED BY HASH({key})"
     )
     if num_buckets is not None:
         if isinstance(num_buckets, bool) or not isinstance(num_buckets, int) or num_buckets < 1:

@@ -33,3 +33,8 @@ def table_asset_key(target: TableId) -> dg.AssetKey:
     ``[db, table]``; a name with characters Dagster cannot name an op with (a space, ``$``, non-ASCII)
     has them as ``_`` and a hash appended (the asset's metadata names the table as it is)."""
     return dg.AssetKey([_key_part(target.db), _key_part(target.table)])
+
+
+def schema_asset_key(target: TableId) -> dg.AssetKey:
+    """The schema of a target table: materialized by the streaming op at every schema change."""
+    return dg.AssetKey([*table_asset_key(target).path, "schema"])

@@ -25,7 +25,7 @@ from cdc_assets.config import PipelineConfig, load_pipeline
 from cdc_assets.core.chunks import parse_source_chunk_partition_key, source_chunk_partition_key
 from cdc_assets.core.schema import TableId
 from cdc_assets.defs.names import ident as _ident
-from cdc_assets.defs.names import table_asset_key
+from cdc_assets.defs.names import schema_asset_key, table_asset_key
 from cdc_assets.defs.stream import keepalive_sensor, stale_seconds, stream_job
 from cdc_assets.engine.catalog_cache import known_tables
 from cdc_assets.engine.context import RunContext
@@ -276,8 +276,23 @@ def pipeline_definitions(path: Path, *, state_dir: str | None = None) -> dg.Defi
     cfg = load_pipeline(path, state_dir=state_dir)
     routed = sources_by_target(cfg, known_tables(cfg))
     stream = stream_job(path, state_dir, cfg)
+    schemas = [
+        dg.AssetSpec(
+            key=schema_asset_key(target),
+            group_name=_ident(cfg.pipeline_id),
+            kinds={"mysql"},
+            description=(
+                f"Schema of {target}: materialized by the streaming job at every schema change read from the "
+                "binlog, with the DDL, the columns before and after, the binlog position and what the sink did."
+            ),
+        )
+        for target in sorted(routed)
+    ]
     return dg.Definitions(
-        assets=[_snapshot_asset(path, state_dir, cfg, t, sources) for t, sources in routed.items()],
+        assets=[
+            *(_snapshot_asset(path, state_dir, cfg, t, sources) for t, sources in routed.items()),
+            *schemas,
+        ],
         asset_checks=[_reconcile_check(path, state_dir, cfg, t) for t in routed],
         jobs=[stream, _bounded_job(path, state_dir, cfg)],
         sensors=[_planner_sensor(path, state_dir, cfg), keepalive_sensor(cfg, stream, stale=stale_seconds())],

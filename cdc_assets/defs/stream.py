@@ -30,12 +30,12 @@ import dagster as dg
 from cdc_assets.config import PipelineConfig, load_pipeline
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import TableId
-from cdc_assets.defs.names import ident, table_asset_key
+from cdc_assets.defs.names import ident, schema_asset_key, table_asset_key
 from cdc_assets.engine.context import RunContext, binlog_client_id
 from cdc_assets.engine.startup import OFFSET_MODES
 from cdc_assets.engine.streaming import FlushInfo, stream
 from cdc_assets.errors import ConfigError, ServerIdClashError
-from cdc_assets.state import StateStore
+from cdc_assets.state import SchemaChangeRecord, StateStore
 
 #: seconds between two liveness heartbeats of a streaming run
 HEARTBEAT_SECONDS = 5.0
@@ -149,6 +149,24 @@ def _metadata(report: TableReport) -> dict[str, dg.MetadataValue]:
 # ---- the op's process: heartbeat and signals --------------------------------------------------
 
 
+def schema_change_metadata(rec: SchemaChangeRecord) -> dict[str, dg.MetadataValue]:
+    """What the schema asset shows for one change: the DDL, the columns before and after, the binlog
+    point, and what the sink did."""
+
+    def table(columns: list[str] | None) -> str:
+        return "\n".join(f"- `{c}`" for c in columns) if columns else "(no table)"
+
+    return {
+        "ddl": dg.MetadataValue.md(f"```sql\n{rec.ddl.strip()}\n```"),
+        "change": dg.MetadataValue.text(rec.kind),
+        "source_table": dg.MetadataValue.text(rec.source),
+        "columns_before": dg.MetadataValue.md(table(rec.columns_before)),
+        "columns_after": dg.MetadataValue.md(table(rec.columns_after)),
+        "binlog_position": dg.MetadataValue.text(str(rec.position)),
+        "outcome": dg.MetadataValue.text(rec.outcome),
+    }
+
+
 @contextlib.contextmanager
 def heartbeat(state_dir: str | Path, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
     """Touch the pipeline's stream heartbeat every ``every`` seconds while the block runs.
@@ -230,6 +248,20 @@ def stream_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.Job
                 if "retention_warning" in r.extra:
                     context.log.warning(str(r.extra["retention_warning"]))
 
+        def schema_changed(records: list[SchemaChangeRecord]) -> None:
+            for rec in records:
+                for target in live.targets_for(
+                    TableId.parse(rec.source)
+                ):  # each, for a table routed to several
+                    context.log_event(
+                        dg.AssetMaterialization(
+                            asset_key=schema_asset_key(target),
+                            description=f"{rec.kind} on {rec.source}: {rec.outcome}",
+                            metadata=schema_change_metadata(rec),
+                        )
+                    )
+                context.log.info(f"schema change on {rec.source} ({rec.kind}): {rec.outcome}")
+
         live = load_pipeline(path, state_dir=state_dir)
         with stop_on_signals(stop) as received, heartbeat(live.state_dir):
             ctx = RunContext(live)
@@ -240,7 +272,12 @@ def stream_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.Job
                     f"{binlog_client_id(live)}"
                 )
                 try:
-                    result = stream(ctx, should_stop=stop.is_set, on_flush=lambda i: publish(reports.add(i)))
+                    result = stream(
+                        ctx,
+                        should_stop=stop.is_set,
+                        on_flush=lambda i: publish(reports.add(i)),
+                        on_schema_change=schema_changed,
+                    )
                 except ServerIdClashError:
                     # The sensor does not relaunch into the same clash (it would kick the other reader
                     # off in turn): it waits until server-id is changed.

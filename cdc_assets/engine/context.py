@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from cdc_assets.config import PipelineConfig
 from cdc_assets.core.routing import combine_changes, merge_conflicts
 from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.transform import match_rule, source_key_for
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.allocator import bound_malloc_arenas
 from cdc_assets.engine.sinks import Batch, Sink, make_sink
+from cdc_assets.engine.transform import parsed_rules
 from cdc_assets.errors import ConfigError, SchemaError
 from cdc_assets.mysql import catalog
 from cdc_assets.mysql.connection import ConnectionSettings, connect
@@ -38,6 +40,32 @@ def connection_settings(cfg: PipelineConfig) -> ConnectionSettings:
         password=src.password.get_secret_value() if src.password is not None else "",
         connect_timeout=float(src.connect_timeout),
     )
+
+
+def widen(
+    parts: list[tuple[TableSchema, Sequence[tuple], Sequence[tuple]]],
+) -> tuple[TableSchema, list[tuple[TableSchema, Sequence[tuple], Sequence[tuple]]]]:
+    """One schema for the writes of several sources to one target: the first's when they all have its
+    columns, else the first's columns followed by the others' new ones (by name), each row given NULL
+    for the columns its source lacks. (Shards start with one definition; a schema change the stream
+    applied to the target from one of them makes them differ.)"""
+    first = parts[0][0]
+    if all(p[0].column_names == first.column_names for p in parts):
+        return first, parts
+    columns = list(first.columns)
+    names = set(first.column_names)
+    for schema, _, _ in parts[1:]:
+        for c in schema.columns:
+            if c.name not in names:
+                columns.append(c)
+                names.add(c.name)
+    wide = TableSchema(first.table_id, tuple(columns), first.primary_key)
+    out = []
+    for schema, keys, rows in parts:
+        at = {n: i for i, n in enumerate(schema.column_names)}
+        pick = [at.get(c.name) for c in columns]
+        out.append((wide, keys, [tuple(None if i is None else r[i] for i in pick) for r in rows]))
+    return wide, out
 
 
 def binlog_client_id(cfg: PipelineConfig) -> int:
@@ -104,18 +132,22 @@ class RunContext:
         """The known source tables (:attr:`schemas`) routed to ``target``, sorted."""
         return sorted(t for t in self.schemas if target in self.targets(t))
 
-    def route_batch(self, changes: Iterable[tuple[TableId, Sequence[tuple], Sequence[tuple]]]) -> Batch:
-        """``(source, keys_to_delete, rows_to_upsert)`` per source table -> one sink batch entry per
-        target: a source with several targets is written to each, and sources routed to one target are
-        one entry (a sink writes an entry as one load under the write's tag; two loads of one table
-        under one tag would be taken for one). Keys several sources touch end as the last leaves them."""
+    def route_batch(
+        self, changes: Iterable[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]]
+    ) -> Batch:
+        """``(source, schema, keys_to_delete, rows_to_upsert)`` per source table (rows in ``schema``'s
+        columns) -> one sink batch entry per target: a source with several targets is written to each,
+        and sources routed to one target are one entry (a sink writes an entry as one load under the
+        write's tag; two loads of one table under one tag would be taken for one). Keys several sources
+        touch end as the last leaves them; sources whose columns differ are written with all their
+        columns (:func:`widen`), a row's missing ones NULL."""
         parts: dict[TableId, list[tuple[TableSchema, Sequence[tuple], Sequence[tuple]]]] = {}
-        for table, keys, rows in changes:
+        for table, schema, keys, rows in changes:
             for target in self.targets(table):
-                parts.setdefault(target, []).append((self.schemas[table], keys, rows))
+                parts.setdefault(target, []).append((schema, keys, rows))
         batch = []
         for target, found in parts.items():
-            schema = found[0][0]
+            schema, found = widen(found)
             keys, rows = combine_changes([(k, r) for _, k, r in found], schema.key_positions)
             batch.append((target, schema, keys, rows))
         return batch
@@ -162,22 +194,32 @@ class RunContext:
                     table=str(t),
                 )
             if not schema.primary_key:
-                raise SchemaError(
-                    f"table {t} has no primary key, so its rows cannot be matched by key in the target; add a "
-                    "primary key, or exclude the table with source.tables.exclude "
-                    "(scan.incremental.snapshot.chunk.key-column support for such tables is planned)",
-                    table=str(t),
-                )
+                # A transform's primary-keys give the table the key it is read, chunked and matched by.
+                key = source_key_for(match_rule(parsed_rules(self.cfg), t), schema)
+                if key is None:
+                    raise SchemaError(
+                        f"table {t} has no primary key, so its rows cannot be matched by key in the target; add a "
+                        "primary key, give it one with a transform rule's primary-keys (source columns copied "
+                        "unchanged), or exclude the table with source.tables.exclude",
+                        table=str(t),
+                    )
+                schemas[t] = schema = replace(schema, primary_key=key)
             check_supported(schema, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
-        self._check_merges(schemas)
+        # A target the stream already writes is checked against the schema in force at the restart
+        # point (the catalog may be ahead of it: DDL the stream has not read yet), as the target has it.
+        saved = self.state.schemas_in_force()
+        self._check_merges(schemas, streamed={TableId.parse(name) for name in saved})
         for t, schema in schemas.items():
+            sif = saved.get(str(t))
             for target in self.targets(t):
-                self.sink.ensure_table(target, schema)
+                self.sink.ensure_table(target, schema if sif is None else sif.writable)
         return schemas
 
-    def _check_merges(self, schemas: dict[TableId, TableSchema]) -> None:
-        """Sources routed to one target must have one definition (:func:`merge_conflicts`): the first
-        (in name order) defines the target; a source that differs is refused, naming the difference."""
+    def _check_merges(self, schemas: dict[TableId, TableSchema], *, streamed: set[TableId]) -> None:
+        """Sources routed to one target must have one definition (:func:`merge_conflicts`) when they join
+        it: the first (in name order) defines the target; a source that differs is refused, naming the
+        difference. Tables the stream already writes (``streamed``) are not compared with each other:
+        their definitions may have parted since by schema changes the stream applied to the target."""
         known = {**self.schemas, **schemas}
         by_target: dict[TableId, list[TableId]] = {}
         for t in sorted(known):
@@ -186,8 +228,8 @@ class RunContext:
         for target, sources in by_target.items():
             first = known[sources[0]]
             for other in sources[1:]:
-                if other not in schemas and sources[0] not in schemas:
-                    continue  # both checked before
+                if {other, sources[0]} <= streamed or (other not in schemas and sources[0] not in schemas):
+                    continue  # both written by the stream already, or both checked before
                 problems = merge_conflicts(first, known[other])
                 if problems:
                     raise SchemaError(

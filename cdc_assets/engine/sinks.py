@@ -16,7 +16,9 @@ import pyarrow as pa
 from cdc_assets.config import PipelineConfig
 from cdc_assets.config.values import to_tzinfo
 from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema_change import SchemaChange
 from cdc_assets.duckdb_sink import DuckDBSink
+from cdc_assets.engine.transform import TransformEvaluator, TransformingSink, parsed_rules
 from cdc_assets.starrocks import StarRocksSink
 from cdc_assets.state import StateStore
 
@@ -42,6 +44,31 @@ class Sink(Protocol):
 
     def fetch_all(self, target: TableId, schema: TableSchema) -> list[tuple]: ...
 
+    def supported_schema_changes(self) -> frozenset[str]:
+        """The schema-change event tags this sink (and, for StarRocks, its server version) applies."""
+        ...
+
+    def apply_schema_change(
+        self,
+        target: TableId,
+        change: SchemaChange,
+        after: TableSchema | None,
+        *,
+        renamed_to: TableId | None = None,
+    ) -> str:
+        """Apply ``change`` (an event about a source table) to its routed ``target``, idempotently.
+
+        ``after`` is the source table's schema after the change, as the engine tracks it (None after a
+        DropTable); ``renamed_to`` is where a RenameTable's new name routes (default: ``target``'s
+        database, the new table name). Returns a short outcome: ``applied``, ``already applied`` (the
+        target already shows it: a replay after a crash) or ``ignored: <why>``, possibly followed by
+        ``; <note>``. Raises UnsupportedSchemaChange for a kind :meth:`supported_schema_changes` lacks
+        (``TRY_EVOLVE`` tolerates it, ``EVOLVE`` fails) and SinkError when the target refuses.
+        Later writes use ``after``: they name their columns, so a column the target keeps but the source
+        dropped (LENIENT) is left NULL.
+        """
+        ...
+
     def close(self) -> None: ...
 
 
@@ -53,6 +80,17 @@ DEFAULT_FLUSH_INTERVAL = 0.5
 
 
 def make_sink(cfg: PipelineConfig, state: StateStore) -> Sink:
+    """The configured sink; behind a :class:`TransformingSink` when the pipeline has ``transform`` rules."""
+    sink = _base_sink(cfg, state)
+    if not cfg.transforms:
+        return sink
+    evaluator = TransformEvaluator(
+        time_zone=cfg.pipeline.local_time_zone, tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean
+    )
+    return TransformingSink(sink, parsed_rules(cfg), evaluator)
+
+
+def _base_sink(cfg: PipelineConfig, state: StateStore) -> Sink:
     if cfg.sink.type == "duckdb":
         return DuckDBSink(cfg.sink.path, tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean)
     zone = cfg.source.server_time_zone

@@ -248,7 +248,7 @@ def _merge_backfill(
         ctx.state.release_server_id(server_id)
     if changes:
         keys, rows = collapse(changes, schema.key_positions)
-        ctx.sink.apply_batch(ctx.route_batch([(table, keys, rows)]), tag=tag)
+        ctx.sink.apply_batch(ctx.route_batch([(table, schema, keys, rows)]), tag=tag)
     return len(changes)
 
 

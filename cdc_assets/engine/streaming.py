@@ -20,18 +20,20 @@ from dataclasses import dataclass, field
 
 from cdc_assets.core.events import RowChange, collapse
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import TableId
+from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.engine.binlog_retention import RetentionWatch, ensure_restart_point_available
 from cdc_assets.engine.catalog_cache import save_catalog
 from cdc_assets.engine.context import RunContext, binlog_client_id
 from cdc_assets.engine.reconnect import Reconnector
+from cdc_assets.engine.schema_evolution import SchemaTracker
 from cdc_assets.engine.sinks import flush_interval as sink_flush_interval
 from cdc_assets.engine.snapshot import snapshot_new_tables
 from cdc_assets.engine.startup import OFFSET_MODES, startup_point
 from cdc_assets.engine.watermark import StreamFilter
 from cdc_assets.errors import BinlogConnectionLost, CdcError
-from cdc_assets.mysql.binlog import BinlogReader, Boundary, RowsRead
+from cdc_assets.mysql.binlog import BinlogReader, Boundary, DdlRead, RowsRead
 from cdc_assets.mysql.server import current_position
+from cdc_assets.state import SchemaChangeRecord
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class StreamResult:
     point: RestartPoint | None = None
     caught_up: bool = False
     rows_by_table: dict[TableId, int] = field(default_factory=dict)
+    schema_changes: int = 0  # schema changes read from the binlog and recorded
 
 
 def start_point(ctx: RunContext) -> RestartPoint:
@@ -147,6 +150,7 @@ def stream(
     until: RestartPoint | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     on_flush: Callable[[FlushInfo], None] | None = None,
+    on_schema_change: Callable[[list[SchemaChangeRecord]], None] | None = None,
     flush_interval: float | None = None,
     max_buffered_rows: int = FLUSH_ROWS,
     clock: Callable[[], float] = time.time,
@@ -167,8 +171,12 @@ def stream(
     point = start_point(ctx)
     if ensure_restart_point_available(ctx, point):  # it was purged, and the tables were snapshotted again
         point = start_point(ctx)
-    if ctx.state.restart_point() is None:
-        ctx.state.save_restart_point(point)  # where reading starts: always a safe restart point
+    # The schemas in force at the start point: those saved with it, else the catalog's (saved now).
+    tracker = SchemaTracker(ctx)
+    unsaved = [t for t in ctx.schemas if str(t) not in ctx.state.schemas_in_force()]
+    if ctx.state.restart_point() is None or unsaved:
+        # where reading starts: always a safe restart point
+        ctx.state.save_restart_point(point, schemas=tracker.in_force(unsaved))
     result = StreamResult(point=point)
     target = until
     if until_caught_up:
@@ -219,8 +227,11 @@ def stream(
         started = time.monotonic()
         parts = []
         for table, changes in job.changes.items():
-            keys, rows = collapse(changes, ctx.schemas[table].key_positions)
-            parts.append((table, keys, rows))
+            source, (schema, keep) = job.schemas[table]
+            keys, rows = collapse(changes, source.key_positions)
+            if keep is not None:  # the target lacks some source columns: write the others, by name
+                rows = [tuple(r[i] for i in keep) for r in rows]
+            parts.append((table, schema, keys, rows))
         batch = ctx.route_batch(parts)  # one entry per target: shards merged, a table to each of its targets
         # The binlog between two restart points never changes, so the range names the write: a replay
         # after a crash that flushes the same range again is recognised by a deduplicating sink.
@@ -252,7 +263,8 @@ def stream(
         nonlocal pending, pending_rows, last_flush, last_sent, under_way
         settle(wait=True)  # one write at a time, restart points saved in order
         counts = {table: len(changes) for table, changes in pending.items()}
-        job = _Flush(pending, counts, boundary, f"b{_tag(last_sent)}-{_tag(boundary)}")
+        schemas = {table: (ctx.schemas[table], tracker.write_schema(table)) for table in pending}
+        job = _Flush(pending, counts, boundary, f"b{_tag(last_sent)}-{_tag(boundary)}", schemas)
         under_way = (writer.submit(write, job), job)
         last_sent = boundary
         pending, pending_rows = {}, 0
@@ -267,9 +279,36 @@ def stream(
             new_reader.close()
             raise
 
+    def schema_change(ddl: DdlRead, before: RestartPoint) -> tuple[bool, list[TableId]]:
+        """Apply a statement read from the binlog; ``before`` is the boundary before it. Returns whether
+        it changed a captured table (the reader is then reopened after it, with the new schemas) and
+        the tables to snapshot first."""
+        nonlocal last_saved, last_sent
+        if pending_rows or before != last_sent:
+            flush(before)  # rows written before the DDL are written with the schema they had
+        settle(wait=True)
+        outcome = tracker.handle(ddl.current_db, ddl.sql, ddl.point)
+        if not outcome.changed:
+            return False, []
+        ctx.state.save_restart_point(
+            ddl.point,
+            schemas=tracker.in_force(),
+            changes=outcome.records,
+            forget=[str(t) for t in outcome.forget],
+        )
+        last_saved = last_sent = ddl.point
+        result.point = ddl.point
+        result.schema_changes += len(outcome.records)
+        save_catalog(ctx.cfg, ctx.schemas)
+        if on_schema_change and outcome.records:
+            on_schema_change(outcome.records)
+        return True, outcome.snapshot
+
     try:
         while True:
             new_tables: list[TableId] = []
+            reopen_after_ddl = False
+            boundary_seen = last_saved
             try:
                 for item in reader.events():
                     if isinstance(item, RowsRead):
@@ -278,7 +317,13 @@ def stream(
                             pending.setdefault(item.table, []).extend(changes)
                             pending_rows += len(changes)
                         continue
+                    if isinstance(item, DdlRead):
+                        reopen_after_ddl, new_tables = schema_change(item, boundary_seen)
+                        if reopen_after_ddl:
+                            break
+                        continue
                     assert isinstance(item, Boundary)
+                    boundary_seen = item.point
                     settle(wait=False)
                     reconnect.succeeded(item.point)
                     done = target is not None and _reached(item.point, target)
@@ -320,13 +365,16 @@ def stream(
                 reader, snapshot_filter = reopened
                 result.reconnects = reconnect.incidents
                 continue
-            if not new_tables:
+            if not new_tables and not reopen_after_ddl:
                 break
             # Snapshot the new tables, then read on from where the stream stood: their changes from
             # here up to each chunk's high watermark are in the chunks already and are filtered out.
+            # After a schema change, the reader reopens with the schemas in force after it.
             reader.close()
             snapshot_filter.close()
-            if snapshot_new_tables(ctx, new_tables):
+            if new_tables and snapshot_new_tables(ctx, new_tables):
+                tracker.track(new_tables)
+                ctx.state.save_restart_point(last_saved, schemas=tracker.in_force(new_tables))
                 save_catalog(ctx.cfg, ctx.schemas)
             reader, snapshot_filter = reopen()
         settle(wait=True)  # the reader ended (not blocking): the last write lands before returning
@@ -352,3 +400,5 @@ class _Flush:
     counts: dict[TableId, int]  # changes per table
     point: RestartPoint
     tag: str
+    #: per table: the schema its rows were decoded with, and what to write them with (see SchemaTracker.write_schema)
+    schemas: dict[TableId, tuple[TableSchema, tuple[TableSchema, tuple[int, ...] | None]]]

@@ -30,7 +30,7 @@ from cdc_assets.core.events import RowChange, key_of
 from cdc_assets.core.key_order import ChunkLocator, ChunkMark, in_range
 from cdc_assets.core.offsets import BinlogPosition, RestartPoint
 from cdc_assets.core.schema import TableId, TableSchema
-from cdc_assets.mysql.binlog import BinlogReader, Boundary, RowsRead
+from cdc_assets.mysql.binlog import BinlogReader, Boundary, DdlRead, RowsRead
 from cdc_assets.mysql.connection import ConnectionSettings
 from cdc_assets.mysql.key_order import KeySorter
 from cdc_assets.mysql.server import ServerInfo
@@ -100,6 +100,9 @@ def backfill(
                 if item.point.position is not None and item.point.position >= high.position:
                     break
                 continue
+            if isinstance(item, DdlRead):
+                continue  # the stream applies schema changes; rows after one in this window fail to
+                # decode against the chunk's schema (a clear error), and the chunk is read again
             assert isinstance(item, RowsRead)
             if item.position is not None and item.position > high.position:
                 break
@@ -157,6 +160,11 @@ class StreamFilter:
             if not chunks or any(h is None for h in highs):
                 continue  # nothing snapshotted with watermarks: apply everything from the start point
             positions: list[BinlogPosition] = [h for h in highs if h is not None]
+            if _changed_during_snapshot(state, table, max(positions)):
+                # Chunks read after a schema change (say, an added column) hold rows in the columns the
+                # target had then; every change from the DDL on is applied, so each row ends up with all
+                # its columns. The stream reads on after the DDL, so this is every change from here.
+                continue
             sorter = KeySorter(conn, settings, schema)
             locator = None
             if sorter.ordered:
@@ -194,6 +202,21 @@ class StreamFilter:
         pieces = [p for ch in item.changes for p in _split(ch, f.key_positions)]
         keys = f.sorter.sort_keys([k for k, _ in pieces])
         return [ch for (_, ch), sk in zip(pieces, keys, strict=True) if f.locator.applies(sk, item.position)]
+
+
+def _changed_during_snapshot(state: StateStore, table: TableId, highest: BinlogPosition) -> bool:
+    """Whether a schema change of ``table`` was applied at a binlog point before its last chunk's high
+    watermark (positions of another server are not comparable: then assume it was)."""
+    for rec in state.schema_changes(source=str(table)):
+        pos = rec.position.position
+        if pos is None:
+            return True
+        try:
+            if pos < highest:
+                return True
+        except ValueError:
+            return True
+    return False
 
 
 def _high(chunk: ChunkState, table_point: RestartPoint | None) -> BinlogPosition | None:

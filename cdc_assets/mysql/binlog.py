@@ -28,7 +28,7 @@ from cdc_assets.core.events import RowChange
 from cdc_assets.core.offsets import BinlogPosition, RestartPoint
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.types import binlog_values, row_converter
-from cdc_assets.errors import BinlogConnectionLost, TransientError
+from cdc_assets.errors import BinlogConnectionLost, SchemaError, TransientError
 from cdc_assets.mysql.connection import ConnectionSettings, classify
 from cdc_assets.mysql.dump_connection import DumpConnection, StreamCut
 from cdc_assets.mysql.resume import gtid_resume_reason
@@ -44,6 +44,17 @@ class RowsRead:
     table: TableId
     changes: list[RowChange]
     position: BinlogPosition | None = None
+
+
+@dataclass(frozen=True)
+class DdlRead:
+    """A statement other than BEGIN / COMMIT / SAVEPOINT (DDL, mostly), read right before the
+    :class:`Boundary` that ends it; ``current_db`` is the database it ran in (unqualified names are
+    relative to it), ``point`` the restart point after it."""
+
+    current_db: str | None
+    sql: str
+    point: RestartPoint
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,9 @@ class BinlogReader:
         # A MySQL point without a GTID set started from a file + position: the GTIDs seen from there
         # on are not the server's executed set, so none are recorded rather than a wrong set.
         self._record_gtids = start.gtid_set is not None or server.is_mariadb
+        self._schemas = dict(schemas)
         self._decoders = {t: _TableDecoder(s, tinyint1_as_boolean) for t, s in schemas.items()}
+        self._checked_maps: dict[int, object] = {}  # table id -> the table map checked against its schema
         self.fast_rows = FastRows(schemas, tinyint1_as_boolean=tinyint1_as_boolean)
         self._in_tx = False
         self._gtid: str | None = None
@@ -172,7 +185,7 @@ class BinlogReader:
                 self.point = self.point.advance(here)
         return Boundary(self.point, False)
 
-    def events(self) -> Iterator[RowsRead | Boundary]:
+    def events(self) -> Iterator[RowsRead | DdlRead | Boundary]:
         """Read until the stream ends (non-blocking) or forever (blocking); close() to stop."""
         try:
             for ev in self._stream:
@@ -197,9 +210,11 @@ class BinlogReader:
             # the server ended the dump (an EOF packet, e.g. on shutdown): a blocking stream never ends
             raise BinlogConnectionLost(f"{self.settings.where} ended the binlog stream after {self.point}")
 
-    def _gate(self, item: RowsRead | Boundary) -> RowsRead | Boundary | None:
+    def _gate(self, item: RowsRead | DdlRead | Boundary) -> RowsRead | DdlRead | Boundary | None:
         """Apply what the start point asks of the first events: skipped row events and rows, and,
         after a resume by GTID, no position before the first commit on this server."""
+        if isinstance(item, DdlRead):
+            return item
         if isinstance(item, RowsRead):
             if self._skip_events:
                 self._skip_events -= 1
@@ -226,7 +241,33 @@ class BinlogReader:
             return Boundary(self.point, item.committed)
         return item
 
-    def _handle(self, ev) -> Iterator[RowsRead | Boundary]:
+    def _check_columns(self, ev, table: TableId, pos: int) -> None:
+        """Rows are decoded with the schema in force (the catalog's, evolved by the DDL read since):
+        a table map with column names (``binlog_row_metadata=FULL``) must name the same columns; one
+        without is given the schema's names, by position."""
+        tm = ev.table_map[ev.table_id]
+        if self._checked_maps.get(ev.table_id) is tm:
+            return
+        names = self._schemas[table].column_names
+        have = [c.name for c in tm.columns]
+        if len(have) != len(names) or any(
+            n is not None and n != want for n, want in zip(have, names, strict=False)
+        ):
+            shown = ", ".join(n if n is not None else "?" for n in have)
+            raise SchemaError(
+                f"the binlog at {self._stream.log_file}:{pos} holds rows of {table} with {len(have)} columns "
+                f"({shown}), but the schema in force there has {len(names)} ({', '.join(names)}): the table "
+                "changed in a way the stream did not see (a DDL before the stream's start point, or one "
+                "that was not written to this binlog), so its rows cannot be decoded safely. Start the pipeline "
+                "over from a new snapshot (move its state folder away, then `cdc-assets sync` or a Dagster backfill)",
+                table=str(table),
+            )
+        for c, want in zip(tm.columns, names, strict=True):
+            if c.name is None:
+                c.name = want
+        self._checked_maps[ev.table_id] = tm
+
+    def _handle(self, ev) -> Iterator[RowsRead | DdlRead | Boundary]:
         pos = ev.packet.log_pos
         if isinstance(ev, (GtidEvent, MariadbGtidEvent)):
             self._gtid = ev.gtid
@@ -236,6 +277,7 @@ class BinlogReader:
             decode = self._decoders.get(table)
             if decode is None:  # not captured: skipped before any row is decoded
                 return
+            self._check_columns(ev, table, pos)
             changes = self.fast_rows.changes(ev, table)
             if changes is None:
                 changes = _changes(ev, decode)
@@ -244,12 +286,22 @@ class BinlogReader:
             self._in_tx = False
             yield self._boundary(pos, ev.timestamp, True)
         elif isinstance(ev, QueryEvent):
-            query = ev.query.strip().upper() if isinstance(ev.query, str) else ""
-            if query == "BEGIN":
+            text = ev.query if isinstance(ev.query, str) else ev.query.decode("utf-8", "replace")
+            words = text.split(None, 2)[:2]
+            word = words[0].upper() if words else ""
+            if word == "BEGIN":
                 self._in_tx = True
-            else:  # COMMIT of a non-transactional table, or DDL (an implicit commit)
+            elif word in ("SAVEPOINT", "RELEASE") or (
+                word == "ROLLBACK" and [w.upper() for w in words[1:2]] == ["TO"]
+            ):
+                pass  # inside a transaction (SAVEPOINT, ROLLBACK TO, RELEASE SAVEPOINT): not a boundary
+            else:  # COMMIT / ROLLBACK of a non-transactional table, or DDL (an implicit commit)
                 self._in_tx = False
-                yield self._boundary(pos, ev.timestamp, True)
+                boundary = self._boundary(pos, ev.timestamp, True)
+                if word not in ("COMMIT", "ROLLBACK"):
+                    db = ev.schema.decode("utf-8", "replace") if isinstance(ev.schema, bytes) else ev.schema
+                    yield DdlRead(db or None, text, boundary.point)
+                yield boundary
         elif isinstance(ev, RotateEvent):
             if not self._in_tx:
                 # python-mysql-replication already moved log_file to the new file

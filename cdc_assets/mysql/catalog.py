@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cdc_assets.core.charsets import MARIADB_CHARSETS, Charset, ServerDefaults
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.mysql.connection import ConnectionSettings, run
 
@@ -63,4 +64,58 @@ def load_schema(conn, settings: ConnectionSettings, table: TableId) -> TableSche
         (table.db, table.table),
         doing=f"reading the primary key of {table}",
     )
-    return TableSchema(table_id=table, columns=columns, primary_key=tuple(str(r[0]) for r in pk_rows))
+    default_rows = run(
+        conn,
+        settings,
+        "SELECT c.CHARACTER_SET_NAME, t.TABLE_COLLATION FROM information_schema.TABLES t "
+        "LEFT JOIN information_schema.COLLATIONS c ON c.COLLATION_NAME = t.TABLE_COLLATION "
+        "WHERE t.TABLE_SCHEMA = %s AND t.TABLE_NAME = %s",
+        (table.db, table.table),
+        doing=f"reading the default character set of {table}",
+    )
+    charset, collation = (default_rows[0][0], default_rows[0][1]) if default_rows else (None, None)
+    return TableSchema(
+        table_id=table,
+        columns=columns,
+        primary_key=tuple(str(r[0]) for r in pk_rows),
+        default_charset=charset,
+        default_collation=collation,
+    )
+
+
+def load_server_defaults(conn, settings: ConnectionSettings) -> ServerDefaults:
+    """What the DDL parser needs to describe new columns as this server does: every database's default
+    character set and collation, the character sets' default collations and sizes, and the variables
+    that change column definitions (explicit_defaults_for_timestamp, sql_mode REAL_AS_FLOAT)."""
+    dbs = run(
+        conn,
+        settings,
+        "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA",
+        doing="reading the databases' default character sets",
+    )
+    sets = run(
+        conn,
+        settings,
+        "SELECT CHARACTER_SET_NAME, DEFAULT_COLLATE_NAME, MAXLEN FROM information_schema.CHARACTER_SETS",
+        doing="reading the server's character sets",
+    )
+    (explicit_ts, sql_mode), *_ = run(
+        conn,
+        settings,
+        "SELECT @@explicit_defaults_for_timestamp, @@sql_mode",
+        doing="reading the server's column defaults",
+    )
+    charsets = {
+        str(name): Charset(
+            str(coll),
+            MARIADB_CHARSETS[str(name)].mbminlen if str(name) in MARIADB_CHARSETS else 1,
+            int(maxlen),
+        )
+        for name, coll, maxlen in sets
+    }
+    return ServerDefaults(
+        databases={str(db): (str(cs), str(coll)) for db, cs, coll in dbs},
+        charsets=charsets,
+        explicit_defaults_for_timestamp=bool(int(explicit_ts)),
+        real_as_float="REAL_AS_FLOAT" in str(sql_mode).upper().split(","),
+    )

@@ -215,6 +215,17 @@ def plan_rename(meta: TableMeta, old: str, new: str) -> SchemaChange:
     return SchemaChange(new_meta, sources, DEFAULT_TIMEOUT)
 
 
+def check_table_rename(meta: TableMeta, new: str, taken: bool) -> None:
+    """``ALTER TABLE t RENAME n`` (synchronous), with StarRocks' checks and messages (FE
+    ``LocalMetastore.renameTable``); ``taken`` says whether the database has a table ``n``."""
+    if meta.state != "NORMAL":
+        raise AnalysisError(f"Table[{meta.name}] is under {meta.state}")
+    if meta.name == new:
+        raise AnalysisError("Same table name")
+    if taken:
+        raise AnalysisError(f"Table name[{new}] is already used")
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S")
 

@@ -185,6 +185,7 @@ class TableMeta:
     order_by: list[str] = field(default_factory=list)
     comment: str = ""
     keys_type: str = "PRIMARY_KEYS"
+    partition_by: list[str] = field(default_factory=list)  # column expression partitioning (3.1+)
 
     def column(self, name: str) -> ColumnMeta | None:
         low = name.lower()

@@ -2,7 +2,8 @@
 
 The checks and their messages follow StarRocks 3.x ``CreateTableAnalyzer`` and ``HashDistributionDesc``
 (docs: "CREATE TABLE", "Primary Key table"). Only Primary Key tables exist in the stand-in; DUPLICATE,
-UNIQUE and AGGREGATE KEY tables, partitions and AUTO_INCREMENT are refused with a message saying so.
+UNIQUE and AGGREGATE KEY tables, partitions other than column expression partitioning
+(``PARTITION BY (col, ...)``, StarRocks 3.1+) and AUTO_INCREMENT are refused with a message saying so.
 """
 
 from __future__ import annotations
@@ -108,12 +109,17 @@ def analyze_create_table(
     name = schema.this.name
     parsed: list[ParsedColumn] = []
     key: list[str] | None = None
+    partition_by: list[str] = []
     table_comment = ""
     for item in schema.expressions:
         if isinstance(item, exp.ColumnDef):
             parsed.append(parse_column(item))
         elif isinstance(item, exp.PrimaryKey):
             key = [e.name for e in item.expressions]
+            # sqlglot attaches a PARTITION BY written after PRIMARY KEY(...) to the key
+            include = item.args.get("include")
+            for part in (include.args.get("partition_by") or []) if include is not None else []:
+                partition_by += _partition_columns(part)
             # sqlglot attaches a table COMMENT written right after PRIMARY KEY(...) to the key
             for option in item.args.get("options") or []:
                 if option.args.get("comment") is not None:
@@ -144,6 +150,8 @@ def analyze_create_table(
                 order_by = _names(prop.args["order"])
         elif isinstance(prop, exp.Order):
             order_by = _names(prop)
+        elif isinstance(prop, exp.PartitionedByProperty):  # PARTITION BY after a table COMMENT
+            partition_by += _partition_columns(prop.this)
         elif type(prop) is exp.Property:  # the specific properties below are subclasses of Property
             properties[prop.name] = prop.args["value"].name
         elif isinstance(prop, exp.SchemaCommentProperty):
@@ -169,6 +177,7 @@ def analyze_create_table(
     distributed = key[:] if distributed is None else distributed
     _check_distribution(cols, key, distributed, buckets)
     _check_sort_keys(cols, order_by)
+    _check_partition(cols, key, partition_by)
     _check_replication(name, properties, default_replication_num)
     meta = TableMeta(
         db=db,
@@ -180,8 +189,39 @@ def analyze_create_table(
         properties=properties,
         order_by=[next(c.name for c in cols if c.name.lower() == o.lower()) for o in order_by],
         comment=comment,
+        partition_by=[next(c.name for c in cols if c.name.lower() == p.lower()) for p in partition_by],
     )
     return meta, bool(expr.args.get("exists"))
+
+
+def _partition_columns(node: exp.Expression) -> list[str]:
+    """Column expression partitioning, ``PARTITION BY (a, b)`` or ``PARTITION BY a, b`` (StarRocks 3.1+);
+    time function expressions and RANGE/LIST partitions are not supported by the stand-in."""
+    inner = node.this if isinstance(node, exp.Paren) else node
+    items = inner.expressions if isinstance(inner, exp.Tuple | exp.Schema) else [inner]
+    if not all(isinstance(i, exp.Column) and not i.table for i in items):
+        raise AnalysisError(
+            f"the stand-in supports only column expression partitioning (PARTITION BY (col, ...)), not "
+            f"{node.sql('starrocks')}"
+        )
+    return [i.name for i in items]
+
+
+def _check_partition(cols: list[ColumnMeta], key: list[str], partition_by: list[str]) -> None:
+    keys = {k.lower() for k in key}
+    names = {c.name.lower() for c in cols}
+    seen: set[str] = set()
+    for p in partition_by:
+        if p.lower() not in names:
+            raise AnalysisError(f"Partition column({p}) doesn't exist.")
+        if p.lower() in seen:
+            raise AnalysisError(f"Duplicated partition column {p}")
+        seen.add(p.lower())
+        if p.lower() not in keys:
+            raise AnalysisError(
+                "The partition column could not be aggregated column and unique table's partition column "
+                "must be key column."
+            )
 
 
 def _check_keys(parsed: list[ParsedColumn], key: list[str]) -> None:
@@ -291,6 +331,8 @@ def show_create_table(meta: TableMeta, default_replication_num: int) -> str:
         ") ENGINE=OLAP ",
         f"PRIMARY KEY({keys})",
     ]
+    if meta.partition_by:
+        out.append("PARTITION BY (" + ", ".join(quote_ident(p, "starrocks") for p in meta.partition_by) + ")")
     out.append(f"COMMENT {_q(meta.comment or 'OLAP')}")
     out.append(f"DISTRIBUTED BY HASH({dist})" + (f" BUCKETS {meta.buckets} " if meta.buckets else ""))
     if meta.order_by:

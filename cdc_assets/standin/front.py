@@ -1,8 +1,8 @@
 """The FE's statement dispatcher: one SQL text in, a result set (or None for OK) out.
 
 Statements sqlglot (dialect ``starrocks``) does not parse, or parses loosely, are recognised first with
-small regular expressions: DESC ... ALL, SHOW ALTER TABLE COLUMN, ``ADD COLUMN (c1 ..., c2 ...)`` and
-``RENAME COLUMN a b``. Errors are :class:`AnalysisError` carrying StarRocks' message; the session turns
+small regular expressions: DESC ... ALL, SHOW ALTER TABLE COLUMN, ``ADD COLUMN (c1 ..., c2 ...)``,
+``RENAME COLUMN a b`` (3.3.2+) and the table rename ``ALTER TABLE t RENAME n``. Errors are :class:`AnalysisError` carrying StarRocks' message; the session turns
 them into MySQL error packets.
 """
 
@@ -37,6 +37,15 @@ _RENAME_RE = re.compile(
     re.I | re.S,
 )
 _ADD_LIST_RE = re.compile(r"\bADD\s+COLUMN\s*\(", re.I)
+_RENAME_TABLE_RE = re.compile(
+    rf"^\s*ALTER\s+TABLE\s+{_TABLE}\s+RENAME\s+(?!(?:COLUMN|TO)\s)(?P<new>{_IDENT})\s*$", re.I | re.S
+)
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def _version(text: str) -> tuple[int, int, int]:
+    m = _VERSION_RE.match(text)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else (0, 0, 0)
 
 
 def _unquote(ident: str) -> str:
@@ -106,7 +115,12 @@ class Front:
     def _regex_handlers(
         self,
     ) -> list[tuple[re.Pattern[str], Callable[[Session, re.Match[str]], ResultSet | None]]]:
-        return [(_DESC_RE, self._describe), (_SHOW_ALTER_RE, self._show_alter), (_RENAME_RE, self._rename)]
+        return [
+            (_DESC_RE, self._describe),
+            (_SHOW_ALTER_RE, self._show_alter),
+            (_RENAME_RE, self._rename),
+            (_RENAME_TABLE_RE, self._rename_table),
+        ]
 
     def _dispatch(self, session: Session, expr: exp.Expression, sql: str) -> ResultSet | None:
         if isinstance(expr, exp.Query):
@@ -240,9 +254,16 @@ class Front:
         meta = self._require_table(db, name)
         actions = expr.args.get("actions") or []
         renames = [a for a in actions if isinstance(a, exp.RenameColumn)]
+        if any(isinstance(a, exp.AlterRename) for a in actions):
+            # StarRocks' grammar is RENAME <name> (handled by _rename_table); sqlglot also reads RENAME TO
+            raise SqlError(
+                "Getting syntax error. Detail message: Unexpected input 'TO', the most similar input is "
+                "{a legal identifier}."
+            )
         if renames:
             if len(actions) != 1:
                 raise SqlError("the StarRocks stand-in runs RENAME COLUMN only as a statement of its own")
+            self._require_rename_column()
             change = alter.plan_rename(meta, renames[0].this.name, renames[0].args["to"].name)
             self.store.rebuild_table(change.meta, change.sources)
             return None
@@ -253,12 +274,31 @@ class Front:
         self.jobs.submit(db, change)
         return None
 
+    def _require_rename_column(self) -> None:
+        """RENAME COLUMN exists from StarRocks 3.3.2 (docs "ALTER TABLE"); before, the parser refuses it."""
+        if _version(self.config.version) < (3, 3, 2):
+            raise SqlError(
+                "Getting syntax error. Detail message: Unexpected input 'COLUMN', the most similar input is "
+                f"{{a legal identifier}} (RENAME COLUMN needs StarRocks 3.3.2 or later; this is {self.config.version})."
+            )
+
     def _rename(self, session: Session, m: re.Match[str]) -> None:
+        self._require_rename_column()
         db, name = self._resolve_text(session, m.group("table"))
         with self._ddl_lock:
             meta = self._require_table(db, name)
             change = alter.plan_rename(meta, _unquote(m.group("old")), _unquote(m.group("new")))
             self.store.rebuild_table(change.meta, change.sources)
+        return None
+
+    def _rename_table(self, session: Session, m: re.Match[str]) -> None:
+        """``ALTER TABLE t RENAME n``: synchronous, metadata-only, within the table's database."""
+        db, name = self._resolve_text(session, m.group("table"))
+        new = _unquote(m.group("new"))
+        with self._ddl_lock:
+            meta = self._require_table(db, name)
+            alter.check_table_rename(meta, new, self.store.get_table(db, new) is not None)
+            self.store.rename_table(db, name, new)
         return None
 
     # ------------------------------------------------------------------ SHOW / DESC

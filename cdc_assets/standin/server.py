@@ -34,7 +34,9 @@ class StandIn:
     and labels in memory; otherwise they persist in ``<data_dir>`` across restarts.
     ``streaming_load_max_mb`` is the BE setting of that name (default 102400, as StarRocks): a Stream
     Load body, or the bodies of one transaction together, larger than that many MB fail with
-    ``body size N exceed limit: M``. One start per object: after :meth:`stop`, make a new one.
+    ``body size N exceed limit: M``. ``version`` is the StarRocks version the FE reports
+    (``current_version()``, ``@@version_comment``; RENAME COLUMN needs 3.3.2+); ``alter_job_seconds``
+    how long a schema-change job runs. One start per object: after :meth:`stop`, make a new one.
     """
 
     def __init__(
@@ -48,6 +50,8 @@ class StandIn:
         password: str = "",
         data_dir: Path | None = None,
         streaming_load_max_mb: int = STREAMING_LOAD_MAX_MB,
+        version: str = "3.3.5",
+        alter_job_seconds: float = 0.5,
     ) -> None:
         if isinstance(streaming_load_max_mb, bool) or not isinstance(streaming_load_max_mb, int):
             raise ValueError(
@@ -56,6 +60,8 @@ class StandIn:
         if streaming_load_max_mb < 1:
             raise ValueError(f"streaming_load_max_mb must be at least 1 (MB), got {streaming_load_max_mb}")
         self.streaming_load_max_mb = streaming_load_max_mb
+        self.version = version
+        self.alter_job_seconds = alter_job_seconds
         self.host = host
         self.user = user
         self._password = password
@@ -106,7 +112,13 @@ class StandIn:
             self.http_port, self.be_http_port = self._http.http_port, self._http.be_http_port
             self.txns.be_address = f"{self._advertised_host}:{self.be_http_port}"
             self._query = QueryServer(
-                self.store, host=self.host, port=self.query_port, user=self.user, password=self._password
+                self.store,
+                host=self.host,
+                port=self.query_port,
+                user=self.user,
+                password=self._password,
+                version=self.version,
+                alter_job_seconds=self.alter_job_seconds,
             ).start()
             self.query_port = self._query.port
             self._http.start()
@@ -164,6 +176,12 @@ def _parser() -> argparse.ArgumentParser:
         default=STREAMING_LOAD_MAX_MB,
         help=f"largest load body in MB, as the BE's streaming_load_max_mb (default {STREAMING_LOAD_MAX_MB})",
     )
+    p.add_argument(
+        "--starrocks-version",
+        default="3.3.5",
+        help="the StarRocks version the FE reports (current_version()); the sink applies the schema "
+        "changes Flink CDC's StarRocks sink applies on it (default 3.3.5)",
+    )
     return p
 
 
@@ -180,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         password=args.password,
         data_dir=args.data_dir,
         streaming_load_max_mb=args.streaming_load_max_mb,
+        version=args.starrocks_version,
     )
     stop = threading.Event()
 

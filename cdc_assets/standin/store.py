@@ -290,6 +290,24 @@ class StandInStore:
                 cur.execute(f"DELETE FROM {_META}.tables WHERE db = ? AND name = ?", [db, table])
             self._tables.pop((db, table), None)
 
+    def rename_table(self, db: str, table: str, new: str) -> None:
+        """Rename ``db.table`` to ``db.new`` (data, catalog entry and its persisted copy, in one transaction)."""
+        with self._lock:
+            meta = self._require(db, table).copy()
+            clash = next((n for d, n in self._tables if d == db and n.lower() == new.lower()), None)
+            if clash is not None and clash != table:
+                raise AnalysisError(
+                    f"the stand-in cannot rename table '{table}' to '{new}' beside '{clash}': DuckDB names "
+                    "are case-insensitive; use another name"
+                )
+            meta.name = new
+            with self.transaction() as cur:
+                cur.execute(f"ALTER TABLE {self.table_ref(db, table)} RENAME TO {quote_ident(new, 'duckdb')}")
+                cur.execute(f"UPDATE {_META}.tables SET name = ? WHERE db = ? AND name = ?", [new, db, table])
+                self._write_meta(cur, meta)
+            del self._tables[(db, table)]
+            self._tables[(db, new)] = meta
+
     def truncate_table(self, db: str, table: str) -> None:
         with self._lock:
             self._require(db, table)
@@ -318,6 +336,9 @@ class StandInStore:
             for col, src in zip(meta.columns, sources, strict=True):
                 if src is None:
                     sql, p = default_expr(col.type, col.default)
+                    # typed: a bare NULL makes CREATE TABLE AS give the column DuckDB's NULL type, and every
+                    # later load into it fails (ADD COLUMN without a DEFAULT)
+                    sql = f"CAST({sql} AS {duckdb_type(col.type)})"
                 else:
                     sql, p = f"CAST({quote_ident(src, 'duckdb')} AS {duckdb_type(col.type)})", []
                 exprs.append(f"{sql} AS {quote_ident(col.name, 'duckdb')}")

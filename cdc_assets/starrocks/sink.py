@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, tzinfo
 from typing import Any, Protocol
@@ -28,6 +28,7 @@ import pyarrow as pa
 from cdc_assets.config import StarRocksSinkConfig
 from cdc_assets.core.events import key_of
 from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema_change import SchemaChange
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.starrocks_arrow import encode_arrow
 from cdc_assets.core.starrocks_load import choose_format, encode, load_headers, make_label
@@ -36,6 +37,7 @@ from cdc_assets.core.starrocks_values import source_order, target_decoder
 from cdc_assets.errors import SchemaError, SinkError
 from cdc_assets.starrocks.client import LoadResult, StreamLoadClient
 from cdc_assets.starrocks.fe import FrontEnd
+from cdc_assets.starrocks.schema import SchemaApplier
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,9 @@ class StarRocksSink:
         self._pool: ThreadPoolExecutor | None = None
         self._resolved = False
         self._lock = threading.Lock()
+        self._schema_changes = SchemaApplier(
+            self.fe, timeout=cfg.schema_change_timeout, tinyint1_as_boolean=tinyint1_as_boolean
+        )
 
     def __repr__(self) -> str:
         return f"StarRocksSink(load_url={';'.join(self.cfg.load_url)!r}, user={self.cfg.username!r})"
@@ -105,9 +110,18 @@ class StarRocksSink:
             self._plans[target] = cached
         return cached[1]
 
-    def ensure_table(self, target: TableId, schema: TableSchema) -> None:
+    def ensure_table(
+        self,
+        target: TableId,
+        schema: TableSchema,
+        *,
+        partition_keys: tuple[str, ...] = (),
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
         """Create the database and the Primary Key table if missing; an existing table must have the
-        source's columns and key (idempotent)."""
+        source's columns and key (idempotent). ``partition_keys`` and ``properties`` (a transform's
+        ``partition-keys`` and ``table-options``, the latter over ``table.create.properties.*``) shape
+        a table created here."""
         table = self.plan(target, schema)
         self.resolve_lingering()
         self.fe.execute(create_database_sql(target.db), doing=f"creating database {target.db}")
@@ -116,7 +130,8 @@ class StarRocksSink:
             sql = create_table_sql(
                 table,
                 num_buckets=self.cfg.table_create_num_buckets,
-                properties=self.cfg.table_create_properties,
+                properties={**self.cfg.table_create_properties, **(properties or {})},
+                partition_keys=tuple(partition_keys),
             )
             self.fe.execute(sql, doing=f"creating table {target}")
             log.info("created StarRocks table %s", target)
@@ -142,6 +157,42 @@ class StarRocksSink:
             f"DROP TABLE IF EXISTS {quote_table(target.db, target.table, 'starrocks')}",
             doing=f"dropping {target}",
         )
+
+    # ---- schema changes ------------------------------------------------------------------------
+
+    def supported_schema_changes(self) -> frozenset[str]:
+        """The event tags this StarRocks version takes (Flink CDC's rule; the FE's version is read once)."""
+        return self._schema_changes.supported()
+
+    def apply_schema_change(
+        self,
+        target: TableId,
+        change: SchemaChange,
+        after: TableSchema | None,
+        *,
+        renamed_to: TableId | None = None,
+    ) -> str:
+        """Apply one schema-change event to ``target`` (see :mod:`cdc_assets.starrocks.schema`): CreateTable
+        is :meth:`ensure_table`; AddColumn appends a NULL value column (as Flink's applier: the StarRocks
+        table has its key columns first, so source positions do not carry over; a constant default fills
+        the existing rows);
+        DropColumn, RenameColumn and AlterColumnType (the type :func:`map_column` gives, as at create time)
+        are ALTER jobs waited for; RenameTable is ``ALTER TABLE t RENAME n`` within the database
+        (``renamed_to`` in another database raises UnsupportedSchemaChange); TruncateTable and DropTable
+        as named; table and column comments are ignored (StarRocks 3.6+ in Flink CDC logs and ignores them).
+
+        Returns ``applied``, ``already applied`` or ``ignored: <why>``; raises UnsupportedSchemaChange for
+        a kind this StarRocks version lacks and SinkError naming table, statement and StarRocks' message.
+        """
+        try:
+            return self._schema_changes.apply(
+                target, change, after, renamed_to=renamed_to, ensure_table=self.ensure_table
+            )
+        finally:
+            # the next write plans the table from its schema again
+            self._plans.pop(target, None)
+            if renamed_to is not None:
+                self._plans.pop(renamed_to, None)
 
     def resolve_lingering(self) -> None:
         """Roll back the transactions a dead process left prepared (once per sink)."""

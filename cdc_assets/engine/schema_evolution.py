@@ -1,0 +1,348 @@
+"""Schema changes read from the binlog, applied while streaming.
+
+The stream decodes rows with the *schema in force* of each captured table: the catalog's when the
+table was first captured, then evolved by every DDL the binlog holds for it (``core.ddl``). After a
+DDL the schemas in force are saved with the restart point just after it, in one state transaction,
+so a restart decodes each event with the columns it was written with (no column shift after an
+ALTER, even across restarts; and without ``binlog_row_metadata=FULL``, whose column names the reader
+otherwise checks).
+
+What reaches the sink follows ``pipeline.schema.change.behavior`` and the sink's
+``include.schema.changes`` / ``exclude.schema.changes`` (``core.evolution``). The engine also keeps the
+columns each target has, which differ from the source's when a change was converted (LENIENT keeps a
+dropped column), ignored, excluded, or not supported by the sink (TRY_EVOLVE): rows are written by
+column name, with only the columns the target has (``core.schema.fit_to_target``).
+
+Every change is recorded in the state with its DDL, the columns before and after, the binlog point
+and what the sink did; the Dagster streaming op materializes the table's schema asset from it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+from cdc_assets.config.models import SchemaChangeBehavior
+from cdc_assets.core.ddl import parse_ddl
+from cdc_assets.core.ddl_columns import ServerDefaults
+from cdc_assets.core.evolution import evolve, plan_sink_changes, tolerates
+from cdc_assets.core.offsets import RestartPoint
+from cdc_assets.core.schema import Column, TableId, TableSchema, fit_to_target
+from cdc_assets.core.schema_change import (
+    AddColumn,
+    AlterColumnType,
+    AlterTableCharset,
+    CreateTable,
+    DropColumn,
+    DropTable,
+    RenameColumn,
+    RenameTable,
+    SchemaChange,
+    TruncateTable,
+    UnsupportedSchemaChange,
+)
+from cdc_assets.core.types import check_supported
+from cdc_assets.engine.context import RunContext
+from cdc_assets.errors import SchemaError
+from cdc_assets.mysql.catalog import load_server_defaults
+from cdc_assets.state import SchemaChangeRecord, SchemaInForce
+
+log = logging.getLogger(__name__)
+
+
+def column_text(col: Column) -> str:
+    """``name type[ NOT NULL]``: how recorded changes show a column."""
+    return f"{col.name} {col.column_type}" + ("" if col.nullable else " NOT NULL")
+
+
+def _columns(schema: TableSchema | None) -> list[str] | None:
+    return None if schema is None else [column_text(c) for c in schema.columns]
+
+
+@dataclass
+class DdlOutcome:
+    """What one DDL statement did: the records to save with the restart point after it, the tables
+    that left the capture, and tables that must be snapshotted before the stream reads on (a table
+    renamed into the captured set: its rows were never streamed)."""
+
+    records: list[SchemaChangeRecord] = field(default_factory=list)
+    forget: list[TableId] = field(default_factory=list)
+    snapshot: list[TableId] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.records or self.forget or self.snapshot)
+
+
+class SchemaTracker:
+    """The schemas in force of one stream (kept in ``ctx.schemas``) and the columns of each target."""
+
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+        self.target_columns: dict[TableId, tuple[str, ...]] = {}
+        self._defaults: ServerDefaults | None = None  # the server's charsets, read at the first DDL
+        saved = ctx.state.schemas_in_force()
+        for table, schema in list(ctx.schemas.items()):
+            sif = saved.get(str(table))
+            if sif is not None:
+                ctx.schemas[table] = sif.source
+                self.target_columns[table] = sif.target_columns
+            else:
+                self.target_columns[table] = schema.column_names
+
+    def track(self, tables) -> None:
+        """Start tracking tables added to ``ctx.schemas`` since (snapshotted while streaming): their
+        targets were created from the catalog's schema."""
+        for t in tables:
+            if t in self.ctx.schemas:
+                self.target_columns[t] = self.ctx.schemas[t].column_names
+
+    def in_force(self, tables=None) -> dict[str, SchemaInForce]:
+        tables = self.ctx.schemas if tables is None else tables
+        return {str(t): SchemaInForce(self.ctx.schemas[t], self.target_columns[t]) for t in tables}
+
+    def write_schema(self, table: TableId) -> tuple[TableSchema, tuple[int, ...] | None]:
+        """The schema to write ``table``'s rows with, and the row positions to keep (None: all)."""
+        return fit_to_target(self.ctx.schemas[table], self.target_columns[table])
+
+    # ---- one DDL ---------------------------------------------------------------------------------
+
+    def _captured(self, table: TableId) -> bool:
+        return table in self.ctx.schemas or self.ctx.cfg.table_filter.matches(table)
+
+    def handle(self, current_db: str | None, sql: str, point: RestartPoint) -> DdlOutcome:
+        """Apply one statement read from the binlog. Raises for a change ``EXCEPTION`` forbids, a DDL on
+        a captured table that cannot be parsed, or a sink that refuses (the restart point then stays
+        before the statement: fixing the cause and restarting reads it again)."""
+        out = DdlOutcome()
+        if not self.ctx.cfg.source.schema_change_enabled:
+            return out
+        if self._defaults is None:
+            with self.ctx.connect() as conn:
+                self._defaults = load_server_defaults(conn, self.ctx.settings)
+        events = parse_ddl(
+            sql, current_db, is_captured=self._captured, known=self.ctx.schemas, defaults=self._defaults
+        )
+        for ev in events:
+            self._apply(ev, point, out)
+        return out
+
+    def _apply(self, ev: SchemaChange, point: RestartPoint, out: DdlOutcome) -> None:
+        ctx = self.ctx
+        table = ev.table
+        if isinstance(ev, CreateTable):
+            if table in ctx.schemas or not ctx.cfg.table_filter.matches(table):
+                return  # CREATE TABLE IF NOT EXISTS of a table captured already, or not captured
+            schema = ev.schema
+            if schema is None and ev.like is not None and ev.like in ctx.schemas:
+                schema = replace(ctx.schemas[ev.like], table_id=table)
+            if schema is None:  # LIKE an uncaptured table: its columns are the catalog's business
+                out.snapshot.append(table)
+                return
+            self._create(replace(ev, schema=schema), schema, point, out)
+            return
+        if table not in ctx.schemas:
+            return
+        before = ctx.schemas[table]
+        if isinstance(ev, RenameTable):
+            self._rename_table(ev, before, point, out)
+            return
+        if isinstance(ev, DropTable):
+            self._send(ev, before, None, point, out)
+            del ctx.schemas[table]
+            self.target_columns.pop(table, None)
+            out.forget.append(table)
+            return
+        after = evolve(before, ev)
+        assert after is not None
+        if isinstance(ev, AlterTableCharset):  # no column changes: what columns added later get
+            ctx.schemas[table] = after
+            out.records.append(
+                self._record(
+                    ev, before, after, point, "the table's default character set, for columns added later"
+                )
+            )
+            return
+        if after != before:
+            check_supported(after, tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
+        self._send(ev, before, after, point, out)
+        ctx.schemas[table] = after
+
+    def _create(self, ev: CreateTable, schema: TableSchema, point: RestartPoint, out: DdlOutcome) -> None:
+        """A table created in the binlog: every row it will ever have comes after this point, so it needs
+        no snapshot; it is registered as snapshotted (no chunks) and streamed from here."""
+        ctx = self.ctx
+        if not schema.primary_key:
+            log.warning(
+                "new table %s is not captured: it has no primary key (add one, or exclude it with source.tables.exclude)",
+                ev.table,
+            )
+            return
+        check_supported(schema, tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
+        ctx.schemas[ev.table] = schema
+        self.target_columns[ev.table] = ()
+        self._send(ev, None, schema, point, out)
+        ctx.state.forget_table(str(ev.table))  # an earlier life of a table by this name
+        ctx.state.plan_table(str(ev.table), _names(ctx.targets(ev.table)), point, [])
+
+    def _rename_table(
+        self, ev: RenameTable, before: TableSchema, point: RestartPoint, out: DdlOutcome
+    ) -> None:
+        ctx = self.ctx
+        assert ev.new is not None
+        old, new = ev.table, ev.new
+        del ctx.schemas[old]
+        old_columns = self.target_columns.pop(old, before.column_names)
+        out.forget.append(old)
+        ctx.state.forget_table(str(old))
+        if not ctx.cfg.table_filter.matches(new):
+            log.info(
+                "table %s was renamed to %s, which is not captured: its target is kept as it is", old, new
+            )
+            out.records.append(
+                self._record(ev, before, None, point, "the table left the capture; its target is kept")
+            )
+            return
+        schema = replace(before, table_id=new)
+        same_target = ctx.targets(old) == ctx.targets(new)
+        if same_target:
+            ctx.schemas[new] = schema
+            self.target_columns[new] = old_columns
+            ctx.state.plan_table(str(new), _names(ctx.targets(new)), point, [])
+            out.records.append(self._record(ev, before, schema, point, "same target table: nothing to do"))
+            return
+        # Another target: renaming it keeps its rows; otherwise the new name is snapshotted afresh.
+        behavior = ctx.cfg.pipeline.schema_change_behavior
+        # (a table routed to several targets, before or after, is snapshotted afresh into the new ones)
+        single = len(ctx.targets(old)) == len(ctx.targets(new)) == 1
+        if single and behavior in (SchemaChangeBehavior.EVOLVE, SchemaChangeBehavior.TRY_EVOLVE):
+            try:
+                outcome = ctx.sink.apply_schema_change(
+                    ctx.target(old), ev, schema, renamed_to=ctx.target(new)
+                )
+            except UnsupportedSchemaChange as exc:
+                if behavior is SchemaChangeBehavior.EVOLVE:
+                    raise
+                outcome = f"not supported by the sink ({exc}): {new} is snapshotted into its own target"
+                out.snapshot.append(new)
+            else:
+                ctx.schemas[new] = schema
+                self.target_columns[new] = old_columns
+                ctx.state.plan_table(str(new), _names(ctx.targets(new)), point, [])
+        else:
+            outcome = (
+                f"{behavior.value}: {_names(ctx.targets(old))} kept; {new} is snapshotted into "
+                f"{_names(ctx.targets(new))}"
+            )
+            out.snapshot.append(new)
+        out.records.append(self._record(ev, before, schema, point, outcome))
+
+    def _send(
+        self,
+        ev: SchemaChange,
+        before: TableSchema | None,
+        after: TableSchema | None,
+        point: RestartPoint,
+        out: DdlOutcome,
+    ) -> None:
+        """Send what the behaviour and the sink's include/exclude lists make of ``ev`` to the sink."""
+        ctx = self.ctx
+        behavior = ctx.cfg.pipeline.schema_change_behavior
+        targets = ctx.targets(ev.table)
+        target = _names(targets)
+        planned = plan_sink_changes(ev, before, behavior.value, ctx.cfg.schema_change_types)
+        shared = self._shared(ev.table)
+        if planned and shared and isinstance(ev, DropTable | TruncateTable):
+            # Other tables are merged into the target: dropping or emptying it would lose their rows.
+            out.records.append(
+                self._record(
+                    ev, before, after, point,
+                    f"not applied to {target}: {_names(shared)} {'is' if len(shared) == 1 else 'are'} routed "
+                    "there too",
+                )
+            )  # fmt: skip
+            return
+        if not planned:
+            out.records.append(
+                self._record(ev, before, after, point, f"not applied to {target} ({_why_not(ctx, ev)})")
+            )
+            return
+        done = []
+        for sev in planned:
+            try:
+                # every target of a table routed to several (route-mode ALL_MATCH): one sink, one verdict
+                outcomes = [ctx.sink.apply_schema_change(t, sev, after) for t in targets]
+                outcome = (
+                    outcomes[0]
+                    if len(set(outcomes)) == 1
+                    else "; ".join(f"{t}: {o}" for t, o in zip(targets, outcomes, strict=True))
+                )
+            except UnsupportedSchemaChange as exc:
+                if not tolerates(behavior.value, exc):
+                    raise SchemaError(
+                        f"{ev.tag} on {ev.table} ({ev.ddl.strip()}) cannot be applied to {target}: {exc}. With "
+                        "pipeline.schema.change.behavior: try_evolve such a change is tolerated (later rows are "
+                        "fitted to the target's columns); or exclude it with sink.exclude.schema.changes",
+                        table=str(ev.table),
+                    ) from exc
+                done.append(f"{sev.tag} tolerated (TRY_EVOLVE): {exc}")
+                continue
+            self._track_target(sev)
+            done.append(f"{sev.tag}: {outcome}")
+        out.records.append(self._record(ev, before, after, point, "; ".join(done)))
+
+    def _shared(self, table: TableId) -> list[TableId]:
+        """The other captured tables routed to a target of ``table`` (shards merged with it)."""
+        targets = set(self.ctx.targets(table))
+        return sorted(t for t in self.ctx.schemas if t != table and targets & set(self.ctx.targets(t)))
+
+    def _track_target(self, sev: SchemaChange) -> None:
+        """The target's columns after a change the sink applied (also for the other tables merged into
+        it: their rows are written with the columns the target has now)."""
+        for table in (sev.table, *self._shared(sev.table)):
+            self._track_one(replace(sev, table=table) if table != sev.table else sev)
+
+    def _track_one(self, sev: SchemaChange) -> None:
+        cols = list(self.target_columns.get(sev.table, ()))
+        if isinstance(sev, CreateTable) and sev.schema is not None:
+            cols = list(sev.schema.column_names)
+        elif isinstance(sev, AddColumn) and sev.column is not None and sev.column.name not in cols:
+            cols.append(sev.column.name)
+        elif isinstance(sev, DropColumn) and sev.name in cols:
+            cols.remove(sev.name)
+        elif isinstance(sev, RenameColumn) and sev.old in cols:
+            cols[cols.index(sev.old)] = sev.new
+        elif isinstance(sev, AlterColumnType):
+            pass
+        self.target_columns[sev.table] = tuple(cols)
+
+    def _record(
+        self,
+        ev: SchemaChange,
+        before: TableSchema | None,
+        after: TableSchema | None,
+        point: RestartPoint,
+        outcome: str,
+    ) -> SchemaChangeRecord:
+        log.info("schema change on %s at %s: %s -> %s", ev.table, point, ev.tag, outcome)
+        return SchemaChangeRecord(
+            source=str(ev.table),
+            target=_names(self.ctx.targets(ev.table)),
+            kind=ev.tag,
+            ddl=ev.ddl,
+            position=point,
+            columns_before=_columns(before),
+            columns_after=_columns(after),
+            outcome=outcome,
+        )
+
+
+def _names(targets: list[TableId]) -> str:
+    return ", ".join(map(str, targets))
+
+
+def _why_not(ctx: RunContext, ev: SchemaChange) -> str:
+    behavior = ctx.cfg.pipeline.schema_change_behavior
+    if ev.tag not in ctx.cfg.schema_change_types:
+        return f"{ev.tag} is not among the sink's schema changes (include/exclude.schema.changes; LENIENT leaves out truncate and drop table)"
+    return f"schema.change.behavior {behavior.value}"

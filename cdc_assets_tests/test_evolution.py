@@ -1,0 +1,366 @@
+"""evolve, plan_sink_changes (schema.change.behavior + include/exclude tags), tolerates and fit_rows (pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pyarrow as pa
+import pytest
+
+from cdc_assets.config.models import SCHEMA_CHANGE_TYPES, SchemaChangeBehavior, resolve_schema_change_tags
+from cdc_assets.core.evolution import (
+    EvolutionError,
+    SchemaChangeForbidden,
+    accepts,
+    evolve,
+    fit_rows,
+    plan_sink_changes,
+    tolerates,
+)
+from cdc_assets.core.schema import Column, TableId, TableSchema
+from cdc_assets.core.schema_change import (
+    AddColumn,
+    AlterColumnComment,
+    AlterColumnType,
+    AlterTableCharset,
+    AlterTableComment,
+    ColumnPosition,
+    CreateTable,
+    DropColumn,
+    DropTable,
+    RenameColumn,
+    RenameTable,
+    TruncateTable,
+    UnsupportedSchemaChange,
+)
+from cdc_assets.core.types import arrow_type
+
+T = TableId("shop", "orders")
+ID = Column("id", "int", "int(11)", False, numeric_precision=10, numeric_scale=0)
+NAME = Column(
+    "name",
+    "varchar",
+    "varchar(20)",
+    True,
+    char_max_length=20,
+    charset="utf8mb4",
+    collation="utf8mb4_general_ci",
+)
+QTY = Column("qty", "int", "int(11)", False, numeric_precision=10, numeric_scale=0)
+S = TableSchema(T, (ID, NAME, QTY), ("id",), "utf8mb4", "utf8mb4_general_ci")
+X = Column("x", "bigint", "bigint(20)", False, numeric_precision=19, numeric_scale=0)
+DDL = "ALTER TABLE orders ..."
+ALL = frozenset(SCHEMA_CHANGE_TYPES)
+B = SchemaChangeBehavior
+
+
+# ------------------------------------------------------------------------------------------ evolve
+
+
+@pytest.mark.parametrize(
+    ("change", "names", "key"),
+    [
+        (AddColumn(T, DDL, column=X), ("id", "name", "qty", "x"), ("id",)),
+        (
+            AddColumn(T, DDL, column=X, position=ColumnPosition(first=True)),
+            ("x", "id", "name", "qty"),
+            ("id",),
+        ),
+        (
+            AddColumn(T, DDL, column=X, position=ColumnPosition(after="id")),
+            ("id", "x", "name", "qty"),
+            ("id",),
+        ),
+        (
+            AddColumn(T, DDL, column=X, position=ColumnPosition(after="qty")),
+            ("id", "name", "qty", "x"),
+            ("id",),
+        ),
+        (DropColumn(T, DDL, name="name"), ("id", "qty"), ("id",)),
+        (RenameColumn(T, DDL, old="name", new="title"), ("id", "title", "qty"), ("id",)),
+        (RenameColumn(T, DDL, old="id", new="ident"), ("ident", "name", "qty"), ("ident",)),
+        (
+            AlterColumnType(T, DDL, name="qty", column=dataclasses.replace(X, name="qty")),
+            ("id", "name", "qty"),
+            ("id",),
+        ),
+        (
+            AlterColumnType(
+                T,
+                DDL,
+                name="qty",
+                column=dataclasses.replace(X, name="qty"),
+                position=ColumnPosition(first=True),
+            ),
+            ("qty", "id", "name"),
+            ("id",),
+        ),
+        (
+            AlterColumnType(T, DDL, name="id", column=ID, position=ColumnPosition(after="qty")),
+            ("name", "qty", "id"),
+            ("id",),
+        ),
+        (AlterColumnComment(T, DDL, name="qty", comment="c"), ("id", "name", "qty"), ("id",)),
+        (AlterTableComment(T, DDL, comment="c"), ("id", "name", "qty"), ("id",)),
+        (TruncateTable(T, DDL), ("id", "name", "qty"), ("id",)),
+    ],
+    ids=lambda v: type(v).__name__ if not isinstance(v, tuple) else None,
+)
+def test_evolve_columns(change, names, key):
+    after = evolve(S, change)
+    assert after is not None
+    assert after.column_names == names
+    assert after.primary_key == key
+
+
+def test_evolve_type_change_keeps_position_and_key_not_null():
+    after = evolve(
+        S, AlterColumnType(T, DDL, name="id", column=dataclasses.replace(X, name="id", nullable=True))
+    )
+    assert after is not None and after.columns[0] == dataclasses.replace(X, name="id", nullable=False)
+
+
+def test_evolve_table_level():
+    assert evolve(S, DropTable(T, DDL)) is None
+    renamed = evolve(S, RenameTable(T, DDL, new=TableId("shop", "archive")))
+    assert (
+        renamed is not None
+        and renamed.table_id == TableId("shop", "archive")
+        and renamed.columns == S.columns
+    )
+    cs = evolve(S, AlterTableCharset(T, DDL, charset="latin1", collation="latin1_bin"))
+    assert cs is not None and (cs.default_charset, cs.default_collation) == ("latin1", "latin1_bin")
+    new = TableSchema(TableId("shop", "n"), (ID,), ("id",))
+    assert evolve(None, CreateTable(new.table_id, DDL, schema=new)) == new
+
+
+@pytest.mark.parametrize(
+    ("schema", "change", "message"),
+    [
+        (S, DropColumn(T, DDL, name="id"), "part of the primary key"),
+        (S, DropColumn(T, DDL, name="nope"), "has no column 'nope'"),
+        (S, AddColumn(T, DDL, column=dataclasses.replace(X, name="QTY")), "already has a column 'QTY'"),
+        (S, RenameColumn(T, DDL, old="name", new="qty"), "already has a column 'qty'"),
+        (S, AddColumn(T, DDL, column=X, position=ColumnPosition(after="nope")), "has no column 'nope'"),
+        (S, AlterColumnComment(T, DDL, name="nope", comment=""), "has no column 'nope'"),
+        (None, AddColumn(T, DDL, column=X), "no schema in force"),
+        (None, CreateTable(T, DDL, like=TableId("shop", "src")), "schema of shop.src is not known"),
+    ],
+)
+def test_evolve_errors(schema, change, message):
+    with pytest.raises(EvolutionError, match=message) as e:
+        evolve(schema, change)
+    assert str(T) in str(e.value) and DDL in str(e.value)
+
+
+# -------------------------------------------------------------------------------------- behaviours
+
+
+def _nullable(c: Column) -> Column:
+    return dataclasses.replace(c, nullable=True)
+
+
+ADD_X = AddColumn(T, DDL, column=X, position=ColumnPosition(first=True))
+DROP_QTY = DropColumn(T, DDL, name="qty")
+DROP_NAME = DropColumn(T, DDL, name="name")
+RENAME_QTY = RenameColumn(T, DDL, old="qty", new="amount")
+RENAME_NAME = RenameColumn(T, DDL, old="name", new="title")
+TYPE_QTY = AlterColumnType(T, DDL, name="qty", column=dataclasses.replace(X, name="qty"))
+CREATE = CreateTable(TableId("shop", "n"), DDL, schema=TableSchema(TableId("shop", "n"), (ID,), ("id",)))
+TRUNC = TruncateTable(T, DDL)
+DROPT = DropTable(T, DDL)
+TCOMMENT = AlterTableComment(T, DDL, comment="c")
+CCOMMENT = AlterColumnComment(T, DDL, name="qty", comment="c")
+RENAME_T = RenameTable(T, DDL, new=TableId("shop", "archive"))
+ARCHIVE = CreateTable(
+    TableId("shop", "archive"), DDL, schema=dataclasses.replace(S, table_id=TableId("shop", "archive"))
+)
+
+LENIENT_TABLE = [
+    (ADD_X, [dataclasses.replace(ADD_X, column=_nullable(X))]),
+    (DROP_QTY, [AlterColumnType(T, DDL, name="qty", column=_nullable(QTY))]),
+    (DROP_NAME, []),  # nullable already: kept, filled with NULLs
+    (RENAME_QTY, [
+        AddColumn(T, DDL, column=_nullable(dataclasses.replace(QTY, name="amount"))),
+        AlterColumnType(T, DDL, name="qty", column=_nullable(QTY)),
+    ]),
+    (RENAME_NAME, [AddColumn(T, DDL, column=dataclasses.replace(NAME, name="title"))]),
+    (TYPE_QTY, [TYPE_QTY]),
+    (CREATE, [CREATE]),
+    (TRUNC, [TRUNC]),
+    (DROPT, [DROPT]),
+    (TCOMMENT, [TCOMMENT]),
+    (CCOMMENT, [CCOMMENT]),
+    (RENAME_T, [ARCHIVE]),  # a new target table; the old one and its rows stay
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), LENIENT_TABLE, ids=lambda v: type(v).__name__ if not isinstance(v, list) else None
+)
+def test_lenient(change, expected):
+    assert plan_sink_changes(change, S, B.LENIENT, ALL) == expected
+
+
+EVERY = [ADD_X, DROP_QTY, RENAME_QTY, TYPE_QTY, CREATE, TRUNC, DROPT, TCOMMENT, CCOMMENT, RENAME_T]
+
+
+@pytest.mark.parametrize("change", EVERY, ids=lambda c: type(c).__name__)
+@pytest.mark.parametrize("behavior", [B.EVOLVE, B.TRY_EVOLVE, "evolve", "try_evolve"])
+def test_evolve_and_try_evolve_pass_everything(change, behavior):
+    assert plan_sink_changes(change, S, behavior, ALL) == [change]
+
+
+@pytest.mark.parametrize("change", EVERY, ids=lambda c: type(c).__name__)
+def test_ignore_keeps_only_create_table(change):
+    expected = [CREATE] if change is CREATE else [ARCHIVE] if change is RENAME_T else []
+    assert plan_sink_changes(change, S, B.IGNORE, ALL) == expected
+
+
+@pytest.mark.parametrize("change", [c for c in EVERY if c is not CREATE], ids=lambda c: type(c).__name__)
+def test_exception_forbids_all_but_create_table(change):
+    with pytest.raises(SchemaChangeForbidden) as e:
+        plan_sink_changes(change, S, B.EXCEPTION, ALL)
+    msg = str(e.value)
+    assert str(T) in msg and DDL in msg and change.tag in msg
+    assert "pipeline.schema.change.behavior" in msg and "restart" in msg and "reads it again" in msg
+
+
+def test_exception_allows_create_table_and_no_op_changes():
+    assert plan_sink_changes(CREATE, None, B.EXCEPTION, ALL) == [CREATE]
+    # a MODIFY that only moves a column changes nothing a sink sees
+    move = AlterColumnType(T, DDL, name="qty", column=QTY, position=ColumnPosition(first=True))
+    assert plan_sink_changes(move, S, B.EXCEPTION, ALL) == []
+    assert (
+        plan_sink_changes(
+            AlterTableCharset(T, DDL, charset="latin1", collation="latin1_bin"), S, B.EXCEPTION, ALL
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize("behavior", [B.LENIENT, B.EVOLVE, B.EXCEPTION])
+def test_case_only_rename_is_not_sent(behavior):
+    assert plan_sink_changes(RenameColumn(T, DDL, old="qty", new="QTY"), S, behavior, ALL) == []
+
+
+@pytest.mark.parametrize("behavior", [B.LENIENT, B.EVOLVE, B.EXCEPTION, B.IGNORE])
+def test_rename_of_a_table_not_known_is_not_sent(behavior):
+    assert plan_sink_changes(RENAME_T, None, behavior, ALL) == []
+
+
+def test_lenient_needs_the_schema_before():
+    with pytest.raises(EvolutionError, match="needs the schema in force"):
+        plan_sink_changes(DROP_QTY, None, B.LENIENT, ALL)
+
+
+def test_unknown_behavior():
+    with pytest.raises(ValueError, match="unknown schema change behavior"):
+        plan_sink_changes(ADD_X, S, "SOMETIMES", ALL)
+
+
+# ------------------------------------------------------------------------------------- tag filtering
+
+
+def _tags(*names: str) -> frozenset[str]:
+    return resolve_schema_change_tags(names)
+
+
+@pytest.mark.parametrize(
+    ("change", "behavior", "tags", "expected"),
+    [
+        # the LENIENT default set (Flink): truncate and drop table are not sent
+        (TRUNC, B.LENIENT, ALL - {"drop.table", "truncate.table"}, []),
+        (DROPT, B.LENIENT, ALL - {"drop.table", "truncate.table"}, []),
+        (TRUNC, B.EVOLVE, ALL, [TRUNC]),
+        # exclude wins; families
+        (ADD_X, B.EVOLVE, ALL - _tags("add"), []),
+        (DROP_QTY, B.EVOLVE, ALL - _tags("drop"), []),
+        (DROPT, B.EVOLVE, ALL - _tags("drop"), []),
+        (RENAME_QTY, B.EVOLVE, _tags("column") - _tags("rename"), []),
+        (TCOMMENT, B.EVOLVE, _tags("column"), []),
+        (TCOMMENT, B.EVOLVE, _tags("table"), [TCOMMENT]),
+        # the filter applies to the derived events: LENIENT's drop is a type change
+        (
+            DROP_QTY,
+            B.LENIENT,
+            ALL - _tags("drop"),
+            [AlterColumnType(T, DDL, name="qty", column=_nullable(QTY))],
+        ),
+        (DROP_QTY, B.LENIENT, ALL - _tags("alter"), []),
+        (
+            RENAME_QTY,
+            B.LENIENT,
+            _tags("add"),
+            [AddColumn(T, DDL, column=_nullable(dataclasses.replace(QTY, name="amount")))],
+        ),
+        # AlterColumnComment is governed by alter.column.type (or its own tag)
+        (CCOMMENT, B.EVOLVE, ALL - _tags("alter"), []),
+        (CCOMMENT, B.EVOLVE, _tags("alter"), [CCOMMENT]),
+        (CCOMMENT, B.EVOLVE, frozenset({"alter.column.comment"}), [CCOMMENT]),
+        # RenameTable: as is with create.table + drop.table (or rename.table); else the new table is created
+        (RENAME_T, B.EVOLVE, _tags("create", "drop"), [RENAME_T]),
+        (RENAME_T, B.EVOLVE, frozenset({"rename.table"}), [RENAME_T]),
+        (RENAME_T, B.EVOLVE, _tags("create"), [ARCHIVE]),
+        (RENAME_T, B.EVOLVE, _tags("add"), []),
+    ],
+)
+def test_tag_filter(change, behavior, tags, expected):
+    assert plan_sink_changes(change, S, behavior, tags) == expected
+
+
+def test_lenient_config_default_excludes_truncate_and_drop_table():
+    # PipelineConfig.schema_change_types under LENIENT without exclude.schema.changes
+    tags = ALL - {"drop.table", "truncate.table"}
+    assert not accepts(TRUNC, tags) and not accepts(DROPT, tags) and accepts(ADD_X, tags)
+    assert not accepts(AlterTableCharset(T, DDL, charset="a", collation="b"), ALL)
+
+
+def test_tolerates_only_unsupported_under_try_evolve():
+    assert tolerates(B.TRY_EVOLVE, UnsupportedSchemaChange("no"))
+    assert not tolerates(B.TRY_EVOLVE, RuntimeError("no"))
+    assert not tolerates(B.EVOLVE, UnsupportedSchemaChange("no"))
+    assert not tolerates(B.LENIENT, UnsupportedSchemaChange("no"))
+
+
+# ------------------------------------------------------------------------------------------ fit_rows
+
+
+def test_fit_identity():
+    fit = fit_rows(S, S)
+    assert fit.identity and fit.row([1, "a", 2]) == (1, "a", 2) and fit.rows([[1, "a", 2]]) == [(1, "a", 2)]
+
+
+def test_fit_lenient_target_keeps_dropped_and_renamed_columns():
+    # source dropped name, renamed qty -> amount, added x first; the LENIENT target has all of them
+    source = TableSchema(T, (X, ID, dataclasses.replace(QTY, name="amount")), ("id",))
+    target = TableSchema(T, (ID, NAME, QTY, dataclasses.replace(QTY, name="amount"), X), ("id",))
+    fit = fit_rows(source, target)
+    assert fit.indices == (1, None, None, 2, 0)
+    assert fit.row((9, 1, 5)) == (1, None, None, 5, 9)
+    assert fit.rows([(9, 1, 5), (8, 2, 6)]) == [(1, None, None, 5, 9), (2, None, None, 6, 8)]
+
+
+def test_fit_try_evolve_target_lacks_a_column_and_names_match_case_insensitively():
+    source = TableSchema(T, (ID, NAME, X), ("id",))
+    target = TableSchema(T, (dataclasses.replace(ID, name="ID"), NAME), ("ID",))
+    fit = fit_rows(source, target)
+    assert fit.indices == (0, 1) and fit.row((1, "a", 7)) == (1, "a")
+    one = fit_rows(source, TableSchema(T, (NAME,), ()))
+    assert one.row((1, "a", 7)) == ("a",)
+    missing_only = fit_rows(source, TableSchema(T, (QTY,), ()))
+    assert missing_only.row((1, "a", 7)) == (None,)
+
+
+def test_fit_arrow_table():
+    source = TableSchema(T, (X, ID), ("id",))
+    target = TableSchema(T, (ID, NAME, X), ("id",))
+    table = pa.table({"x": pa.array([9, 8], pa.int64()), "id": pa.array([1, 2], pa.int32())})
+    out = fit_rows(source, target).table(table)
+    assert out.column_names == ["id", "name", "x"]
+    assert out.column("id").to_pylist() == [1, 2] and out.column("x").to_pylist() == [9, 8]
+    assert out.column("name").to_pylist() == [None, None] and out.schema.field("name").type == arrow_type(
+        NAME
+    )
+    same = fit_rows(source, source)
+    assert same.table(table) is table

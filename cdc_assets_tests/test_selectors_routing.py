@@ -325,3 +325,16 @@ def test_partition_keys_of_one_chunk_alone_and_malformed_ones() -> None:
     for bad in ("chunk-x", "db:chunk-000001", "db.t:3", ""):
         with pytest.raises(ValueError, match="not a snapshot chunk partition key"):
             parse_source_chunk_partition_key(bad)
+
+
+def test_widen_gives_shards_whose_columns_parted_one_schema() -> None:
+    from cdc_assets.engine.context import widen
+
+    a = _schema("s1", ("id", "int(11)"), ("v", "varchar(20)"), ("region", "varchar(8)"))
+    b = _schema("s2", ("id", "int(11)"), ("v", "varchar(20)"))
+    same = [(b, [], [(1, "x")]), (b, [(2,)], [])]
+    assert widen(same) == (b, same)
+    wide, parts = widen([(b, [], [(1, "x")]), (a, [(3,)], [(2, "y", "eu")])])
+    assert wide.column_names == ("id", "v", "region") and wide.primary_key == ("id",)
+    assert [rows for _, _, rows in parts] == [[(1, "x", None)], [(2, "y", "eu")]]
+    assert [keys for _, keys, _ in parts] == [[], [(3,)]]

@@ -15,6 +15,7 @@ from cdc_assets.core.chunks import parse_source_chunk_partition_key
 from cdc_assets.core.schema import TableId
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.defs.locate import PIPELINE_ENV, build_definitions
+from cdc_assets.defs.names import schema_asset_key
 from cdc_assets.defs.pipeline import chunk_of, partitions_def_name, table_asset_key
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.snapshot import plan_table
@@ -73,7 +74,10 @@ def test_merged_and_fanned_out_targets_are_one_asset_each(
         monkeypatch.setenv(name, value)
     defs = build_definitions({PIPELINE_ENV: str(pipeline)})
     dg.Definitions.validate_loadable(defs)
-    assert set(defs.resolve_all_asset_keys()) == {table_asset_key(t) for t in (orders, a, b)}
+    targets = (orders, a, b)  # each: its table asset and its schema asset
+    assert set(defs.resolve_all_asset_keys()) == {
+        k for t in targets for k in (table_asset_key(t), schema_asset_key(t))
+    }
     merged = defs.resolve_assets_def(table_asset_key(orders))
     sources = merged.metadata_by_key[table_asset_key(orders)]["source_tables"]
     assert getattr(sources, "value", sources) == ", ".join(f"{fresh_db}.{s}" for s in SHARDS)

@@ -70,6 +70,29 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_resnapshot(args) -> int:
+    from cdc_assets.core.schema import TableId
+    from cdc_assets.engine.context import RunContext
+    from cdc_assets.engine.snapshot import prepare_resnapshot
+
+    cfg = _load(args)
+    ctx = RunContext(cfg)
+    try:
+        try:
+            tables = [TableId.parse(t) for t in args.tables]
+        except ValueError as exc:
+            raise CdcError(f"{exc}: give tables as db.table") from None
+        ctx.discover()
+        done = prepare_resnapshot(ctx, tables)
+    finally:
+        ctx.close()
+    print(
+        f"{len(done)} table(s) will be snapshotted again: {', '.join(str(t) for t in done)} (their targets were "
+        "dropped). Run `cdc-assets sync`, or let the Dagster planner sensor plan them and backfill the partitions."
+    )
+    return 0
+
+
 def cmd_demo(args) -> int:
     from cdc_assets.demo import run_demo, stop_demo
 
@@ -101,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp = with_config(sub.add_parser("status", help="restart point, each table's phase and row counts"))
     sp.add_argument("--no-source", action="store_true", help="do not connect to the source to count its rows")
     sp.set_defaults(func=cmd_status)
+    sp = with_config(
+        sub.add_parser(
+            "resnapshot",
+            help="snapshot tables again (after a change the stream cannot follow); stop streaming first",
+        )
+    )
+    sp.add_argument("tables", nargs="+", metavar="DB.TABLE", help="captured source tables")
+    sp.set_defaults(func=cmd_resnapshot)
     sp = sub.add_parser(
         "demo", help="the quickstart: a private MariaDB, a sample shop database, synced into DuckDB"
     )

@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from cdc_assets.core import schema_change as sc
 from cdc_assets.core.schema import TableId, TableSchema
-from cdc_assets.core.schema_apply import ALREADY_APPLIED, column_default, ignored, outcome
+from cdc_assets.core.schema_apply import ALREADY_APPLIED, column_default, created_schema, ignored, outcome
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.types import arrow_type, duckdb_type
 from cdc_assets.errors import SchemaError, SinkError, TransientError
@@ -225,13 +225,7 @@ class DuckDBSink:
         example values that do not convert to a new type).
         """
         if isinstance(change, sc.CreateTable):
-            schema = change.schema or after
-            if schema is None:
-                raise SinkError(
-                    f"cannot create {target} for {change.table}: the event has no schema (CREATE TABLE ... "
-                    "LIKE) and none was passed as `after`",
-                    table=str(target),
-                )
+            schema = created_schema(target, change, after)
             existed = self._columns(target) is not None
             self.ensure_table(target, schema)
             if change.comment:

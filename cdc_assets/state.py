@@ -240,12 +240,7 @@ class StateStore:
         with; ``changes`` are the schema changes applied up to ``point``; ``forget``: tables whose
         schema is no longer tracked (dropped, renamed away)."""
         with self._tx() as c:
-            for source, sif in (schemas or {}).items():
-                c.execute(
-                    "INSERT INTO schemas_in_force VALUES (?, ?, ?) ON CONFLICT(source) DO UPDATE SET "
-                    "source_schema = excluded.source_schema, target_columns = excluded.target_columns",
-                    (source, json.dumps(schema_to_dict(sif.source)), json.dumps(list(sif.target_columns))),
-                )
+            self._put_schemas(c, schemas or {})
             for source in forget:
                 c.execute("DELETE FROM schemas_in_force WHERE source = ?", (source,))
             for ch in changes:
@@ -267,6 +262,25 @@ class StateStore:
                 "INSERT INTO meta VALUES ('stream_heartbeat', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (repr(time.time()),),
             )
+
+    @staticmethod
+    def _put_schemas(
+        c: sqlite3.Connection, schemas: Mapping[str, SchemaInForce], *, replace: bool = True
+    ) -> None:
+        verb = (
+            "DO UPDATE SET source_schema = excluded.source_schema, target_columns = excluded.target_columns"
+        )
+        for source, sif in schemas.items():
+            c.execute(
+                f"INSERT INTO schemas_in_force VALUES (?, ?, ?) ON CONFLICT(source) {verb if replace else 'DO NOTHING'}",
+                (source, json.dumps(schema_to_dict(sif.source)), json.dumps(list(sif.target_columns))),
+            )
+
+    def start_schemas(self, schemas: Mapping[str, SchemaInForce]) -> None:
+        """Record the schemas tables are planned with, where none is recorded yet: the schema history
+        of a table begins at its snapshot point (the stream reads the binlog from there)."""
+        with self._tx() as c:
+            self._put_schemas(c, schemas, replace=False)
 
     def schemas_in_force(self) -> dict[str, SchemaInForce]:
         """The schemas in force at the saved restart point, per source table (those saved so far)."""
@@ -536,8 +550,11 @@ class StateStore:
                 out.append((label, db, tbl))
         return out
 
-    def forget_table(self, source: str) -> None:
-        """Drop a table's snapshot bookkeeping (it will be snapshotted again)."""
+    def forget_table(self, source: str, *, schema: bool = False) -> None:
+        """Drop a table's snapshot bookkeeping (it will be snapshotted again); with ``schema``, also its
+        schema in force (it is read from the catalog again when the table is planned)."""
         with self._tx() as c:
             c.execute("DELETE FROM chunks WHERE source = ?", (source,))
             c.execute("DELETE FROM tables WHERE source = ?", (source,))
+            if schema:
+                c.execute("DELETE FROM schemas_in_force WHERE source = ?", (source,))

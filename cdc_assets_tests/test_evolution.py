@@ -1,10 +1,9 @@
-"""evolve, plan_sink_changes (schema.change.behavior + include/exclude tags), tolerates and fit_rows (pure)."""
+"""evolve, plan_sink_changes (schema.change.behavior + include/exclude tags), tolerates and and the row fit to a target's columns (pure)."""
 
 from __future__ import annotations
 
 import dataclasses
 
-import pyarrow as pa
 import pytest
 
 from cdc_assets.config.models import SCHEMA_CHANGE_TYPES, SchemaChangeBehavior, resolve_schema_change_tags
@@ -13,11 +12,10 @@ from cdc_assets.core.evolution import (
     SchemaChangeForbidden,
     accepts,
     evolve,
-    fit_rows,
     plan_sink_changes,
     tolerates,
 )
-from cdc_assets.core.schema import Column, TableId, TableSchema
+from cdc_assets.core.schema import Column, TableId, TableSchema, fit_to_target
 from cdc_assets.core.schema_change import (
     AddColumn,
     AlterColumnComment,
@@ -33,7 +31,6 @@ from cdc_assets.core.schema_change import (
     TruncateTable,
     UnsupportedSchemaChange,
 )
-from cdc_assets.core.types import arrow_type
 
 T = TableId("shop", "orders")
 ID = Column("id", "int", "int(11)", False, numeric_precision=10, numeric_scale=0)
@@ -323,44 +320,16 @@ def test_tolerates_only_unsupported_under_try_evolve():
     assert not tolerates(B.LENIENT, UnsupportedSchemaChange("no"))
 
 
-# ------------------------------------------------------------------------------------------ fit_rows
+# ------------------------------------------------------------------------------------- fit_to_target
 
 
-def test_fit_identity():
-    fit = fit_rows(S, S)
-    assert fit.identity and fit.row([1, "a", 2]) == (1, "a", 2) and fit.rows([[1, "a", 2]]) == [(1, "a", 2)]
-
-
-def test_fit_lenient_target_keeps_dropped_and_renamed_columns():
-    # source dropped name, renamed qty -> amount, added x first; the LENIENT target has all of them
-    source = TableSchema(T, (X, ID, dataclasses.replace(QTY, name="amount")), ("id",))
-    target = TableSchema(T, (ID, NAME, QTY, dataclasses.replace(QTY, name="amount"), X), ("id",))
-    fit = fit_rows(source, target)
-    assert fit.indices == (1, None, None, 2, 0)
-    assert fit.row((9, 1, 5)) == (1, None, None, 5, 9)
-    assert fit.rows([(9, 1, 5), (8, 2, 6)]) == [(1, None, None, 5, 9), (2, None, None, 6, 8)]
-
-
-def test_fit_try_evolve_target_lacks_a_column_and_names_match_case_insensitively():
-    source = TableSchema(T, (ID, NAME, X), ("id",))
-    target = TableSchema(T, (dataclasses.replace(ID, name="ID"), NAME), ("ID",))
-    fit = fit_rows(source, target)
-    assert fit.indices == (0, 1) and fit.row((1, "a", 7)) == (1, "a")
-    one = fit_rows(source, TableSchema(T, (NAME,), ()))
-    assert one.row((1, "a", 7)) == ("a",)
-    missing_only = fit_rows(source, TableSchema(T, (QTY,), ()))
-    assert missing_only.row((1, "a", 7)) == (None,)
-
-
-def test_fit_arrow_table():
-    source = TableSchema(T, (X, ID), ("id",))
-    target = TableSchema(T, (ID, NAME, X), ("id",))
-    table = pa.table({"x": pa.array([9, 8], pa.int64()), "id": pa.array([1, 2], pa.int32())})
-    out = fit_rows(source, target).table(table)
-    assert out.column_names == ["id", "name", "x"]
-    assert out.column("id").to_pylist() == [1, 2] and out.column("x").to_pylist() == [9, 8]
-    assert out.column("name").to_pylist() == [None, None] and out.schema.field("name").type == arrow_type(
-        NAME
-    )
-    same = fit_rows(source, source)
-    assert same.table(table) is table
+def test_fit_to_target_writes_the_columns_the_target_has():
+    source = TableSchema(T, (ID, NAME, QTY), ("id",))
+    assert fit_to_target(source, ("id", "name", "qty", "gone")) == (
+        source,
+        None,
+    )  # extra target columns: NULL
+    schema, keep = fit_to_target(source, ("id", "qty"))  # an added column the target does not have
+    assert schema.column_names == ("id", "qty") and keep == (0, 2) and schema.primary_key == ("id",)
+    with pytest.raises(ValueError, match="no column 'id' of its primary key"):
+        fit_to_target(source, ("name",))

@@ -11,14 +11,16 @@ import pymysql
 import pytest
 
 from cdc_assets.config import load_pipeline
+from cdc_assets.core.schema import TableId
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.snapshot import plan_table
 from cdc_assets.engine.streaming import stream
 from cdc_assets.engine.sync import run_sync
 from cdc_assets.errors import CdcError
 from cdc_assets.state import StateStore
 from cdc_assets_tests.conftest import STARROCKS_PASSWORD
-from cdc_assets_tests.pipelines import assert_identical, secrets_env, write_pipeline
+from cdc_assets_tests.pipelines import assert_identical, cli, secrets_env, write_pipeline
 
 
 def _pipeline(tmp_path, mysql_source, db, behavior: str | None = None, standin=None, sink_extra: str = ""):
@@ -300,3 +302,133 @@ def test_columns_added_and_dropped_reach_the_starrocks_target(mysql_source, orde
     assert columns == ["id", "qty", "price"]
     assert rows == [(1, 10, "2.00"), (2, 20, "1.50"), (3, 30, "1.50"), (4, 40, "9.99")]
     assert_identical(path, mysql_source, orders, ["orders"])
+
+
+@pytest.mark.parametrize(
+    "ddl, columns",
+    [
+        ("ADD COLUMN price DECIMAL(8,2) NOT NULL DEFAULT 1.50", ["id", "qty", "note", "price"]),
+        ("DROP COLUMN note", ["id", "qty"]),
+        ("MODIFY COLUMN qty BIGINT NOT NULL", ["id", "qty", "note"]),
+        ("RENAME COLUMN note TO remark", ["id", "qty", "remark"]),
+    ],
+)
+def test_ddl_while_the_snapshot_runs(mysql_source, fresh_db, tmp_path, ddl, columns):
+    """A DDL between two chunk reads: later chunks are read as the table is then and written with the
+    columns the target has; the stream applies the DDL and every later change of the table, so the
+    target ends equal to the source, values of an added column included."""
+    t = quote_table(fresh_db, "orders")
+    run = mysql_source.server.execute
+    run(f"CREATE TABLE {t} (id INT PRIMARY KEY, qty INT NOT NULL, note VARCHAR(20))")
+    run(f"INSERT INTO {t} VALUES " + ", ".join(f"({i}, {i * 10}, 'n{i}')" for i in range(1, 201)))
+    path = _pipeline(tmp_path, mysql_source, fresh_db, "evolve")  # 50 rows per chunk: 4 chunks
+    done = []
+
+    def after_chunk(progress) -> None:
+        done.append(progress)
+        if len(done) == 1:
+            run(f"ALTER TABLE {t} {ddl}")
+            if "price" in ddl:  # rows changed after the DDL, in chunks read before and after it
+                run(f"UPDATE {t} SET price = id / 100 WHERE id IN (3, 120, 190)")
+            run(f"UPDATE {t} SET qty = qty + 1 WHERE id IN (4, 121, 191)")
+            run(f"DELETE FROM {t} WHERE id IN (5, 122)")
+
+    cfg = load_pipeline(path, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True, on_chunk=after_chunk)
+    assert len(done) == 4
+    assert _target_columns(tmp_path, fresh_db, "orders") == columns
+    assert_identical(path, mysql_source, fresh_db, ["orders"])
+    if "price" in ddl:
+        got = dict(_target_rows(tmp_path, fresh_db, "orders", "id, CAST(price AS VARCHAR)"))
+        assert (got[3], got[120], got[190], got[1], got[200]) == ("0.03", "1.20", "1.90", "1.50", "1.50")
+
+
+def test_ddl_before_a_tables_snapshot_point_is_not_applied_twice(mysql_source, orders, tmp_path):
+    """The stream starts at the earliest snapshot point; a table planned later was described after DDL
+    that lies in between: that DDL (and its rows before the table's snapshot point) is not applied
+    to it again."""
+    t = quote_table(orders, "orders")
+    later = quote_table(orders, "later")
+    run = mysql_source.server.execute
+    run(f"CREATE TABLE {later} (id INT PRIMARY KEY, v INT)")
+    run(f"INSERT INTO {later} VALUES (1, 1)")
+    path = _pipeline(tmp_path, mysql_source, orders, "evolve")
+    cfg = load_pipeline(path, env=secrets_env(mysql_source))
+    ctx = RunContext(cfg)
+    try:
+        ctx.discover(only=[TableId(orders, "orders")])
+        plan_table(ctx, TableId(orders, "orders"))  # planned first: the stream starts here
+    finally:
+        ctx.close()
+    run(f"ALTER TABLE {later} ADD COLUMN w INT DEFAULT 7 FIRST")
+    run(f"INSERT INTO {later} (id, v, w) VALUES (2, 2, 8)")
+    run(f"INSERT INTO {t} VALUES (3, 30, 'c')")
+    run_sync(cfg, until_caught_up=True)  # plans `later` now, with w
+    run(f"INSERT INTO {later} (id, v, w) VALUES (3, 3, 9)")
+    run_sync(cfg, until_caught_up=True)
+    assert _target_rows(tmp_path, orders, "later", "id, v, w") == [(1, 1, 7), (2, 2, 8), (3, 3, 9)]
+    assert_identical(path, mysql_source, orders, ["orders", "later"])
+    records, _ = _changes(path, mysql_source)
+    assert records == []
+
+
+def test_a_change_the_stream_cannot_follow_stops_it_and_resnapshot_is_the_way_on(
+    mysql_source, orders, tmp_path
+):
+    path = _pipeline(tmp_path, mysql_source, orders, "evolve")
+    _sync(path, mysql_source)
+    t = quote_table(orders, "orders")
+    run = mysql_source.server.execute
+    run(f"INSERT INTO {t} VALUES (3, 30, 'c')")
+    run(f"ALTER TABLE {t} DROP PRIMARY KEY, ADD PRIMARY KEY (id, qty)")
+    run(f"INSERT INTO {t} VALUES (3, 31, 'd')")
+    with pytest.raises(CdcError) as err:
+        _sync(path, mysql_source)
+    assert f"{orders}.orders" in str(err.value) and "PRIMARY KEY" in str(err.value)
+    done = cli("resnapshot", "-c", str(path), f"{orders}.orders", source=mysql_source)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 table(s) will be snapshotted again" in done.stdout
+    _sync(path, mysql_source)
+    run(f"INSERT INTO {t} VALUES (4, 40, 'e')")
+    _sync(path, mysql_source)
+    assert [r[:2] for r in _target_rows(tmp_path, orders, "orders")] == [
+        (1, 10),
+        (2, 20),
+        (3, 30),
+        (3, 31),
+        (4, 40),
+    ]
+    assert_identical(path, mysql_source, orders, ["orders"])
+
+
+@pytest.mark.parametrize("behavior", ["evolve", "lenient"])
+def test_a_table_renamed_while_streaming(mysql_source, orders, tmp_path, behavior):
+    """EVOLVE renames the target; LENIENT keeps it as it was and snapshots the new name into a target
+    of its own. Either way the new name's target holds every row, the later changes included."""
+    path = _pipeline(tmp_path, mysql_source, orders, behavior)
+    _sync(path, mysql_source)
+    run = mysql_source.server.execute
+    old, new = quote_table(orders, "orders"), quote_table(orders, "orders_v2")
+    ctx = RunContext(load_pipeline(path, env=secrets_env(mysql_source)))
+    try:
+        ctx.discover()  # the stream knows `orders`, not yet `orders_v2`
+        run(f"INSERT INTO {old} VALUES (3, 30, 'c')")
+        run(f"RENAME TABLE {old} TO {new}")
+        run(f"INSERT INTO {new} VALUES (4, 40, 'd')")
+        run(f"UPDATE {new} SET qty = 11 WHERE id = 1")
+        result = stream(ctx, until_caught_up=True)
+    finally:
+        ctx.close()
+    assert result.schema_changes == 1
+    _sync(path, mysql_source)  # a later run: nothing left to do, no error
+    assert _target_rows(tmp_path, orders, "orders_v2") == [
+        (1, 11, "a"),
+        (2, 20, "b"),
+        (3, 30, "c"),
+        (4, 40, "d"),
+    ]
+    kept = _target_columns(tmp_path, orders, "orders")
+    assert kept == ([] if behavior == "evolve" else ["id", "qty", "note"])
+    records, in_force = _changes(path, mysql_source)
+    assert [r.kind for r in records] == ["rename.table"] and set(in_force) == {f"{orders}.orders_v2"}
+    assert_identical(path, mysql_source, orders, ["orders_v2"])

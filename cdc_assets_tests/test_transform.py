@@ -278,7 +278,6 @@ def test_java_date_letters_without_an_equivalent_are_refused(java):
 PARSE_ERRORS = [
     ("COUNT(*) AS c", None, {}, r"transform\[0\]\.projection: aggregate function COUNT\(\) is not allowed"),
     ("MD5(s) AS h", None, {}, r"transform\[0\]\.projection: function MD5\(\) is not supported"),
-    ("__data_event_type__ AS op", None, {}, "__data_event_type__ is not supported yet"),
     ("SUM(n) OVER () AS x", None, {}, "window functions"),
     ("(SELECT 1) AS x", None, {}, "subqueries are not allowed"),
     ("n +", None, {}, r"transform\[0\]\.projection: cannot parse"),
@@ -287,8 +286,8 @@ PARSE_ERRORS = [
     (
         None,
         None,
-        {"converter_after_transform": "SOFT_DELETE"},
-        "converter-after-transform: SOFT_DELETE is not",
+        {"converter_after_transform": "HARD_DELETE"},
+        "converter-after-transform: unknown converter",
     ),
 ]
 
@@ -311,7 +310,7 @@ COMPILE_ERRORS = [
     ("id, s || dt AS x", None, {}, "turning a DATE into a string is not supported"),
     ("id, CONCAT(s, f) AS x", None, {}, "turning a DOUBLE into a string is not supported"),
     ("id, DATE_FORMAT(ts, 'yyyy-ww') AS x", None, {}, "'ww'.*no exact equivalent"),
-    ("id, op_ts AS x", None, {}, "op_ts .source metadata. is not supported yet"),
+    ("id, op_ts AS x", None, {}, r"op_ts is source metadata .*list it in the source, `metadata.list: op_ts`"),
     ("id, s, s", None, {}, "'s' is named twice"),
     ("s, n", None, {}, r"source key column\(s\) id of shop.orders are not in the projection"),
     ("id, UPPER(s) AS k", None, {"primary_keys": ("k",)}, "'k' must be a source key column"),

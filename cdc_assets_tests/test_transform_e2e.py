@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -21,8 +22,10 @@ def target(request):
     return request.getfixturevalue("standin") if request.param == "starrocks" else None
 
 
-def _config(tmp_path, mysql_source, db, transform: str, standin=None):
-    path = write_pipeline(tmp_path, mysql_source, db, chunk_size=3, standin=standin)
+def _config(tmp_path, mysql_source, db, transform: str, standin=None, extra_source: str = ""):
+    path = write_pipeline(
+        tmp_path, mysql_source, db, chunk_size=3, standin=standin, extra_source=extra_source
+    )
     path.write_text(path.read_text() + transform)
     return load_pipeline(path, env=secrets_env(mysql_source))
 
@@ -200,6 +203,140 @@ def test_a_table_without_a_key_and_no_rule_key_is_still_refused(mysql_source, fr
     ctx = RunContext(cfg)
     try:
         with pytest.raises(Exception, match="has no primary key.*primary-keys"):
+            ctx.discover()
+    finally:
+        ctx.close()
+
+
+def test_event_type_and_op_ts_on_snapshot_and_stream_rows(mysql_source, fresh_db, tmp_path, target):
+    _run(
+        mysql_source,
+        fresh_db,
+        "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20))",
+        "INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')",
+    )
+    cfg = _config(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        f"""transform:
+  - source-table: {fresh_db}.items
+    projection: \\*, __data_event_type__ AS op, op_ts AS ts
+""",
+        standin=target,
+        extra_source="  metadata.list: op_ts\n",
+    )
+    table = TableId(fresh_db, "items")
+    run_sync(cfg, until_caught_up=True)
+    # snapshot rows are inserts at time 0, as Flink CDC's snapshot records
+    assert _target_rows(cfg, table) == [
+        (1, "a", "+I", 0),
+        (2, "b", "+I", 0),
+        (3, "c", "+I", 0),
+        (4, "d", "+I", 0),
+    ]
+    started = int(time.time()) - 1
+    _run(mysql_source, fresh_db, "INSERT INTO items VALUES (5, 'e')")
+    _run(mysql_source, fresh_db, "UPDATE items SET name = 'A' WHERE id = 1")
+    _run(mysql_source, fresh_db, "DELETE FROM items WHERE id = 2")
+    _run(mysql_source, fresh_db, "UPDATE items SET id = 30 WHERE id = 3")  # a key change
+    ended = int(time.time()) + 1
+    assert run_sync(cfg, until_caught_up=True).stream.rows == 4
+    rows = _target_rows(cfg, table)
+    assert [r[:3] for r in rows] == [(1, "A", "+U"), (4, "d", "+I"), (5, "e", "+I"), (30, "c", "+U")]
+    for _id, _name, op, ts in rows:
+        if op != "+I" or _id == 5:  # binlog events: the event's time (whole seconds), in milliseconds
+            assert started * 1000 <= ts <= ended * 1000 and ts % 1000 == 0, ts
+    assert rows[1][3] == 0
+
+
+def test_a_filter_on_the_event_type_keeps_rows_deleted_in_the_source(
+    mysql_source, fresh_db, tmp_path, target
+):
+    _run(
+        mysql_source,
+        fresh_db,
+        "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20))",
+        "INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+    )
+    cfg = _config(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        f"""transform:
+  - source-table: {fresh_db}.items
+    projection: id, name, __data_event_type__ AS op
+    filter: __data_event_type__ <> '-D'
+""",
+        standin=target,
+    )
+    table = TableId(fresh_db, "items")
+    run_sync(cfg, until_caught_up=True)
+    _run(
+        mysql_source,
+        fresh_db,
+        "DELETE FROM items WHERE id IN (1, 2)",  # dropped by the filter: the rows stay
+        "UPDATE items SET name = 'C' WHERE id = 3",
+        "INSERT INTO items VALUES (4, 'd')",
+    )
+    _run(mysql_source, fresh_db, "DELETE FROM items WHERE id = 4")
+    assert run_sync(cfg, until_caught_up=True).stream.rows == 5
+    assert _target_rows(cfg, table) == [(1, "a", "+I"), (2, "b", "+I"), (3, "C", "+U"), (4, "d", "+I")]
+
+
+def test_soft_delete_keeps_deleted_rows_marked_minus_d(mysql_source, fresh_db, tmp_path, target):
+    _run(
+        mysql_source,
+        fresh_db,
+        "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), qty INT)",
+        "INSERT INTO items VALUES (1, 'a', 1), (2, 'b', 2), (3, 'c', 3)",
+    )
+    cfg = _config(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        f"""transform:
+  - source-table: {fresh_db}.items
+    projection: \\*, __data_event_type__ AS op_type
+    converter-after-transform: SOFT_DELETE
+""",
+        standin=target,
+    )
+    table = TableId(fresh_db, "items")
+    run_sync(cfg, until_caught_up=True)
+    _run(
+        mysql_source,
+        fresh_db,
+        "DELETE FROM items WHERE id = 1",
+        "UPDATE items SET qty = 20 WHERE id = 2",
+        "INSERT INTO items VALUES (4, 'd', 4)",
+    )
+    _run(mysql_source, fresh_db, "DELETE FROM items WHERE id IN (2, 4)")
+    assert run_sync(cfg, until_caught_up=True).stream.rows == 5
+    assert _target_rows(cfg, table) == [
+        (1, "a", 1, "-D"),
+        (2, "b", 20, "-D"),  # the deleted row as it was when deleted
+        (3, "c", 3, "+I"),
+        (4, "d", 4, "-D"),
+    ]
+    _run(mysql_source, fresh_db, "INSERT INTO items VALUES (1, 'a again', 5)")
+    run_sync(cfg, until_caught_up=True)
+    assert _target_rows(cfg, table)[0] == (1, "a again", 5, "+I")
+
+
+def test_op_ts_without_metadata_list_stops_discovery_naming_the_fix(mysql_source, fresh_db, tmp_path):
+    _run(mysql_source, fresh_db, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    cfg = _config(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        f"transform:\n  - source-table: {fresh_db}.t\n    projection: id, op_ts AS ts\n",
+    )
+    ctx = RunContext(cfg)
+    try:
+        with pytest.raises(
+            ConfigError, match=r"transform\[0\]\.projection: op_ts is source metadata.*`metadata.list: op_ts`"
+        ):
             ctx.discover()
     finally:
         ctx.close()

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
+from cdc_assets.core.schema import TableId, TableSchema
+
 Op = Literal["insert", "update", "delete"]
 
 
@@ -72,3 +74,80 @@ def collapse(
     keys = [k for k, r in final.items() if r is None]
     rows = [r for r in final.values() if r is not None]
     return keys, rows
+
+
+class EventChanges(list):
+    """A table's buffered changes (a list of :class:`RowChange`, as any table's) together with each
+    binlog event's time: ``runs`` holds ``(index of the event's first change, event time in Unix
+    seconds)`` per event, in order. Kept only for tables whose transform reads event kinds or times
+    (``cdc_assets.engine.transform``); every other table buffers a plain list."""
+
+    __slots__ = ("runs",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[tuple[int, int]] = []
+
+    def add(self, changes: Sequence[RowChange], timestamp: int) -> None:
+        self.runs.append((len(self), timestamp))
+        self.extend(changes)
+
+
+class TableEvents(NamedTuple):
+    """One table's entry in a change batch when its transform needs every change (not the collapsed
+    ``(target, schema, keys, rows)``): the changes as read, rows in the decoding schema's columns;
+    ``keep`` fits them to ``schema`` (the columns the target has, None: all)."""
+
+    target: TableId
+    schema: TableSchema
+    changes: EventChanges
+    key_positions: tuple[int, ...]
+    keep: tuple[int, ...] | None
+
+
+#: Flink CDC's ``__data_event_type__`` of a row image: (op, is the new row)
+_KINDS = {("insert", True): "+I", ("update", False): "-U", ("update", True): "+U", ("delete", False): "-D"}
+
+
+class EventImages(NamedTuple):
+    """Every row image of a batch of changes, one entry each in every list: the image (fitted to the
+    target's columns), its ``__data_event_type__``, its event's time in milliseconds, the index of its
+    change, and whether it is the new row (an update has two images, one of each)."""
+
+    rows: list[tuple[Any, ...]]
+    kinds: list[str]
+    times_ms: list[int]
+    seqs: list[int]
+    new: list[bool]
+
+
+def event_images(changes: EventChanges, keep: Sequence[int] | None = None) -> EventImages:
+    """The row images of ``changes`` in order (an update's old row before its new one)."""
+    out = EventImages([], [], [], [], [])
+    rows, kinds, times, seqs, new = out
+    starts = [start for start, _t in changes.runs]
+    if not starts or starts[0] != 0:  # changes added without a time (none are): time 0
+        starts.insert(0, 0)
+        runs = [(0, 0), *changes.runs]
+    else:
+        runs = changes.runs
+    ends = [*starts[1:], len(changes)]
+    for (start, seconds), end in zip(runs, ends, strict=True):
+        ms = seconds * 1000
+        for i in range(start, end):
+            op, before, after = changes[i]
+            if before is not None:
+                rows.append(before)
+                kinds.append(_KINDS[op, False])
+                times.append(ms)
+                seqs.append(i)
+                new.append(False)
+            if after is not None:
+                rows.append(after)
+                kinds.append(_KINDS[op, True])
+                times.append(ms)
+                seqs.append(i)
+                new.append(True)
+    if keep is not None:
+        out.rows[:] = [tuple(r[i] for i in keep) for r in rows]
+    return out

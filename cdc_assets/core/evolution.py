@@ -13,12 +13,6 @@ rows of one schema fitted to another.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from operator import itemgetter
-from typing import Any
-
-import pyarrow as pa
 
 from cdc_assets.core.schema import Column, TableSchema
 from cdc_assets.core.schema_change import (
@@ -309,71 +303,3 @@ def tolerates(behavior: str, error: BaseException) -> bool:
     :class:`~cdc_assets.core.schema_change.UnsupportedSchemaChange` (Flink's ``shouldIgnoreException``).
     Rows are then fitted to the target's schema (:func:`fit_rows`)."""
     return _behavior(behavior) == "TRY_EVOLVE" and isinstance(error, UnsupportedSchemaChange)
-
-
-# ------------------------------------------------------------------------------------- row fitting
-
-
-@dataclass(frozen=True)
-class RowFit:
-    """Rows of ``source`` written into ``target``'s columns by name: ``indices[j]`` is the source position
-    of target column j, or None (the target column gets NULL). Build with :func:`fit_rows`, once per
-    pair of schemas; :meth:`row` / :meth:`rows` / :meth:`table` apply it."""
-
-    source: TableSchema
-    target: TableSchema
-    indices: tuple[int | None, ...]
-    identity: bool
-    _get: Callable[[Sequence[Any]], tuple] = dataclasses.field(repr=False, compare=False)
-
-    def row(self, row: Sequence[Any]) -> tuple:
-        """One row (values in source column order) -> a tuple in target column order."""
-        return self._get(row)
-
-    def rows(self, rows: Sequence[Sequence[Any]]) -> list[tuple]:
-        if self.identity:
-            return [tuple(r) for r in rows]
-        get = self._get
-        return [get(r) for r in rows]
-
-    def table(self, table: pa.Table, *, tinyint1_as_boolean: bool = True) -> pa.Table:
-        """An Arrow table with the source's columns (by name) -> one with the target's columns: missing
-        ones are all-NULL columns of the target column's Arrow type (:func:`cdc_assets.core.types.arrow_type`)."""
-        if self.identity and table.column_names == list(self.target.column_names):
-            return table
-        from cdc_assets.core.types import arrow_type
-
-        arrays = []
-        for col, i in zip(self.target.columns, self.indices, strict=True):
-            if i is None:
-                arrays.append(
-                    pa.nulls(table.num_rows, arrow_type(col, tinyint1_as_boolean=tinyint1_as_boolean))
-                )
-            else:
-                arrays.append(table.column(self.source.columns[i].name))
-        return pa.Table.from_arrays(arrays, names=list(self.target.column_names))
-
-
-def fit_rows(source: TableSchema, target: TableSchema) -> RowFit:
-    """The projector from ``source`` rows to ``target`` rows (columns matched by name, exactly, else
-    case-insensitively; source columns the target lacks are left out)."""
-    indices = tuple(_index(source, c.name) for c in target.columns)
-    n = len(source.columns)
-    identity = indices == tuple(range(n))
-    get: Callable[[Sequence[Any]], tuple]
-    if identity:
-        get = tuple
-    elif not indices:
-        get = lambda _row: ()  # noqa: E731
-    elif None not in indices:
-        if len(indices) == 1:
-            (only,) = indices
-            get = lambda row: (row[only],)  # noqa: E731
-        else:
-            get = itemgetter(*indices)  # type: ignore[assignment]
-    else:
-        # one C-level lookup: a trailing None stands in for every missing column
-        ext = tuple(n if i is None else i for i in indices)
-        pick = itemgetter(*ext) if len(ext) > 1 else (lambda r: (r[ext[0]],))
-        get = lambda row: pick((*row, None))  # noqa: E731
-    return RowFit(source, target, indices, identity, get)

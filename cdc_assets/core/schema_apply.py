@@ -15,8 +15,10 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from cdc_assets.core.schema import Column
+from cdc_assets.core.schema import Column, TableId, TableSchema
+from cdc_assets.core.schema_change import CreateTable
 from cdc_assets.core.values import enum_members
+from cdc_assets.errors import SinkError
 
 APPLIED = "applied"
 ALREADY_APPLIED = "already applied"
@@ -136,3 +138,15 @@ def outcome(done: bool, detail: str = "") -> str:
 
 def ignored(why: str) -> str:
     return f"ignored: {why}"
+
+
+def created_schema(target: TableId, change: CreateTable, after: TableSchema | None) -> TableSchema:
+    """The schema a CreateTable creates ``target`` with: the event's, else ``after`` (``CREATE TABLE ... LIKE``)."""
+    schema = change.schema or after
+    if schema is None:
+        raise SinkError(
+            f"cannot create {target} for {change.table}: the event has no schema (CREATE TABLE ... "
+            "LIKE) and none was passed as `after`",
+            table=str(target),
+        )
+    return schema

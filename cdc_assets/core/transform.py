@@ -44,8 +44,14 @@ projection column after ``*`` that repeats a source name replaces that column in
 Metadata columns: ``__schema_name__`` is the MySQL database and ``__table_name__`` the table, as Flink
 CDC's MySQL source fills its TableId (schema = database); ``__namespace_name__`` is NULL (a MySQL table id
 has no namespace; Flink's documentation table says "Database", but its MySQL TableIds leave the
-namespace empty). ``__data_event_type__``, ``op_ts`` and ``converter-after-transform`` are refused: the
-engine's change batches carry the final row of each key, not its event kind or time (see README).
+namespace empty). ``__data_event_type__`` is the row's event kind as Flink CDC gives it: ``+I`` for an
+insert and every snapshot row, ``-U`` and ``+U`` for an update's old and new row, ``-D`` for a deleted
+row; ``op_ts`` (source metadata: ``source.metadata.list: op_ts``) the binlog event's time in
+milliseconds since the epoch, 0 for snapshot rows (Flink's MySQL source reads it from Debezium's
+``source.ts_ms``). ``converter-after-transform: SOFT_DELETE`` writes a deleted row (its old image, with
+``-D``) instead of deleting it. A rule that reads either column or converts deletes is an *event
+rule* (:attr:`ParsedRule.needs_events`): the engine hands it every change of a batch, not only each
+key's last row (``cdc_assets.engine.transform``).
 """
 
 from __future__ import annotations
@@ -58,8 +64,11 @@ from sqlglot import exp
 
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.transform_sql import (
+    EVENT_COLUMNS,
     FUNCTIONS,
     METADATA_COLUMNS,
+    METADATA_TYPES,
+    SOURCE_METADATA,
     Describe,
     FunctionRule,
     Translator,
@@ -72,8 +81,11 @@ from cdc_assets.core.transform_sql import (
 from cdc_assets.core.types import duckdb_type
 
 __all__ = [
+    "EVENT_COLUMNS",
     "FUNCTIONS",
     "METADATA_COLUMNS",
+    "METADATA_TYPES",
+    "SOURCE_METADATA",
     "FunctionRule",
     "OutputColumn",
     "ParsedRule",
@@ -100,6 +112,11 @@ class ParsedRule:
     primary_keys: tuple[str, ...]
     partition_keys: tuple[str, ...]
     table_options: tuple[tuple[str, str], ...]
+    #: ``converter-after-transform: SOFT_DELETE``: a delete writes the deleted row instead
+    soft_delete: bool = False
+    #: the rule reads ``__data_event_type__`` or ``op_ts``, or converts deletes: it needs each change's
+    #: event kind, time and old row, not only each key's last row
+    needs_events: bool = False
 
     def matches(self, table: TableId) -> bool:
         return any(s.matches(table) for s in self.selectors)
@@ -118,11 +135,11 @@ def parse_rule(
 ) -> ParsedRule:
     """Check one ``transform`` entry's expressions (ConfigError naming ``transform[index].<key>``)."""
     key = f"transform[{index}]"
-    if converter_after_transform:
+    converter = (converter_after_transform or "").strip().upper()
+    if converter and converter != "SOFT_DELETE":
         raise config_error(
             f"{key}.converter-after-transform",
-            f"{converter_after_transform} is not supported yet: it needs each delete's row image and event "
-            "kind, and the engine's change batches carry the deleted key only; remove the option",
+            f"unknown converter '{converter_after_transform}'; expected SOFT_DELETE",
         )
     items: tuple[exp.Expression, ...] | None = None
     if projection is not None and projection.strip():
@@ -135,6 +152,13 @@ def parse_rule(
     if filter is not None and filter.strip():
         condition = parse_expressions(filter, f"{key}.filter", select_list=False)[0]
         check_functions(condition, f"{key}.filter")
+    names = {
+        c.name
+        for node in (*(items or ()), *((condition,) if condition is not None else ()))
+        for c in node.find_all(exp.Column)
+        if not c.table
+    }
+    soft_delete = converter == "SOFT_DELETE"
     return ParsedRule(
         index=index,
         selectors=tuple(selectors),
@@ -143,6 +167,9 @@ def parse_rule(
         primary_keys=tuple(primary_keys),
         partition_keys=tuple(partition_keys),
         table_options=tuple((table_options or {}).items()),
+        soft_delete=soft_delete,
+        # a source column named op_ts makes this true too: harmless, the event path is exact for every rule
+        needs_events=soft_delete or bool(names & EVENT_COLUMNS),
     )
 
 
@@ -181,6 +208,13 @@ class TransformPlan:
     key_from_source: tuple[int, ...]
     partition_keys: tuple[str, ...]
     table_options: tuple[tuple[str, str], ...]
+    #: ``converter-after-transform: SOFT_DELETE``
+    soft_delete: bool = False
+
+    @property
+    def needs_events(self) -> bool:
+        """Whether rows are evaluated with their event kind and time (or deletes converted)."""
+        return self.soft_delete or any(m in EVENT_COLUMNS for m in self.metadata)
 
     @property
     def select_sql(self) -> str:
@@ -247,15 +281,21 @@ def column_for_duckdb_type(name: str, duckdb_type: str) -> Column:
 
 
 def compile_rule(
-    rule: ParsedRule, schema: TableSchema, describe: Describe, *, tinyint1_as_boolean: bool = True
+    rule: ParsedRule,
+    schema: TableSchema,
+    describe: Describe,
+    *,
+    tinyint1_as_boolean: bool = True,
+    source_metadata: Sequence[str] = (),
 ) -> TransformPlan:
     """Compile ``rule`` for the source table ``schema`` (ConfigError naming the rule's key).
 
     ``describe`` gives the DuckDB types of SQL expressions over a relation with the source's columns
     and the metadata columns (the engine answers it with DuckDB over an empty Arrow table).
+    ``source_metadata`` is ``source.metadata.list``: the source metadata (``op_ts``) rules may read.
     """
     key = f"transform[{rule.index}]"
-    comp = Translator(schema, f"{key}.projection")
+    comp = Translator(schema, f"{key}.projection", source_metadata)
     items: list[tuple[str, exp.Expression, str | None]] = []  # (name, DuckDB expression, source column)
     if rule.projection is None:
         items = [(c, exp.column(c, quoted=True), c) for c in schema.column_names]
@@ -302,7 +342,7 @@ def compile_rule(
 
     keep_sql = None
     if rule.filter is not None:
-        fcomp = Translator(schema, f"{key}.filter")
+        fcomp = Translator(schema, f"{key}.filter", source_metadata)
         fcomp.metadata = comp.metadata
         fcomp.aliases = {n: o for n, o, s in merged if s != n}
         keep = exp.Anonymous(this="coalesce", expressions=[fcomp.tr(rule.filter), exp.false()])
@@ -359,6 +399,7 @@ def compile_rule(
         key_from_source=from_source,
         partition_keys=rule.partition_keys,
         table_options=rule.table_options,
+        soft_delete=rule.soft_delete,
     )
 
 

@@ -6,7 +6,7 @@ row of :data:`FUNCTIONS` and one branch of :meth:`Translator.function`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import sqlglot
@@ -34,17 +34,16 @@ METADATA_COLUMNS = {
     "__namespace_name__": "NULL: a MySQL table id has no namespace",
     "__schema_name__": "the source database",
     "__table_name__": "the source table",
+    "__data_event_type__": "the row's event kind: +I (insert, snapshot row), -U/+U (an update's rows), -D",
 }
-_REFUSED_METADATA = {
-    "__data_event_type__": (
-        "is not supported yet: the engine writes each key's final row per batch, so an event's kind "
-        "(+I/+U/-D) is not known where the transform runs"
-    ),
-    "op_ts": (
-        "(source metadata) is not supported yet: the engine's change batches do not carry each row's "
-        "binlog event time"
-    ),
+#: source metadata (``source.metadata.list``) a rule may reference, and its value
+SOURCE_METADATA = {
+    "op_ts": "when the change was made on the source, in milliseconds since the epoch (0 for snapshot rows)",
 }
+#: the metadata columns whose values differ from event to event (the rest are constant per table)
+EVENT_COLUMNS = frozenset(("__data_event_type__", "op_ts"))
+#: the DuckDB type of each metadata column
+METADATA_TYPES = {name: "VARCHAR" for name in METADATA_COLUMNS} | {"op_ts": "BIGINT"}
 _AGGREGATES = frozenset(
     "AVG COUNT MAX MIN SUM STDDEV STDDEV_POP STDDEV_SAMP VAR_POP VAR_SAMP VARIANCE COLLECT LISTAGG "
     "FIRST_VALUE LAST_VALUE ROW_NUMBER RANK DENSE_RANK ARRAY_AGG".split()
@@ -259,17 +258,15 @@ def check_functions(node: exp.Expression, where: str) -> None:
                     f"function {name}() is not supported by cdc_assets' transforms (it cannot be evaluated "
                     f"exactly as Flink CDC does); supported: {', '.join(sorted(FUNCTIONS))}",
                 )
-        elif isinstance(sub, exp.Column) and not sub.table:
-            if sub.name in _REFUSED_METADATA and sub.name != "op_ts":
-                raise config_error(where, f"the metadata column {sub.name} {_REFUSED_METADATA[sub.name]}")
 
 
 class Translator:
     """Translates one rule's Flink expressions into DuckDB expressions over a source schema."""
 
-    def __init__(self, schema: TableSchema, where: str) -> None:
+    def __init__(self, schema: TableSchema, where: str, source_metadata: Collection[str] = ()) -> None:
         self.schema = schema
         self.where = where
+        self.source_metadata = frozenset(source_metadata)  # the names in source.metadata.list
         self.metadata: set[str] = set()
         self.aliases: dict[str, exp.Expression] = {}  # output name -> its translated expression (filter)
 
@@ -297,11 +294,14 @@ class Translator:
             return exp.column(self.resolve(name), quoted=True)
         except KeyError:
             pass
-        if name in METADATA_COLUMNS:
+        if name in METADATA_COLUMNS or name in self.source_metadata:
             self.metadata.add(name)
             return exp.column(name, quoted=True)
-        if name in _REFUSED_METADATA:
-            raise self.err(f"the metadata column {name} {_REFUSED_METADATA[name]}")
+        if name in SOURCE_METADATA:
+            raise self.err(
+                f"{name} is source metadata ({SOURCE_METADATA[name]}): list it in the source, "
+                f"`metadata.list: {name}`, as Flink CDC requires"
+            )
         upper = name.upper() if not node.this.quoted else ""
         if upper == "LOCALTIMESTAMP":
             return exp.Cast(this=exp.Anonymous(this="now"), to=exp.DataType.build("TIMESTAMP"))

@@ -184,27 +184,46 @@ class RunContext:
         self.schemas = {**self.schemas, **added}
         return added
 
-    def _describe(self, conn, tables: list[TableId]) -> dict[TableId, TableSchema]:
-        schemas = {t: catalog.load_schema(conn, self.settings, t) for t in tables}
-        for t, schema in schemas.items():
-            if not schema.columns:
+    def _checked_schema(self, conn, t: TableId) -> TableSchema:
+        """``t`` as the catalog has it, with the key the pipeline uses for it; refused if it cannot be captured."""
+        schema = catalog.load_schema(conn, self.settings, t)
+        if not schema.columns:
+            raise SchemaError(
+                f"table {t} does not exist on {self.settings.where}; it was captured earlier, so it was dropped "
+                "or renamed: run the snapshot planner (or `cdc-assets sync`) again",
+                table=str(t),
+            )
+        if not schema.primary_key:
+            # A transform's primary-keys give the table the key it is read, chunked and matched by.
+            key = source_key_for(match_rule(parsed_rules(self.cfg), t), schema)
+            if key is None:
                 raise SchemaError(
-                    f"table {t} does not exist on {self.settings.where}; it was captured earlier, so it was dropped "
-                    "or renamed: run the snapshot planner (or `cdc-assets sync`) again",
+                    f"table {t} has no primary key, so its rows cannot be matched by key in the target; add a "
+                    "primary key, give it one with a transform rule's primary-keys (source columns copied "
+                    "unchanged), or exclude the table with source.tables.exclude",
                     table=str(t),
                 )
-            if not schema.primary_key:
-                # A transform's primary-keys give the table the key it is read, chunked and matched by.
-                key = source_key_for(match_rule(parsed_rules(self.cfg), t), schema)
-                if key is None:
-                    raise SchemaError(
-                        f"table {t} has no primary key, so its rows cannot be matched by key in the target; add a "
-                        "primary key, give it one with a transform rule's primary-keys (source columns copied "
-                        "unchanged), or exclude the table with source.tables.exclude",
-                        table=str(t),
-                    )
-                schemas[t] = schema = replace(schema, primary_key=key)
-            check_supported(schema, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
+            schema = replace(schema, primary_key=key)
+        check_supported(schema, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
+        return schema
+
+    def describe_current(self, table: TableId) -> TableSchema:
+        """``table`` as it is now (a snapshot chunk is read so): a DDL since the table was described
+        changes its columns, but its key must be the one its chunks were planned by."""
+        with self.connect() as conn:
+            schema = self._checked_schema(conn, table)
+        planned = self.schemas[table].primary_key
+        if schema.primary_key != planned:
+            raise SchemaError(
+                f"the primary key of {table} is ({', '.join(schema.primary_key)}) now, its snapshot was planned by "
+                f"({', '.join(planned)}): the chunks no longer cover the table. Snapshot it again: start the pipeline "
+                "over (move its state folder away), or exclude the table",
+                table=str(table),
+            )
+        return schema
+
+    def _describe(self, conn, tables: list[TableId]) -> dict[TableId, TableSchema]:
+        schemas = {t: self._checked_schema(conn, t) for t in tables}
         # A target the stream already writes is checked against the schema in force at the restart
         # point (the catalog may be ahead of it: DDL the stream has not read yet), as the target has it.
         saved = self.state.schemas_in_force()

@@ -20,12 +20,13 @@ and what the sink did; the Dagster streaming op materializes the table's schema 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from cdc_assets.config.models import SchemaChangeBehavior
-from cdc_assets.core.ddl import parse_ddl
-from cdc_assets.core.ddl_columns import ServerDefaults
-from cdc_assets.core.evolution import evolve, plan_sink_changes, tolerates
+from cdc_assets.core.charsets import ServerDefaults
+from cdc_assets.core.ddl import TableChange, apply_ddl
+from cdc_assets.core.evolution import accepts, tolerates
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import Column, TableId, TableSchema, fit_to_target
 from cdc_assets.core.schema_change import (
@@ -60,7 +61,7 @@ def _columns(schema: TableSchema | None) -> list[str] | None:
 
 
 @dataclass
-class DdlOutcome:
+class StatementOutcome:
     """What one DDL statement did: the records to save with the restart point after it, the tables
     that left the capture, and tables that must be snapshotted before the stream reads on (a table
     renamed into the captured set: its rows were never streamed)."""
@@ -107,68 +108,98 @@ class SchemaTracker:
 
     # ---- one DDL ---------------------------------------------------------------------------------
 
-    def _captured(self, table: TableId) -> bool:
-        return table in self.ctx.schemas or self.ctx.cfg.table_filter.matches(table)
+    def known_since(self) -> dict[TableId, RestartPoint]:
+        """Per captured table, the point its schema in force begins at: its snapshot point (planned,
+        re-snapshotted, or created in the binlog). Earlier DDL and rows of the table are in it already."""
+        out = {}
+        for source, ts in self.ctx.state.tables().items():
+            table = TableId.parse(source)
+            if table in self.ctx.schemas and ts.snapshot_point is not None:
+                out[table] = ts.snapshot_point
+        return out
 
-    def handle(self, current_db: str | None, sql: str, point: RestartPoint) -> DdlOutcome:
-        """Apply one statement read from the binlog. Raises for a change ``EXCEPTION`` forbids, a DDL on
-        a captured table that cannot be parsed, or a sink that refuses (the restart point then stays
-        before the statement: fixing the cause and restarting reads it again)."""
-        out = DdlOutcome()
+    def _captured_at(self, point: RestartPoint) -> Callable[[TableId], bool]:
+        """Which tables a statement ending at ``point`` concerns: captured ones whose schema in force was
+        not read after it (a table planned later already has the statement's effect)."""
+        since = self.known_since()
+        here = self.ctx.server.server_id if self.ctx.server is not None else None
+
+        def captured(table: TableId) -> bool:
+            if not (table in self.ctx.schemas or self.ctx.cfg.table_filter.matches(table)):
+                return False
+            known = since.get(table)
+            if known is None or known.position is None or point.position is None:
+                return True
+            if known.server_id not in (None, here) or point.server_id not in (None, here):
+                return True
+            try:
+                return point.position > known.position
+            except ValueError:
+                return True
+
+        return captured
+
+    def handle(self, current_db: str | None, sql: str, point: RestartPoint) -> StatementOutcome:
+        """Apply one statement read from the binlog (planned by :func:`cdc_assets.core.ddl.apply_ddl`).
+        Raises for a change ``EXCEPTION`` forbids, a DDL on a captured table that cannot be parsed, or a
+        sink that refuses: the restart point then stays before the statement, so fixing the cause and
+        restarting reads it again."""
+        out = StatementOutcome()
         if not self.ctx.cfg.source.schema_change_enabled:
             return out
         if self._defaults is None:
             with self.ctx.connect() as conn:
                 self._defaults = load_server_defaults(conn, self.ctx.settings)
-        events = parse_ddl(
-            sql, current_db, is_captured=self._captured, known=self.ctx.schemas, defaults=self._defaults
+        planned = apply_ddl(
+            sql,
+            current_db,
+            self.ctx.schemas,
+            is_captured=self._captured_at(point),
+            behavior=self.ctx.cfg.pipeline.schema_change_behavior.value,
+            enabled_tags=self.ctx.cfg.schema_change_types,
+            defaults=self._defaults,
         )
-        for ev in events:
-            self._apply(ev, point, out)
+        for tc in planned.changes:
+            self._apply(tc, point, out)
         return out
 
-    def _apply(self, ev: SchemaChange, point: RestartPoint, out: DdlOutcome) -> None:
+    def _apply(self, tc: TableChange, point: RestartPoint, out: StatementOutcome) -> None:
         ctx = self.ctx
+        ev, before, after = tc.change, tc.before, tc.after
         table = ev.table
         if isinstance(ev, CreateTable):
-            if table in ctx.schemas or not ctx.cfg.table_filter.matches(table):
-                return  # CREATE TABLE IF NOT EXISTS of a table captured already, or not captured
-            schema = ev.schema
-            if schema is None and ev.like is not None and ev.like in ctx.schemas:
-                schema = replace(ctx.schemas[ev.like], table_id=table)
-            if schema is None:  # LIKE an uncaptured table: its columns are the catalog's business
+            if before is not None:
+                return  # CREATE TABLE IF NOT EXISTS of a table captured already
+            if after is None:  # LIKE a table not captured: its columns are the catalog's business
                 out.snapshot.append(table)
                 return
-            self._create(replace(ev, schema=schema), schema, point, out)
+            self._create(ev, after, tc.sink, point, out)
+        elif isinstance(ev, RenameTable):
+            self._rename_table(ev, before, after, point, out)
+        elif before is None:
             return
-        if table not in ctx.schemas:
-            return
-        before = ctx.schemas[table]
-        if isinstance(ev, RenameTable):
-            self._rename_table(ev, before, point, out)
-            return
-        if isinstance(ev, DropTable):
-            self._send(ev, before, None, point, out)
+        elif isinstance(ev, DropTable):
+            self._send(ev, tc.sink, before, None, point, out)
             del ctx.schemas[table]
             self.target_columns.pop(table, None)
             out.forget.append(table)
-            return
-        after = evolve(before, ev)
-        assert after is not None
-        if isinstance(ev, AlterTableCharset):  # no column changes: what columns added later get
+        elif isinstance(ev, AlterTableCharset):  # no column changes: what columns added later get
             ctx.schemas[table] = after
             out.records.append(
                 self._record(
                     ev, before, after, point, "the table's default character set, for columns added later"
                 )
             )
-            return
-        if after != before:
-            check_supported(after, tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
-        self._send(ev, before, after, point, out)
-        ctx.schemas[table] = after
+        else:
+            assert after is not None
+            if after != before:
+                check_supported(after, tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
+            self._send(ev, tc.sink, before, after, point, out)
+            ctx.schemas[table] = after
 
-    def _create(self, ev: CreateTable, schema: TableSchema, point: RestartPoint, out: DdlOutcome) -> None:
+    def _create(
+        self, ev: CreateTable, schema: TableSchema, planned, point: RestartPoint, out: StatementOutcome
+    ) -> None:
         """A table created in the binlog: every row it will ever have comes after this point, so it needs
         no snapshot; it is registered as snapshotted (no chunks) and streamed from here."""
         ctx = self.ctx
@@ -181,21 +212,33 @@ class SchemaTracker:
         check_supported(schema, tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
         ctx.schemas[ev.table] = schema
         self.target_columns[ev.table] = ()
-        self._send(ev, None, schema, point, out)
+        self._send(ev, planned, None, schema, point, out)
         ctx.state.forget_table(str(ev.table))  # an earlier life of a table by this name
         ctx.state.plan_table(str(ev.table), _names(ctx.targets(ev.table)), point, [])
 
     def _rename_table(
-        self, ev: RenameTable, before: TableSchema, point: RestartPoint, out: DdlOutcome
+        self,
+        ev: RenameTable,
+        before: TableSchema | None,
+        after: TableSchema | None,
+        point: RestartPoint,
+        out: StatementOutcome,
     ) -> None:
+        """``RENAME TABLE old TO new``. A table renamed out of the capture leaves its target as it is; one
+        renamed into it (its rows were never streamed) is snapshotted. Between captured names: nothing
+        to do when both route to one target; else the target is renamed (EVOLVE, TRY_EVOLVE) or kept and
+        the new name snapshotted into its own target (LENIENT, IGNORE: nothing is lost)."""
         ctx = self.ctx
         assert ev.new is not None
         old, new = ev.table, ev.new
+        if before is None:
+            out.snapshot.append(new)
+            return
         del ctx.schemas[old]
         old_columns = self.target_columns.pop(old, before.column_names)
         out.forget.append(old)
         ctx.state.forget_table(str(old))
-        if not ctx.cfg.table_filter.matches(new):
+        if after is None:
             log.info(
                 "table %s was renamed to %s, which is not captured: its target is kept as it is", old, new
             )
@@ -203,54 +246,50 @@ class SchemaTracker:
                 self._record(ev, before, None, point, "the table left the capture; its target is kept")
             )
             return
-        schema = replace(before, table_id=new)
-        same_target = ctx.targets(old) == ctx.targets(new)
-        if same_target:
-            ctx.schemas[new] = schema
+
+        def adopt() -> None:
+            ctx.schemas[new] = after
             self.target_columns[new] = old_columns
             ctx.state.plan_table(str(new), _names(ctx.targets(new)), point, [])
-            out.records.append(self._record(ev, before, schema, point, "same target table: nothing to do"))
+
+        if ctx.targets(old) == ctx.targets(new):
+            adopt()
+            out.records.append(self._record(ev, before, after, point, "same target table: nothing to do"))
             return
-        # Another target: renaming it keeps its rows; otherwise the new name is snapshotted afresh.
         behavior = ctx.cfg.pipeline.schema_change_behavior
-        # (a table routed to several targets, before or after, is snapshotted afresh into the new ones)
+        outcome = (
+            f"{behavior.value}: {_names(ctx.targets(old))} kept; {new} is snapshotted into "
+            f"{_names(ctx.targets(new))}"
+        )
+        # a table routed to several targets (before or after) is snapshotted afresh into the new ones
         single = len(ctx.targets(old)) == len(ctx.targets(new)) == 1
         if single and behavior in (SchemaChangeBehavior.EVOLVE, SchemaChangeBehavior.TRY_EVOLVE):
             try:
-                outcome = ctx.sink.apply_schema_change(
-                    ctx.target(old), ev, schema, renamed_to=ctx.target(new)
-                )
+                outcome = ctx.sink.apply_schema_change(ctx.target(old), ev, after, renamed_to=ctx.target(new))
             except UnsupportedSchemaChange as exc:
-                if behavior is SchemaChangeBehavior.EVOLVE:
+                if not tolerates(behavior.value, exc):
                     raise
                 outcome = f"not supported by the sink ({exc}): {new} is snapshotted into its own target"
                 out.snapshot.append(new)
             else:
-                ctx.schemas[new] = schema
-                self.target_columns[new] = old_columns
-                ctx.state.plan_table(str(new), _names(ctx.targets(new)), point, [])
+                adopt()
         else:
-            outcome = (
-                f"{behavior.value}: {_names(ctx.targets(old))} kept; {new} is snapshotted into "
-                f"{_names(ctx.targets(new))}"
-            )
             out.snapshot.append(new)
-        out.records.append(self._record(ev, before, schema, point, outcome))
+        out.records.append(self._record(ev, before, after, point, outcome))
 
     def _send(
         self,
         ev: SchemaChange,
+        planned,
         before: TableSchema | None,
         after: TableSchema | None,
         point: RestartPoint,
-        out: DdlOutcome,
+        out: StatementOutcome,
     ) -> None:
-        """Send what the behaviour and the sink's include/exclude lists make of ``ev`` to the sink."""
+        """Send the changes the behaviour and the sink's include/exclude lists made of ``ev`` to the sink."""
         ctx = self.ctx
-        behavior = ctx.cfg.pipeline.schema_change_behavior
         targets = ctx.targets(ev.table)
         target = _names(targets)
-        planned = plan_sink_changes(ev, before, behavior.value, ctx.cfg.schema_change_types)
         shared = self._shared(ev.table)
         if planned and shared and isinstance(ev, DropTable | TruncateTable):
             # Other tables are merged into the target: dropping or emptying it would lose their rows.
@@ -278,7 +317,7 @@ class SchemaTracker:
                     else "; ".join(f"{t}: {o}" for t, o in zip(targets, outcomes, strict=True))
                 )
             except UnsupportedSchemaChange as exc:
-                if not tolerates(behavior.value, exc):
+                if not tolerates(ctx.cfg.pipeline.schema_change_behavior.value, exc):
                     raise SchemaError(
                         f"{ev.tag} on {ev.table} ({ev.ddl.strip()}) cannot be applied to {target}: {exc}. With "
                         "pipeline.schema.change.behavior: try_evolve such a change is tolerated (later rows are "
@@ -287,7 +326,8 @@ class SchemaTracker:
                     ) from exc
                 done.append(f"{sev.tag} tolerated (TRY_EVOLVE): {exc}")
                 continue
-            self._track_target(sev)
+            if not outcome.startswith("ignored"):
+                self._track_target(sev)
             done.append(f"{sev.tag}: {outcome}")
         out.records.append(self._record(ev, before, after, point, "; ".join(done)))
 
@@ -343,6 +383,6 @@ def _names(targets: list[TableId]) -> str:
 
 def _why_not(ctx: RunContext, ev: SchemaChange) -> str:
     behavior = ctx.cfg.pipeline.schema_change_behavior
-    if ev.tag not in ctx.cfg.schema_change_types:
+    if not accepts(ev, ctx.cfg.schema_change_types):
         return f"{ev.tag} is not among the sink's schema changes (include/exclude.schema.changes; LENIENT leaves out truncate and drop table)"
     return f"schema.change.behavior {behavior.value}"

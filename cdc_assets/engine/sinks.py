@@ -44,6 +44,8 @@ class Sink(Protocol):
 
     def fetch_all(self, target: TableId, schema: TableSchema) -> list[tuple]: ...
 
+    def drop_table(self, target: TableId) -> None: ...
+
     def supported_schema_changes(self) -> frozenset[str]:
         """The schema-change event tags this sink (and, for StarRocks, its server version) applies."""
         ...
@@ -85,7 +87,9 @@ def make_sink(cfg: PipelineConfig, state: StateStore) -> Sink:
     if not cfg.transforms:
         return sink
     evaluator = TransformEvaluator(
-        time_zone=cfg.pipeline.local_time_zone, tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean
+        time_zone=cfg.pipeline.local_time_zone,
+        tinyint1_as_boolean=cfg.source.treat_tinyint1_as_boolean,
+        source_metadata=cfg.source.metadata_list,
     )
     return TransformingSink(sink, parsed_rules(cfg), evaluator)
 

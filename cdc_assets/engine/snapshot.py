@@ -21,7 +21,7 @@ from cdc_assets.core.arrow_read import plan_arrow_read
 from cdc_assets.core.chunks import Chunk, chunks_from_boundaries
 from cdc_assets.core.events import collapse
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import TableId
+from cdc_assets.core.schema import TableId, fit_to_target
 from cdc_assets.core.types import row_converter
 from cdc_assets.engine.allocator import release_free_memory
 from cdc_assets.engine.context import RunContext
@@ -32,6 +32,7 @@ from cdc_assets.mysql.arrow_read import FastReadError, read_chunk_arrow
 from cdc_assets.mysql.key_order import KeySorter
 from cdc_assets.mysql.server import begin_consistent_read, current_position
 from cdc_assets.mysql.snapshot import boundaries_of, choose_chunking, read_chunk
+from cdc_assets.state import SchemaInForce
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def plan_table(ctx: RunContext, table: TableId) -> list[Chunk]:
             boundaries = list(boundaries_of(conn, ctx.settings, schema, choice))
         targets = ", ".join(str(t) for t in ctx.targets(table))
         ctx.state.plan_table(key, targets, point, chunks_from_boundaries(boundaries))
+        ctx.state.start_schemas({key: SchemaInForce(schema, schema.column_names)})
     return [c.chunk for c in ctx.state.chunks(key)]
 
 
@@ -111,7 +113,13 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
         return ChunkResult(
             table, state.chunk, state.rows or 0, state.seconds or 0.0, True, state.low, state.high
         )
-    schema = ctx.schemas[table]
+    schema = ctx.describe_current(table)
+    # The table may have changed since its target was created (DDL the stream has not applied yet):
+    # the chunk is read as the table is now and written with the columns its target has. A column
+    # added meanwhile gets its values from the binlog: the stream applies every change of such a table
+    # from the DDL on (watermark.StreamFilter).
+    sif = ctx.state.schemas_in_force().get(key)
+    write_schema, keep = fit_to_target(schema, sif.target_columns) if sif is not None else (schema, None)
     targets = ctx.targets(table)
     started = time.monotonic()
     # Each read of a chunk writes under its own tags: a re-read may see newer rows, which a sink that
@@ -139,13 +147,13 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
             conn.rollback()  # only its point was needed: the read runs outside the snapshot
         if plan is not None and plan.fast:
             try:
-                _read_fast(ctx, schema, state.chunk, plan, targets, tags, written)
+                _read_fast(ctx, schema, state.chunk, plan, targets, tags, written, write_schema)
             except FastReadError as exc:
                 log.warning("%s; reading chunk %d of %s with the exact path instead", exc, index, table)
                 written.rows = written.bytes = 0  # the exact read writes every row again
-                _read_exact(ctx, conn, schema, state.chunk, targets, tags, written)
+                _read_exact(ctx, conn, schema, state.chunk, targets, tags, written, write_schema, keep)
         else:
-            _read_exact(ctx, conn, schema, state.chunk, targets, tags, written)
+            _read_exact(ctx, conn, schema, state.chunk, targets, tags, written, write_schema, keep)
         if exact:  # read inside the consistent snapshot: it is the table as of `low`, exactly
             conn.rollback()
             high = low
@@ -155,7 +163,9 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
     merged = (
         0
         if exact
-        else _merge_backfill(ctx, table, state.chunk, low, high, tag=f"{prefix}c{index}-a{attempt}-bf")
+        else _merge_backfill(
+            ctx, schema, (write_schema, keep), state.chunk, low, high, tag=f"{prefix}c{index}-a{attempt}-bf"
+        )
     )
     seconds = time.monotonic() - started
     ctx.state.mark_chunk_done(key, index, rows=rows, seconds=seconds, low=low, high=high)
@@ -179,10 +189,12 @@ def tag_prefix(table: TableId, targets: list[TableId]) -> str:
 
 
 def _read_fast(
-    ctx: RunContext, schema, chunk: Chunk, plan, targets: list[TableId], tags, written: _Written
+    ctx: RunContext, schema, chunk: Chunk, plan, targets: list[TableId], tags, written: _Written, write_schema
 ) -> None:
     """Read the chunk as Arrow (connectorx) and write each batch from Arrow: no per-row Python. The next
-    batch is read (in a thread of its own) while the last one is written."""
+    batch is read (in a thread of its own) while the last one is written (``write_schema``: the columns
+    the target has)."""
+    names = list(write_schema.column_names) if write_schema is not schema else None
     batches = read_chunk_arrow(
         ctx.settings,
         schema,
@@ -193,25 +205,35 @@ def _read_fast(
         batch_bytes=WRITE_BATCH_BYTES,
     )
     for data in read_ahead(batches, name=f"read chunk {chunk.index} of {schema.table_id}"):
+        out = data.select(names) if names is not None else data
         tag = next(tags)
         for target in targets:
-            rows = ctx.sink.upsert_arrow(target, schema, data, tag=tag)
+            rows = ctx.sink.upsert_arrow(target, write_schema, out, tag=tag)
         written.rows += rows
         written.bytes += data.nbytes
 
 
 def _read_exact(
-    ctx: RunContext, conn, schema, chunk: Chunk, targets: list[TableId], tags, written: _Written
+    ctx: RunContext,
+    conn,
+    schema,
+    chunk: Chunk,
+    targets: list[TableId],
+    tags,
+    written: _Written,
+    write_schema,
+    keep,
 ) -> None:
     """Read the chunk with PyMySQL and convert row by row (types the fast path cannot read exactly)."""
     convert = row_converter(schema, "snapshot", tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
     buffered: list[tuple] = []
 
     def write() -> None:
+        rows = buffered if keep is None else [tuple(r[i] for i in keep) for r in buffered]
         tag = next(tags)
         for target in targets:
-            rows = ctx.sink.upsert(target, schema, buffered, tag=tag)
-        written.rows += rows
+            n = ctx.sink.upsert(target, write_schema, rows, tag=tag)
+        written.rows += n
 
     for batch in read_chunk(ctx.settings, conn, schema, chunk, ctx.cfg.source.fetch_size):
         buffered.extend(convert(r) for r in batch)
@@ -223,13 +245,13 @@ def _read_exact(
 
 
 def _merge_backfill(
-    ctx: RunContext, table: TableId, chunk: Chunk, low: RestartPoint, high: RestartPoint, *, tag: str
+    ctx: RunContext, schema, write: tuple, chunk: Chunk, low: RestartPoint, high: RestartPoint, *, tag: str
 ) -> int:
-    """Write the chunk's binlog changes between its watermarks after its rows; returns their number."""
+    """Write the chunk's binlog changes between its watermarks after its rows (``write``: the schema to
+    write with and the row positions to keep, see load_chunk); returns their number."""
     assert ctx.server is not None
     if low.position is None or high.position is None or not high.position > low.position:
         return 0
-    schema = ctx.schemas[table]
     server_id = ctx.state.lease_server_id(backfill_server_ids(ctx.cfg))
     try:
         with ctx.connect() as conn:
@@ -248,7 +270,10 @@ def _merge_backfill(
         ctx.state.release_server_id(server_id)
     if changes:
         keys, rows = collapse(changes, schema.key_positions)
-        ctx.sink.apply_batch(ctx.route_batch([(table, schema, keys, rows)]), tag=tag)
+        write_schema, keep = write
+        if keep is not None:
+            rows = [tuple(r[i] for i in keep) for r in rows]
+        ctx.sink.apply_batch(ctx.route_batch([(schema.table_id, write_schema, keys, rows)]), tag=tag)
     return len(changes)
 
 
@@ -361,3 +386,24 @@ def _load_chunks(ctx: RunContext, todo: list[tuple[TableId, int]], workers: int)
                 }
         if failure is not None:
             raise failure
+
+
+def prepare_resnapshot(ctx: RunContext, tables: list[TableId]) -> list[TableId]:
+    """Make ``tables`` be snapshotted again (the way on after a change the stream cannot follow): their
+    targets are dropped (created again from the table as it is now), their chunk plans and schemas in
+    force forgotten; the next sync or Dagster planner tick plans them anew, and the stream, which reads
+    on from its restart point, applies only their changes after the new snapshot. A target that other
+    captured tables are routed into too is shared: those tables are snapshotted again with it.
+    Returns every table prepared. The streaming run must be stopped first."""
+    unknown = [str(t) for t in tables if t not in ctx.schemas]
+    if unknown:
+        raise CdcError(
+            f"not a captured table: {', '.join(unknown)}; give tables as db.table, as `cdc-assets status` lists them"
+        )
+    targets = {target for t in tables for target in ctx.targets(t)}
+    chosen = sorted(t for t in ctx.schemas if targets & set(ctx.targets(t)))
+    for target in sorted(targets):
+        ctx.sink.drop_table(target)
+    for t in chosen:
+        ctx.state.forget_table(str(t), schema=True)
+    return chosen

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cdc_assets.core.events import RowChange, collapse
+from cdc_assets.core.events import EventChanges, RowChange, TableEvents, collapse
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.engine.binlog_retention import RetentionWatch, ensure_restart_point_available
@@ -27,8 +27,9 @@ from cdc_assets.engine.context import RunContext, binlog_client_id
 from cdc_assets.engine.reconnect import Reconnector
 from cdc_assets.engine.schema_evolution import SchemaTracker
 from cdc_assets.engine.sinks import flush_interval as sink_flush_interval
-from cdc_assets.engine.snapshot import snapshot_new_tables
+from cdc_assets.engine.snapshot import load_chunk, snapshot_new_tables
 from cdc_assets.engine.startup import OFFSET_MODES, startup_point
+from cdc_assets.engine.transform import change_buffer
 from cdc_assets.engine.watermark import StreamFilter
 from cdc_assets.errors import BinlogConnectionLost, CdcError
 from cdc_assets.mysql.binlog import BinlogReader, Boundary, DdlRead, RowsRead
@@ -71,20 +72,21 @@ class StreamResult:
 
 
 def start_point(ctx: RunContext) -> RestartPoint:
-    """The saved restart point, else the lowest high watermark of the snapshot's chunks (the lowest
-    snapshot point for chunks loaded without watermarks), else (latest-offset, earliest-offset,
+    """The saved restart point, else the earliest snapshot point of the captured tables, else (latest-offset, earliest-offset,
     specific-offset, timestamp) the point the startup mode names."""
     saved = ctx.state.restart_point()
     if saved is not None:
         return saved
+    # From the earliest snapshot point (where each table's schema history begins, so DDL run while the
+    # chunks were read is applied), not just the lowest chunk high watermark: changes before a chunk's
+    # high watermark are left out by the snapshot filter either way.
     points = []
     for table in ctx.state.tables().values():
-        for c in ctx.state.chunks(table.source):
-            point = c.high or table.snapshot_point
-            if point is not None:
-                points.append(point)
-        if table.snapshot_point is not None and not table.chunks_total:
+        if table.snapshot_point is not None:
             points.append(table.snapshot_point)
+        for c in ctx.state.chunks(table.source):
+            if c.high is not None:
+                points.append(c.high)
     if points:
         return min(points, key=lambda p: p.position.sort_key() if p.position else (("",), 0, 0))
     if ctx.cfg.source.startup_mode in OFFSET_MODES:
@@ -192,6 +194,7 @@ def stream(
             start=at,
             heartbeat_seconds=max(0.2, min(1.0, ctx.cfg.source.heartbeat_interval or 1.0)),
             tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean,
+            known_since=tracker.known_since(),
         )
 
     reader = open_reader(point)  # refuses a point this server cannot resume, even with nothing to read
@@ -225,14 +228,19 @@ def stream(
     def write(job: _Flush) -> float:
         """The writer thread's part: collapse each table's changes and apply them in one sink transaction."""
         started = time.monotonic()
-        parts = []
+        batch, parts = [], []
         for table, changes in job.changes.items():
             source, (schema, keep) = job.schemas[table]
+            if isinstance(changes, EventChanges):  # uncollapsed: the transforming sink evaluates each event
+                batch += [
+                    TableEvents(t, schema, changes, source.key_positions, keep) for t in ctx.targets(table)
+                ]
+                continue
             keys, rows = collapse(changes, source.key_positions)
             if keep is not None:  # the target lacks some source columns: write the others, by name
                 rows = [tuple(r[i] for i in keep) for r in rows]
             parts.append((table, schema, keys, rows))
-        batch = ctx.route_batch(parts)  # one entry per target: shards merged, a table to each of its targets
+        batch += ctx.route_batch(parts)  # one entry per target: shards merged, a table to each of its targets
         # The binlog between two restart points never changes, so the range names the write: a replay
         # after a crash that flushes the same range again is recognised by a deduplicating sink.
         ctx.sink.apply_batch(batch, tag=job.tag)
@@ -279,6 +287,8 @@ def stream(
             new_reader.close()
             raise
 
+    reload: list[tuple[TableId, int]] = []  # snapshot chunks to read again (see chunks_read_after)
+
     def schema_change(ddl: DdlRead, before: RestartPoint) -> tuple[bool, list[TableId]]:
         """Apply a statement read from the binlog; ``before`` is the boundary before it. Returns whether
         it changed a captured table (the reader is then reopened after it, with the new schemas) and
@@ -302,6 +312,7 @@ def stream(
         save_catalog(ctx.cfg, ctx.schemas)
         if on_schema_change and outcome.records:
             on_schema_change(outcome.records)
+        reload.extend(chunks_read_after(ctx, outcome.records))
         return True, outcome.snapshot
 
     try:
@@ -314,7 +325,13 @@ def stream(
                     if isinstance(item, RowsRead):
                         changes = snapshot_filter.apply(item)
                         if changes:
-                            pending.setdefault(item.table, []).extend(changes)
+                            buffered = pending.get(item.table)
+                            if buffered is None:
+                                buffered = pending[item.table] = change_buffer(ctx.sink, item.table)
+                            if buffered.__class__ is list:
+                                buffered.extend(changes)
+                            else:  # EventChanges: the table's transform reads event kinds and times
+                                buffered.add(changes, item.timestamp)
                             pending_rows += len(changes)
                         continue
                     if isinstance(item, DdlRead):
@@ -376,6 +393,9 @@ def stream(
                 tracker.track(new_tables)
                 ctx.state.save_restart_point(last_saved, schemas=tracker.in_force(new_tables))
                 save_catalog(ctx.cfg, ctx.schemas)
+            for table, index in reload:  # read while the DDL was under way: their rows are read again
+                load_chunk(ctx, table, index, force=True)
+            reload.clear()
             reader, snapshot_filter = reopen()
         settle(wait=True)  # the reader ended (not blocking): the last write lands before returning
     except BaseException:
@@ -390,6 +410,34 @@ def stream(
         reader.close()
         snapshot_filter.close()
     return result
+
+
+#: changes after which rows of snapshot chunks read after the DDL are not whole in the target: a renamed
+#: column's values went nowhere (the target had the old name), a changed type's may not have fit
+_RELOAD_AFTER = ("rename.column", "alter.column.type")
+
+
+def chunks_read_after(ctx: RunContext, records: list[SchemaChangeRecord]) -> list[tuple[TableId, int]]:
+    """Snapshot chunks of the changed tables that were read after the DDL (their low watermark is past
+    it): they were written with the columns the target had before the change, so they are read again
+    once the change is applied. An added or dropped column needs no reload: the stream applies every
+    later change of the table (watermark.StreamFilter), and an added column's default fills the rest."""
+    out = []
+    for rec in records:
+        if rec.kind not in _RELOAD_AFTER or rec.position.position is None:
+            continue
+        table = TableId.parse(rec.source)
+        if table not in ctx.schemas:
+            continue
+        for c in ctx.state.chunks(rec.source):
+            low = c.low.position if c.low is not None else None
+            try:
+                after = low is not None and low > rec.position.position
+            except ValueError:  # another server's binlog: not comparable, read it again to be sure
+                after = True
+            if c.done and after and (table, c.chunk.index) not in out:
+                out.append((table, c.chunk.index))
+    return out
 
 
 @dataclass

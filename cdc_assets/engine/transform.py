@@ -11,9 +11,18 @@ and transformed rows:
   a delete of its target key (a row updated out of the filter leaves the target, where Flink CDC would
   drop the update and leave the old row); deleted source keys become target keys (the target key is
   made of source key columns, so no row image is needed).
+- change batches of tables whose rule is an *event rule* (it reads ``__data_event_type__`` or ``op_ts``,
+  or has ``converter-after-transform: SOFT_DELETE``): the stream buffers their changes with each binlog
+  event's time (:func:`change_buffer`, :class:`~cdc_assets.core.events.EventChanges`) and hands them over
+  uncollapsed (:class:`~cdc_assets.core.events.TableEvents`). Every row image is evaluated with its
+  event kind and time, as Flink CDC evaluates each event, and the outcome of each key is that of its
+  last change the filter did not drop (:meth:`TransformingSink._event_entry`).
 
-Evaluation is one DuckDB query per batch over the Arrow table (metadata columns added as constant
-Arrow columns first), in a private in-memory DuckDB whose TimeZone is ``pipeline.local-time-zone``.
+Snapshot rows (``upsert``/``upsert_arrow``, and the collapsed batches the snapshot's backfill writes) are
+``+I`` with ``op_ts`` 0, as Flink CDC's snapshot records; their deletes stay deletes.
+
+Evaluation is one DuckDB query per batch over the Arrow table (metadata columns added as Arrow columns
+first), in a private in-memory DuckDB whose TimeZone is ``pipeline.local-time-zone``.
 """
 
 from __future__ import annotations
@@ -29,8 +38,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cdc_assets.config import PipelineConfig
+from cdc_assets.core.events import EventChanges, TableEvents, collapse, event_images
 from cdc_assets.core.schema import TableId, TableSchema
-from cdc_assets.core.transform import ParsedRule, TransformPlan, compile_rule, match_rule, parse_rule
+from cdc_assets.core.schema_change import CreateTable, DropTable, RenameTable, TruncateTable
+from cdc_assets.core.sql import quote_ident
+from cdc_assets.core.transform import (
+    METADATA_COLUMNS,
+    METADATA_TYPES,
+    ParsedRule,
+    TransformPlan,
+    compile_rule,
+    match_rule,
+    parse_rule,
+)
 from cdc_assets.core.types import arrow_type
 from cdc_assets.errors import CdcError, ConfigError
 
@@ -40,6 +60,9 @@ _SRC = "__cdc_src"
 #: in-memory DuckDBs a forked process inherited from its parent (see TransformEvaluator._cursor)
 _INHERITED: list[duckdb.DuckDBPyConnection | None] = []
 _KEEP = "__cdc_keep"
+_UPSERT = "__cdc_upsert"
+#: the Arrow type of each metadata column (``op_ts`` is Flink's BIGINT NOT NULL)
+_META_ARROW = {name: pa.int64() if t == "BIGINT" else pa.string() for name, t in METADATA_TYPES.items()}
 
 
 def arrow_schema(schema: TableSchema, *, tinyint1_as_boolean: bool = True) -> pa.Schema:
@@ -81,11 +104,20 @@ def parsed_rules(cfg: PipelineConfig) -> list[ParsedRule]:
 
 
 class TransformEvaluator:
-    """Compiles rules for source schemas and evaluates plans over Arrow tables, with DuckDB."""
+    """Compiles rules for source schemas and evaluates plans over Arrow tables, with DuckDB.
 
-    def __init__(self, *, time_zone: str | None, tinyint1_as_boolean: bool = True) -> None:
+    ``source_metadata`` is ``source.metadata.list`` (the source metadata, ``op_ts``, rules may read)."""
+
+    def __init__(
+        self,
+        *,
+        time_zone: str | None,
+        tinyint1_as_boolean: bool = True,
+        source_metadata: Sequence[str] = (),
+    ) -> None:
         self.time_zone = time_zone
         self.tinyint1_as_boolean = tinyint1_as_boolean
+        self.source_metadata = tuple(source_metadata)
         self._db: duckdb.DuckDBPyConnection | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -111,25 +143,41 @@ class TransformEvaluator:
             cur.execute("SET TimeZone = ?", [self.time_zone])
         return cur
 
-    def source_arrow(self, plan_source: TableSchema, metadata: Sequence[str], table: pa.Table) -> pa.Table:
-        """``table`` (source columns) with the metadata columns the plan reads, as constant columns."""
+    def source_arrow(
+        self,
+        plan_source: TableSchema,
+        metadata: Sequence[str],
+        table: pa.Table,
+        events: tuple[Sequence[str], Sequence[int]] | None = None,
+    ) -> pa.Table:
+        """``table`` (source columns) with the metadata columns the plan reads. ``events`` gives each
+        row's ``__data_event_type__`` and ``op_ts``; without it every row is a snapshot row (``+I``, 0)."""
         n = table.num_rows
         values = {
             "__namespace_name__": None,
             "__schema_name__": plan_source.table_id.db,
             "__table_name__": plan_source.table_id.table,
+            "__data_event_type__": "+I",
+            "op_ts": 0,
         }
         for name in metadata:
-            value = values[name]
-            array = pa.nulls(n, pa.string()) if value is None else pa.array([value] * n, pa.string())
+            atype = _META_ARROW[name]
+            if events is not None and name == "__data_event_type__":
+                array = pa.array(events[0], atype)
+            elif events is not None and name == "op_ts":
+                array = pa.array(events[1], atype)
+            elif values[name] is None:
+                array = pa.nulls(n, atype)
+            else:
+                array = pa.array([values[name]] * n, atype)
             table = table.append_column(name, array)
         return table
 
     def compile(self, rule: ParsedRule, schema: TableSchema) -> TransformPlan:
         empty = arrow_schema(schema, tinyint1_as_boolean=self.tinyint1_as_boolean).empty_table()
-        for name in ("__namespace_name__", "__schema_name__", "__table_name__"):
+        for name in (*METADATA_COLUMNS, *self.source_metadata):
             if name not in empty.column_names:
-                empty = empty.append_column(name, pa.array([], pa.string()))
+                empty = empty.append_column(name, pa.array([], _META_ARROW[name]))
 
         def describe(exprs: list[str]) -> list[str]:
             if not exprs:
@@ -145,7 +193,13 @@ class TransformEvaluator:
             finally:
                 cur.close()
 
-        plan = compile_rule(rule, schema, describe, tinyint1_as_boolean=self.tinyint1_as_boolean)
+        plan = compile_rule(
+            rule,
+            schema,
+            describe,
+            tinyint1_as_boolean=self.tinyint1_as_boolean,
+            source_metadata=self.source_metadata,
+        )
         self._check_regexes(plan, empty)
         return plan
 
@@ -193,6 +247,70 @@ class TransformEvaluator:
             target = target.append(pa.field(_KEEP, pa.bool_()))
         return out.cast(target)
 
+    def evaluate_events(
+        self, plan: TransformPlan, changes: EventChanges, keep: Sequence[int] | None
+    ) -> pa.Table:
+        """What a batch of changes leaves in the target, evaluated as Flink CDC evaluates each event:
+        every row image with its event kind and time, then per event (``PostTransformOperator``): an
+        insert's row is written when it passes the filter; a delete's key is deleted when its old row
+        passes (with SOFT_DELETE the old row is written instead); an update's new row is written when it
+        passes, and when its old row passes but the new one does not the update is a delete (so with
+        SOFT_DELETE the old row, ``-U``, is written). An update that changes the target key also deletes
+        the old key when the old row passes (cdc_assets' rule for key changes, consistency-notes.md).
+        The last action of each target key wins.
+
+        Returns the target's columns plus ``__cdc_upsert``: TRUE for a row to write, FALSE for a key to
+        delete (its key columns hold the key)."""
+        images = event_images(changes, keep)
+        table = rows_to_arrow(plan.source, images.rows, tinyint1_as_boolean=self.tinyint1_as_boolean)
+        src = self.source_arrow(plan.source, plan.metadata, table, (images.kinds, images.times_ms))
+        src = src.append_column("__cdc_seq", pa.array(images.seqs, pa.int64()))
+        src = src.append_column("__cdc_new", pa.array(images.new, pa.bool_()))
+        cols = [quote_ident(c.name, "duckdb") for c in plan.columns]
+        key = [quote_ident(k, "duckdb") for k in plan.target.primary_key]
+        key_changed = " OR ".join(f"b.{k} IS DISTINCT FROM a.{k}" for k in key) or "FALSE"
+        soft = "TRUE" if plan.soft_delete else "FALSE"
+        partition = f"PARTITION BY {', '.join(key)} " if key else ""
+        sql = f"""
+            WITH e AS (
+                SELECT {plan.select_sql}, {plan.keep_sql or "TRUE"} AS {_KEEP}, __cdc_seq, __cdc_new
+                FROM {_SRC}
+            ),
+            a AS (SELECT * FROM e WHERE __cdc_new),
+            b AS (SELECT * FROM e WHERE NOT __cdc_new),
+            acts AS (
+                SELECT {", ".join(cols)}, TRUE AS {_UPSERT}, __cdc_seq, 1 AS __cdc_sub FROM a WHERE {_KEEP}
+                UNION ALL
+                SELECT {", ".join(f"b.{c}" for c in cols)},
+                    {soft} AND (a.__cdc_seq IS NULL OR NOT a.{_KEEP}) AS {_UPSERT}, b.__cdc_seq, 0
+                FROM b LEFT JOIN a ON a.__cdc_seq = b.__cdc_seq
+                WHERE b.{_KEEP} AND (a.__cdc_seq IS NULL OR NOT a.{_KEEP} OR {key_changed})
+            )
+            SELECT {", ".join(cols)}, {_UPSERT} FROM acts
+            QUALIFY row_number() OVER ({partition}ORDER BY __cdc_seq DESC, __cdc_sub DESC) = 1
+        """
+        cur = self._cursor()
+        try:
+            cur.register(_SRC, src)
+            out = cur.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise CdcError(
+                f"transform[{plan.rule_index}] failed on a batch of {plan.source.table_id}: "
+                f"{str(exc).splitlines()[0]}"
+            ) from exc
+        finally:
+            cur.close()
+        target = arrow_schema(plan.target, tinyint1_as_boolean=self.tinyint1_as_boolean)
+        return out.cast(target.append(pa.field(_UPSERT, pa.bool_())))
+
+
+def change_buffer(sink, table: TableId) -> list:
+    """A new buffer for ``table``'s changes in the stream: an :class:`EventChanges` (which keeps each
+    binlog event's time, ``add(changes, timestamp)``) when ``sink`` transforms the table with an event rule,
+    else a plain list (``extend(changes)``), so that other tables pay nothing."""
+    needs = getattr(sink, "needs_events", None)
+    return EventChanges() if needs is not None and needs(table) else []
+
 
 class TransformingSink:
     """A sink that applies the pipeline's transform rules before the wrapped sink writes (see module)."""
@@ -202,6 +320,7 @@ class TransformingSink:
         self.rules = list(rules)
         self.evaluator = evaluator
         self._plans: dict[TableSchema, TransformPlan | None] = {}
+        self._events: dict[TableId, bool] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -221,6 +340,32 @@ class TransformingSink:
         with self._lock:
             self._plans[schema] = plan
         return plan
+
+    def needs_events(self, table: TableId) -> bool:
+        """Whether the stream must hand ``table``'s changes over uncollapsed, with their event times
+        (:func:`change_buffer`): its rule reads ``__data_event_type__`` or ``op_ts``, or converts deletes."""
+        found = self._events.get(table)
+        if found is None:
+            rule = match_rule(self.rules, table)
+            found = self._events[table] = rule is not None and rule.needs_events
+        return found
+
+    def _event_entry(self, entry: TableEvents) -> tuple:
+        """The ``(target, schema, keys, rows)`` a table's uncollapsed changes come to (see
+        :meth:`TransformEvaluator.evaluate_events`)."""
+        target, schema, changes, key_positions, keep = entry
+        plan = self.plan(schema)
+        if plan is None:  # no rule matches (rules match by table id, so not for a table buffered as events)
+            keys, rows = collapse(changes, key_positions)
+            if keep is not None:
+                rows = [tuple(r[i] for i in keep) for r in rows]
+            return (target, schema, keys, rows)
+        out = self.evaluator.evaluate_events(plan, changes, keep)
+        write = out.column(_UPSERT)
+        out = out.drop_columns([_UPSERT])
+        rows = _rows(out.filter(write))
+        keys = _rows(out.filter(pc.invert(write)).select(list(plan.target.primary_key)))
+        return (target, plan.target, keys, rows)
 
     # ---- the Sink protocol
     def ensure_table(self, target: TableId, schema: TableSchema) -> None:
@@ -266,8 +411,16 @@ class TransformingSink:
         return table.num_rows
 
     def apply_batch(self, batch, *, tag: str = "") -> None:
+        """Apply collapsed ``(target, schema, keys, rows)`` entries, and :class:`TableEvents` entries of
+        tables with event rules, in one write of the wrapped sink. A collapsed entry of a table with an
+        event rule (the snapshot's backfill) is written as snapshot rows: ``+I``, ``op_ts`` 0, deletes
+        deleted."""
         mapped = []
-        for target, schema, keys, rows in batch:
+        for entry in batch:
+            if isinstance(entry, TableEvents):
+                mapped.append(self._event_entry(entry))
+                continue
+            target, schema, keys, rows = entry
             plan = self.plan(schema)
             if plan is None:
                 mapped.append((target, schema, keys, rows))
@@ -294,8 +447,30 @@ class TransformingSink:
             mapped.append((target, plan.target, deletes, upserts))
         self.inner.apply_batch(mapped, tag=tag)
 
+    def supported_schema_changes(self) -> frozenset[str]:
+        return self.inner.supported_schema_changes()
+
+    def apply_schema_change(self, target: TableId, change, after: TableSchema | None, **kw) -> str:
+        """Schema changes of a table no rule matches pass through. A transformed table's target columns
+        come from its projection: a new table is created through the rule, table-level changes pass,
+        column changes are not applied (rows are fitted to the target's columns before the transform,
+        so a ``\\*`` projection keeps the columns it had)."""
+        rule = match_rule(self.rules, change.table)
+        if rule is None:
+            return self.inner.apply_schema_change(target, change, after, **kw)
+        if isinstance(change, CreateTable):
+            assert after is not None
+            self.ensure_table(target, after)
+            return "applied through the transform"
+        if isinstance(change, (TruncateTable, DropTable, RenameTable)):
+            return self.inner.apply_schema_change(target, change, after, **kw)
+        return f"ignored: {change.table} is transformed, its target's columns come from the transform's projection"
+
     def row_count(self, target: TableId) -> int | None:
         return self.inner.row_count(target)
+
+    def drop_table(self, target: TableId) -> None:
+        self.inner.drop_table(target)
 
     def fetch_all(self, target: TableId, schema: TableSchema) -> list[tuple]:
         plan = self.plan(schema)

@@ -44,6 +44,8 @@ class RowsRead:
     table: TableId
     changes: list[RowChange]
     position: BinlogPosition | None = None
+    #: the event's timestamp (Unix seconds, from its header): when the change was made on the source
+    timestamp: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,13 @@ class BinlogReader:
         tinyint1_as_boolean: bool = True,
         blocking: bool = True,
         position_is_this_servers: bool = False,
+        known_since: Mapping[TableId, RestartPoint] | None = None,
     ):
         """``position_is_this_servers``: ``start.position`` was just read from this server (a chunk's
-        watermark), so it is used without checking whether it belongs to the server."""
+        watermark), so it is used without checking whether it belongs to the server. ``known_since``:
+        per table, the point its schema in force was read from the catalog (its snapshot point): its row
+        events before that point are skipped undecoded (the snapshot holds them; they may have been
+        written with columns it no longer has)."""
         self.settings = settings
         self.server = server
         #: why the saved binlog position is not used on this server (then the reader resumed by
@@ -118,6 +124,12 @@ class BinlogReader:
         self._schemas = dict(schemas)
         self._decoders = {t: _TableDecoder(s, tinyint1_as_boolean) for t, s in schemas.items()}
         self._checked_maps: dict[int, object] = {}  # table id -> the table map checked against its schema
+        # positions on another server cannot be compared with this one's: then nothing is skipped
+        self._known_since = {
+            t: p.position
+            for t, p in (known_since or {}).items()
+            if p.position is not None and self.gtid_reason is None and p.server_id in (None, server.server_id)
+        }
         self.fast_rows = FastRows(schemas, tinyint1_as_boolean=tinyint1_as_boolean)
         self._in_tx = False
         self._gtid: str | None = None
@@ -277,11 +289,16 @@ class BinlogReader:
             decode = self._decoders.get(table)
             if decode is None:  # not captured: skipped before any row is decoded
                 return
+            since = self._known_since.get(table)
+            if since is not None:
+                if BinlogPosition(self._stream.log_file, pos) <= since:
+                    return  # before the table's snapshot point: in the snapshot, and maybe of older columns
+                del self._known_since[table]  # positions only grow: no need to compare again
             self._check_columns(ev, table, pos)
             changes = self.fast_rows.changes(ev, table)
             if changes is None:
                 changes = _changes(ev, decode)
-            yield RowsRead(table, changes, BinlogPosition(self._stream.log_file, pos))
+            yield RowsRead(table, changes, BinlogPosition(self._stream.log_file, pos), ev.timestamp)
         elif isinstance(ev, XidEvent):
             self._in_tx = False
             yield self._boundary(pos, ev.timestamp, True)

@@ -28,6 +28,7 @@ from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.schema_apply import (
     ALREADY_APPLIED,
     column_default,
+    created_schema,
     ignored,
     outcome,
     starrocks_schema_changes,
@@ -142,13 +143,7 @@ class SchemaApplier:
         if isinstance(change, (sc.AlterTableComment, sc.AlterColumnComment)):
             return ignored("StarRocks comments are not changed (Flink CDC's StarRocks sink ignores them too)")
         if isinstance(change, sc.CreateTable):
-            schema = change.schema or after
-            if schema is None:
-                raise SinkError(
-                    f"cannot create {target} for {change.table}: the event has no schema (CREATE TABLE ... "
-                    "LIKE) and none was passed as `after`",
-                    table=str(target),
-                )
+            schema = created_schema(target, change, after)
             existed = self._columns(target) is not None
             ensure_table(target, schema)
             return outcome(not existed)

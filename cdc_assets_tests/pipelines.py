@@ -34,10 +34,19 @@ def sink_block(standin=None) -> str:
 
 
 def write_pipeline(
-    tmp: Path, source, db: str, *, chunk_size: int = 50, extra_source: str = "", standin=None
+    tmp: Path,
+    source,
+    db: str,
+    *,
+    chunk_size: int = 50,
+    extra_source: str = "",
+    standin=None,
+    route: str = "",
+    extra_pipeline: str = "",
 ) -> Path:
     """A Flink CDC pipeline file capturing every table of ``db`` into ``tmp/target.duckdb``, or into the
-    StarRocks stand-in when ``standin`` is given (same database and table names).
+    StarRocks stand-in when ``standin`` is given (same database and table names unless ``route``, a
+    ``route:`` block, says otherwise; ``extra_pipeline``: more ``pipeline:`` keys, indented).
 
     Passwords are passed through ``${CDC_TEST_MYSQL_PASSWORD}`` (see :func:`env`), as users pass secrets.
     """
@@ -57,8 +66,10 @@ source:
   heartbeat.interval: 1s
 {extra_source}
 {sink_block(standin)}
+{route}
 pipeline:
   name: e2e {db}
+{extra_pipeline}
 """
     )
     return path

@@ -678,6 +678,9 @@ def test_target_for_reports_ambiguous_routes() -> None:
     with pytest.raises(ConfigError, match="several route rules"):
         config.target_for(TableId("app", "tx"))
     assert config.target_for(TableId("app", "users")) == TableId("a", "users")
+    # where several targets are allowed (the engine writes to each), ALL_MATCH gives them in rule order
+    assert config.targets_for(TableId("app", "tx")) == [TableId("a", "tx"), TableId("b", "tx")]
+    assert config.targets_for(TableId("other", "t")) == [TableId("other", "t")]
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 
 from cdc_assets.core.schema import TableId
 from cdc_assets.defs.locate import PIPELINE_ENV, build_definitions
+from cdc_assets.defs.names import schema_asset_key
 from cdc_assets.defs.pipeline import partitions_def_name, table_asset_key
 from cdc_assets.demo_data import Workload, create_sample_database
 from cdc_assets_tests.pipelines import PASSWORD_ENV, assert_identical, env, secrets_env, write_pipeline
@@ -57,7 +58,11 @@ def test_definitions_have_one_partitioned_asset_per_table_and_both_jobs(
     defs = _defs(pipeline, mysql_source, monkeypatch)
     dg.Definitions.validate_loadable(defs)
     keys = set(defs.resolve_all_asset_keys())
-    assert keys == {table_asset_key(TableId(fresh_db, t)) for t in shop}
+    assert keys == {
+        k
+        for t in shop
+        for k in (table_asset_key(TableId(fresh_db, t)), schema_asset_key(TableId(fresh_db, t)))
+    }
     pid = _pid(defs)
     stream_job = defs.resolve_job_def(f"{pid}_stream")
     assert stream_job.executor_def.name == "in_process"

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from cdc_assets.core.routing import RouteMode, RouteRule, RouteRuleError, resolve_target, resolve_targets
-from cdc_assets.core.schema import TableId
+from cdc_assets.core.chunks import parse_source_chunk_partition_key, source_chunk_partition_key
+from cdc_assets.core.routing import (
+    RouteMode,
+    RouteRule,
+    RouteRuleError,
+    combine_changes,
+    merge_conflicts,
+    resolve_target,
+    resolve_targets,
+)
+from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.selectors import TableFilter, TableSelector, parse_selectors
 from cdc_assets.errors import ConfigError
 
@@ -260,3 +269,72 @@ def test_route_mode_parse(text: str, mode: RouteMode) -> None:
 def test_route_mode_parse_rejects_unknown() -> None:
     with pytest.raises(ValueError, match="ALL_MATCH, FIRST_MATCH"):
         RouteMode.parse("any")
+
+
+# ---- tables merged into one target ------------------------------------------------------------
+
+
+def _schema(name: str, *columns: tuple[str, str], key: tuple[str, ...] = ("id",)) -> TableSchema:
+    return TableSchema(
+        T("db", name), tuple(Column(n, t.split("(")[0], t) for n, t in columns), primary_key=key
+    )
+
+
+def test_merge_conflicts_name_each_difference() -> None:
+    base = _schema("s1", ("id", "int(11)"), ("v", "varchar(20)"))
+    assert merge_conflicts(base, _schema("s2", ("ID", "INT(11)"), ("v", "varchar(20)"), key=("ID",))) == []
+    assert merge_conflicts(base, _schema("s2", ("id", "bigint(20)"), ("v", "varchar(20)"))) == [
+        "column id is int(11) in db.s1 but bigint(20) in db.s2"
+    ]
+    assert merge_conflicts(
+        base, _schema("s2", ("id", "int(11)"), ("v", "varchar(20)"), ("x", "int(11)"))
+    ) == ["columns x only in db.s2"]
+    assert merge_conflicts(base, _schema("s2", ("v", "varchar(20)"), ("id", "int(11)"))) == [
+        "columns in another order (id, v in db.s1)"
+    ]
+    assert merge_conflicts(base, _schema("s2", ("id", "int(11)"), ("v", "varchar(20)"), key=("id", "v"))) == [
+        "primary key (id) in db.s1 but (id, v) in db.s2"
+    ]
+
+
+def test_combine_changes_keeps_one_row_per_key_the_last_part_winning() -> None:
+    one = ([(1,)], [(2, "a"), (3, "a")])  # shard 1: delete 1, upsert 2 and 3
+    assert combine_changes([one], (0,)) == ([(1,)], [(2, "a"), (3, "a")])
+    two = ([(3,)], [(1, "b"), (2, "b")])  # shard 2: delete 3, upsert 1 and 2 (colliding keys)
+    keys, rows = combine_changes([one, two], (0,))
+    assert keys == [(3,)]
+    assert sorted(rows) == [(1, "b"), (2, "b")]
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        (T("db1", "orders"), "db1.orders:chunk-000007"),
+        (T("shard_db", "order_12"), "shard_db.order_12:chunk-000007"),
+        (T("we.ird", "a,b|c...d: ü%x$"), "we%2Eird.a%2Cb%7Cc%2E%2E%2Ed%3A%20ü%25x$:chunk-000007"),
+    ],
+)
+def test_source_chunk_partition_keys_round_trip_and_avoid_what_dagster_refuses(table, key) -> None:
+    assert source_chunk_partition_key(table, 7) == key
+    assert parse_source_chunk_partition_key(key) == (table, 7)
+    assert "..." not in key and "," not in key and "|" not in key
+
+
+def test_partition_keys_of_one_chunk_alone_and_malformed_ones() -> None:
+    assert parse_source_chunk_partition_key("chunk-000003") == (None, 3)
+    for bad in ("chunk-x", "db:chunk-000001", "db.t:3", ""):
+        with pytest.raises(ValueError, match="not a snapshot chunk partition key"):
+            parse_source_chunk_partition_key(bad)
+
+
+def test_widen_gives_shards_whose_columns_parted_one_schema() -> None:
+    from cdc_assets.engine.context import widen
+
+    a = _schema("s1", ("id", "int(11)"), ("v", "varchar(20)"), ("region", "varchar(8)"))
+    b = _schema("s2", ("id", "int(11)"), ("v", "varchar(20)"))
+    same = [(b, [], [(1, "x")]), (b, [(2,)], [])]
+    assert widen(same) == (b, same)
+    wide, parts = widen([(b, [], [(1, "x")]), (a, [(3,)], [(2, "y", "eu")])])
+    assert wide.column_names == ("id", "v", "region") and wide.primary_key == ("id",)
+    assert [rows for _, _, rows in parts] == [[(1, "x", None)], [(2, "y", "eu")]]
+    assert [keys for _, keys, _ in parts] == [[], [(3,)]]

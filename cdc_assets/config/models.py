@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from cdc_assets.config.values import parse_jdbc_url
-from cdc_assets.core.routing import RouteMode, RouteRule, resolve_target
+from cdc_assets.core.routing import RouteMode, RouteRule, resolve_target, resolve_targets
 from cdc_assets.core.schema import TableId
 from cdc_assets.core.selectors import TableFilter, TableSelector
 from cdc_assets.errors import ConfigError
@@ -251,8 +251,14 @@ class PipelineConfig:
         return include - exclude
 
     def target_for(self, table_id: TableId) -> TableId:
-        """The target table of a captured source table (routing; ConfigError if ambiguous)."""
+        """The one target table of a captured source table (routing; ConfigError when ALL_MATCH sends
+        it to several: use :meth:`targets_for` where that is allowed)."""
         return resolve_target(table_id, self.routes, self.route_mode)
+
+    def targets_for(self, table_id: TableId) -> list[TableId]:
+        """Every target table of a captured source table, in rule order (``[table_id]`` when no route
+        rule matches; several under route-mode ALL_MATCH when several rules match)."""
+        return resolve_targets(table_id, self.routes, self.route_mode)
 
     def to_display_dict(self) -> dict[str, Any]:
         """Effective settings as plain JSON-able values, secrets replaced by ``******``."""

@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
+from cdc_assets.core.schema import TableId
 from cdc_assets.core.sql import quote_ident
 
 Key = tuple[Any, ...]
@@ -43,6 +45,8 @@ class Chunk:
 
 
 def chunk_partition_key(index: int) -> str:
+    """``chunk-NNNNNN``: the chunk's part of a partition key (alone, the key of releases before routing
+    merged tables; see :func:`source_chunk_partition_key`)."""
     return f"chunk-{index:06d}"
 
 
@@ -51,6 +55,39 @@ def chunk_index_from_partition_key(key: str) -> int:
     if not key.startswith(prefix) or not key[len(prefix) :].isdigit():
         raise ValueError(f"{key!r} is not a chunk partition key (expected chunk-NNNNNN)")
     return int(key[len(prefix) :])
+
+
+def _encode_name(text: str) -> str:
+    # Letters and digits (any script), '_', '-' and '$' stay; the rest is %XX of its UTF-8 bytes, so
+    # that a key holds no '.' but the separator, no ',' or '|' (UI backfills), no '...' (ranges), no
+    # control characters (Dagster refuses them), and no ':' but the separator.
+    return "".join(
+        ch if ch.isalnum() or ch in "_-$" else "".join(f"%{b:02X}" for b in ch.encode("utf-8")) for ch in text
+    )
+
+
+def source_chunk_partition_key(table: TableId, index: int) -> str:
+    """The Dagster partition key of chunk ``index`` of source ``table``: ``<db>.<table>:chunk-NNNNNN``
+    (names escaped as in URLs where needed). A target's asset has the chunks of every table routed to it."""
+    return f"{_encode_name(table.db)}.{_encode_name(table.table)}:{chunk_partition_key(index)}"
+
+
+def parse_source_chunk_partition_key(key: str) -> tuple[TableId | None, int]:
+    """``(source table, chunk index)`` of a partition key; the table is None for a key of the form
+    ``chunk-NNNNNN`` alone (the only source of its target). Raises ValueError naming the forms."""
+    name, sep, chunk = key.rpartition(":")
+    try:
+        index = chunk_index_from_partition_key(chunk)
+    except ValueError:
+        index = -1
+    db, dot, table = name.partition(".")
+    if index < 0 or (sep and not (dot and db and table)):
+        raise ValueError(
+            f"{key!r} is not a snapshot chunk partition key (expected <db>.<table>:chunk-NNNNNN, or chunk-NNNNNN)"
+        )
+    if not sep:
+        return None, index
+    return TableId(unquote(db, errors="strict"), unquote(table, errors="strict")), index
 
 
 def chunks_from_boundaries(boundaries: Sequence[Key]) -> list[Chunk]:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from cdc_assets.core.schema import TableId
+from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.selectors import SelectorMatch, TableSelector, parse_selectors
 from cdc_assets.errors import ConfigError
 
@@ -197,8 +197,9 @@ def resolve_targets(
 def resolve_target(
     table_id: TableId, rules: Sequence[RouteRule], mode: RouteMode = RouteMode.ALL_MATCH
 ) -> TableId:
-    """The single target of ``table_id``. Raises ConfigError naming the rules if ALL_MATCH sends the
-    table to several different targets (the engine writes each table to one target)."""
+    """The single target of ``table_id``, for callers that need exactly one (the engine writes to
+    every target of :func:`resolve_targets`). Raises ConfigError naming the rules if ALL_MATCH sends
+    the table to several different targets."""
     found = _routes(table_id, rules, mode)
     targets = list(dict.fromkeys(target for _, target in found))
     if not found:
@@ -213,3 +214,52 @@ def resolve_target(
             targets=[str(t) for t in targets],
         )
     return targets[0]
+
+
+def merge_conflicts(first: TableSchema, other: TableSchema) -> list[str]:
+    """Why ``other`` cannot be written into the target table ``first`` created (both routed to it), or
+    ``[]``: the two must have the same columns in the same order with the same types (case-insensitive),
+    and the same primary key. Nullability, charset and collation may differ (each source's rows are
+    decoded with its own schema; the target's column types do not depend on them)."""
+    problems: list[str] = []
+    a, b = first.table_id, other.table_id
+    if [k.lower() for k in first.primary_key] != [k.lower() for k in other.primary_key]:
+        problems.append(
+            f"primary key ({', '.join(first.primary_key)}) in {a} but ({', '.join(other.primary_key)}) in {b}"
+        )
+    names_a = [c.name.lower() for c in first.columns]
+    names_b = [c.name.lower() for c in other.columns]
+    if names_a != names_b:
+        only_a = [c.name for c in first.columns if c.name.lower() not in names_b]
+        only_b = [c.name for c in other.columns if c.name.lower() not in names_a]
+        if only_a:
+            problems.append(f"columns {', '.join(only_a)} only in {a}")
+        if only_b:
+            problems.append(f"columns {', '.join(only_b)} only in {b}")
+        if not only_a and not only_b:
+            problems.append(f"columns in another order ({', '.join(first.column_names)} in {a})")
+        return problems
+    for ca, cb in zip(first.columns, other.columns, strict=True):
+        if ca.column_type.lower() != cb.column_type.lower():
+            problems.append(f"column {ca.name} is {ca.column_type} in {a} but {cb.column_type} in {b}")
+    return problems
+
+
+def combine_changes(
+    parts: Sequence[tuple[Sequence[tuple], Sequence[tuple]]], key_positions: Sequence[int]
+) -> tuple[list[tuple], list[tuple]]:
+    """The ``(keys_to_delete, rows_to_upsert)`` of several source tables routed to one target, as one
+    write: each part is one source's collapsed changes (:func:`cdc_assets.core.events.collapse`).
+
+    A key that several parts touch (shards whose keys collide) ends as the LAST part leaves it, and
+    appears once: a write must not hold two rows with one key."""
+    if len(parts) == 1:
+        keys, rows = parts[0]
+        return list(keys), list(rows)
+    final: dict[tuple, tuple | None] = {}
+    for keys, rows in parts:
+        for k in keys:
+            final[tuple(k)] = None
+        for r in rows:
+            final[tuple(r[i] for i in key_positions)] = tuple(r)
+    return [k for k, r in final.items() if r is None], [r for r in final.values() if r is not None]

@@ -2,9 +2,12 @@
 
 Every asset or op body is one call into the engine; this module only unpacks Dagster's context.
 
-- ``<db>/<table>`` (group = pipeline id): one asset per captured table, partitioned by snapshot
-  chunk (dynamic partitions ``<pipeline>__<db>__<table>``); a partition loads one chunk into the
-  target. The pool ``cdc_snapshot`` caps concurrent loads across all pipelines (dagster.yaml).
+- ``<db>/<table>`` (group = pipeline id): one asset per TARGET table, partitioned by the snapshot
+  chunks of every source table routed to it (dynamic partitions ``<pipeline>__<db>__<table>`` of the
+  target, keys ``<source db>.<source table>:chunk-NNNNNN``); a partition loads one chunk into the
+  target (into each target of a table routed to several). The pool ``cdc_snapshot`` caps concurrent
+  loads across all pipelines (dagster.yaml). One ``matches_source`` check per target compares it with
+  all its sources together.
 - ``<pipeline>_snapshot_planner`` sensor: plans chunks of newly found tables and registers them as
   partitions. Launch the loads as a backfill from the UI or ``dagster asset materialize``.
 - ``<pipeline>_stream`` job: one op tails the binlog forever (in-process executor, no run retries),
@@ -19,23 +22,35 @@ from pathlib import Path
 import dagster as dg
 
 from cdc_assets.config import PipelineConfig, load_pipeline
-from cdc_assets.core.chunks import chunk_index_from_partition_key
+from cdc_assets.core.chunks import parse_source_chunk_partition_key, source_chunk_partition_key
 from cdc_assets.core.schema import TableId
 from cdc_assets.defs.names import ident as _ident
 from cdc_assets.defs.names import schema_asset_key, table_asset_key
 from cdc_assets.defs.stream import keepalive_sensor, stale_seconds, stream_job
 from cdc_assets.engine.catalog_cache import known_tables
 from cdc_assets.engine.context import RunContext
-from cdc_assets.engine.reconcile import not_comparable_yet, reconcile_table
-from cdc_assets.engine.snapshot import load_chunk, plan_table, table_progress
+from cdc_assets.engine.reconcile import not_comparable_yet, reconcile_target
+from cdc_assets.engine.snapshot import TableProgress, load_chunk, plan_table, table_progress
 from cdc_assets.engine.sync import sync_until_caught_up
+from cdc_assets.errors import ConfigError
 from cdc_assets.state import StateStore
 
 SNAPSHOT_POOL = "cdc_snapshot"
 
 
-def partitions_def_name(pipeline_id: str, table: TableId) -> str:
-    return _ident(f"{pipeline_id}__{table.db}__{table.table}")
+def partitions_def_name(pipeline_id: str, target: TableId) -> str:
+    """The dynamic partitions of a target table's asset (for a table not routed elsewhere, named after
+    the table as before routing could merge tables)."""
+    return _ident(f"{pipeline_id}__{target.db}__{target.table}")
+
+
+def sources_by_target(cfg: PipelineConfig, tables: Iterable[TableId]) -> dict[TableId, list[TableId]]:
+    """Target table -> the source tables routed to it (sorted), over ``tables``."""
+    found: dict[TableId, list[TableId]] = {}
+    for table in sorted(tables):
+        for target in cfg.targets_for(table):
+            found.setdefault(target, []).append(table)
+    return found
 
 
 def _open(path: Path, state_dir: str | None, only: Iterable[TableId] | None = None) -> RunContext:
@@ -45,11 +60,45 @@ def _open(path: Path, state_dir: str | None, only: Iterable[TableId] | None = No
     return ctx
 
 
+def chunk_of(cfg: PipelineConfig, target: TableId, sources: list[TableId], key: str) -> tuple[TableId, int]:
+    """The source table and chunk index a partition key of ``target``'s asset names. A key of the form
+    ``chunk-NNNNNN`` alone (before routing could merge tables) names a chunk of the target's only source."""
+    try:
+        table, index = parse_source_chunk_partition_key(key)
+    except ValueError as exc:
+        raise ConfigError(f"asset {target}: {exc}") from None
+    if table is None:
+        if len(sources) != 1:
+            raise ConfigError(
+                f"asset {target}: partition {key!r} does not name its source table, and {len(sources)} tables are "
+                f"routed to {target} ({', '.join(map(str, sources))}); materialize the partitions the snapshot "
+                f"planner registers, <db>.<table>:{key}"
+            )
+        return sources[0], index
+    if target not in cfg.targets_for(table):
+        raise ConfigError(
+            f"asset {target}: partition {key!r} is a chunk of {table}, which the pipeline's route rules do not "
+            f"send to {target} (they send it to {', '.join(map(str, cfg.targets_for(table)))})"
+        )
+    return table, index
+
+
 def _snapshot_asset(
-    path: Path, state_dir: str | None, cfg: PipelineConfig, table: TableId
+    path: Path, state_dir: str | None, cfg: PipelineConfig, target: TableId, sources: list[TableId]
 ) -> dg.AssetsDefinition:
-    target = cfg.target_for(table)
-    partitions = dg.DynamicPartitionsDefinition(name=partitions_def_name(cfg.pipeline_id, table))
+    partitions = dg.DynamicPartitionsDefinition(name=partitions_def_name(cfg.pipeline_id, target))
+    named = ", ".join(map(str, sources))
+    several = len(sources) > 1
+    fanned = [t for t in sources if len(cfg.targets_for(t)) > 1]
+    description = (
+        f"Snapshot of MySQL table{'s' if several else ''} {named} into {cfg.sink.type} {target}, one partition "
+        "per primary-key chunk" + (" of each table (<db>.<table>:chunk-NNNNNN)." if several else ".")
+    )
+    if fanned:
+        description += (
+            f" {', '.join(map(str, fanned))} also go{'es' if len(fanned) == 1 else ''} to other targets: a chunk is "
+            "written to all of them at once, and the same partition of their assets is then already loaded."
+        )
 
     @dg.asset(
         key=table_asset_key(target),
@@ -57,50 +106,67 @@ def _snapshot_asset(
         group_name=_ident(cfg.pipeline_id),
         pool=SNAPSHOT_POOL,
         kinds={"mysql", cfg.sink.type},
-        description=f"Snapshot of MySQL table {table} into {cfg.sink.type} {target}, one partition per primary-key chunk.",
-        metadata={"source_table": str(table), "pipeline": cfg.pipeline.name},
+        description=description,
+        metadata={"target_table": str(target), "source_tables": named, "pipeline": cfg.pipeline.name},
     )
     def _load(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        index = chunk_index_from_partition_key(context.partition_key)
+        live = load_pipeline(path, state_dir=state_dir)
+        table, index = chunk_of(live, target, sources, context.partition_key)
         ctx = _open(path, state_dir, only=[table])  # one chunk of one table: no need for the rest
         try:
             res = load_chunk(ctx, table, index)
-            progress = table_progress(ctx.state, str(table))
+            progress = _target_progress(ctx.state, live, target)
         finally:
             ctx.close()
-        return dg.MaterializeResult(metadata={**_chunk_metadata(res), **_progress_metadata(progress)})
+        meta = {"source_table": dg.MetadataValue.text(str(table)), **_chunk_metadata(res)}
+        return dg.MaterializeResult(metadata={**meta, **_progress_metadata(progress)})
 
     return _load
 
 
-def _reconcile_check(path: Path, state_dir: str | None, cfg: PipelineConfig, table: TableId):
-    target = cfg.target_for(table)
+def _target_progress(state: StateStore, cfg: PipelineConfig, target: TableId) -> TableProgress:
+    """The snapshot progress of every planned table routed to ``target``, summed."""
+    parts = [
+        table_progress(state, name)
+        for name in state.tables()
+        if target in cfg.targets_for(TableId.parse(name))
+    ]
+    etas = [p.eta_seconds for p in parts if p.chunks_done < p.chunks_total]
+    return TableProgress(
+        chunks_done=sum(p.chunks_done for p in parts),
+        chunks_total=sum(p.chunks_total for p in parts),
+        rows=sum(p.rows for p in parts),
+        eta_seconds=None if any(e is None for e in etas) else sum(e for e in etas if e is not None),
+    )
 
+
+def _reconcile_check(path: Path, state_dir: str | None, cfg: PipelineConfig, target: TableId):
     @dg.asset_check(
         asset=table_asset_key(target),
         name="matches_source",
         blocking=False,
         description=(
-            f"Compares {target} with MySQL table {table}: row counts and checksums per snapshot key range; "
-            "ranges that differ are checked again after the stream applied the binlog up to the check's start."
+            f"Compares {target} with the MySQL table(s) routed to it (all of them together): row counts and "
+            "checksums per snapshot key range; ranges that differ are checked again after the stream applied the "
+            "binlog up to the check's start."
         ),
     )
     def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        with StateStore(cfg.state_dir) as state:
-            progress = table_progress(state, str(table))
-            waiting = not_comparable_yet(state, str(table))
-        if waiting:
-            # Comparing a half-loaded table, or one the stream has not brought past its snapshot, says
-            # nothing (and costs a full read): say where it stands instead.
-            return dg.AssetCheckResult(
-                passed=False,
-                severity=dg.AssetCheckSeverity.WARN,
-                description=f"not compared yet: {waiting}",
-                metadata=_progress_metadata(progress),
-            )
-        ctx = _open(path, state_dir, only=[table])
+        ctx = _open(path, state_dir)  # every table: the sources of the target as they are now
         try:
-            rec = reconcile_table(ctx, table)
+            sources = ctx.sources_of(target)
+            progress = _target_progress(ctx.state, ctx.cfg, target)
+            waiting = [f"{s}: {why}" for s in sources if (why := not_comparable_yet(ctx.state, str(s)))]
+            if waiting or not sources:
+                # Comparing a half-loaded table, or one the stream has not brought past its snapshot, says
+                # nothing (and costs a full read): say where it stands instead.
+                return dg.AssetCheckResult(
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description=f"not compared yet: {'; '.join(waiting) or 'no captured table is routed here'}",
+                    metadata=_progress_metadata(progress),
+                )
+            rec = reconcile_target(ctx, target, sources)
         finally:
             ctx.close()
         context.log.info(rec.describe())
@@ -108,6 +174,7 @@ def _reconcile_check(path: Path, state_dir: str | None, cfg: PipelineConfig, tab
             passed=rec.equal,
             description=rec.describe(),
             metadata={
+                "source_tables": dg.MetadataValue.text(", ".join(map(str, sources))),
                 "source_rows": dg.MetadataValue.int(rec.source_rows),
                 "target_rows": dg.MetadataValue.int(rec.target_rows),
                 "key_ranges": dg.MetadataValue.int(rec.ranges),
@@ -156,18 +223,34 @@ def _planner_sensor(path: Path, state_dir: str | None, cfg: PipelineConfig) -> d
         ctx = _open(path, state_dir)
         requests = []
         try:
-            for table in sorted(ctx.schemas):
-                keys = [c.partition_key for c in plan_table(ctx, table)]
-                name = partitions_def_name(cfg.pipeline_id, table)
-                have = set(context.instance.get_dynamic_partitions(name))
-                new = [k for k in keys if k not in have]
+            for target, sources in sources_by_target(ctx.cfg, ctx.schemas).items():
+                keys = [source_chunk_partition_key(t, c.index) for t in sources for c in plan_table(ctx, t)]
+                name = partitions_def_name(cfg.pipeline_id, target)
+                have = context.instance.get_dynamic_partitions(name)
+                new = [k for k in keys if k not in set(have)]
+                # Keys of releases before routing could merge tables (chunk-NNNNNN alone) give way to keys
+                # that name the source table; a chunk loaded under the old key is skipped when loaded again.
+                old = [k for k in have if _is_legacy_key(k)]
                 if new:
                     requests.append(dg.DynamicPartitionsDefinition(name=name).build_add_request(new))
+                if old:
+                    context.log.info(
+                        f"{target}: replacing {len(old)} partitions chunk-NNNNNN by <db>.<table>:chunk-NNNNNN "
+                        "(chunks loaded already are not read again)"
+                    )
+                    requests.append(dg.DynamicPartitionsDefinition(name=name).build_delete_request(old))
         finally:
             ctx.close()
         return dg.SensorResult(dynamic_partitions_requests=requests)
 
     return _plan
+
+
+def _is_legacy_key(key: str) -> bool:
+    try:
+        return parse_source_chunk_partition_key(key)[0] is None
+    except ValueError:
+        return False
 
 
 def _bounded_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.JobDefinition:
@@ -191,9 +274,8 @@ def pipeline_definitions(path: Path, *, state_dir: str | None = None) -> dg.Defi
     """Definitions for one pipeline file. Tables come from the state and the cached catalog, so loading
     the code location never waits on the source server."""
     cfg = load_pipeline(path, state_dir=state_dir)
-    tables = list(known_tables(cfg))
+    routed = sources_by_target(cfg, known_tables(cfg))
     stream = stream_job(path, state_dir, cfg)
-    targets = sorted({cfg.target_for(t) for t in tables})
     schemas = [
         dg.AssetSpec(
             key=schema_asset_key(target),
@@ -204,11 +286,14 @@ def pipeline_definitions(path: Path, *, state_dir: str | None = None) -> dg.Defi
                 "binlog, with the DDL, the columns before and after, the binlog position and what the sink did."
             ),
         )
-        for target in targets
+        for target in sorted(routed)
     ]
     return dg.Definitions(
-        assets=[*(_snapshot_asset(path, state_dir, cfg, t) for t in tables), *schemas],
-        asset_checks=[_reconcile_check(path, state_dir, cfg, t) for t in tables],
+        assets=[
+            *(_snapshot_asset(path, state_dir, cfg, t, sources) for t, sources in routed.items()),
+            *schemas,
+        ],
+        asset_checks=[_reconcile_check(path, state_dir, cfg, t) for t in routed],
         jobs=[stream, _bounded_job(path, state_dir, cfg)],
         sensors=[_planner_sensor(path, state_dir, cfg), keepalive_sensor(cfg, stream, stale=stale_seconds())],
     )

@@ -128,6 +128,7 @@ def _extra_fields(info: FlushInfo) -> dict[str, object]:
 def _metadata(report: TableReport) -> dict[str, dg.MetadataValue]:
     point = report.point
     meta: dict[str, dg.MetadataValue] = {
+        "source_table": dg.MetadataValue.text(str(report.table)),  # one of several, for merged shards
         "rows_applied": dg.MetadataValue.int(report.rows),
         "flushes": dg.MetadataValue.int(report.flushes),
         "restart_point": dg.MetadataValue.text(str(point)),
@@ -240,23 +241,25 @@ def stream_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.Job
 
         def publish(batch: list[TableReport]) -> None:
             for r in batch:
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=table_asset_key(live.target_for(r.table)), metadata=_metadata(r)
+                for target in live.targets_for(r.table):  # every target of a table routed to several
+                    context.log_event(
+                        dg.AssetMaterialization(asset_key=table_asset_key(target), metadata=_metadata(r))
                     )
-                )
                 if "retention_warning" in r.extra:
                     context.log.warning(str(r.extra["retention_warning"]))
 
         def schema_changed(records: list[SchemaChangeRecord]) -> None:
             for rec in records:
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=schema_asset_key(TableId.parse(rec.target)),
-                        description=f"{rec.kind} on {rec.source}: {rec.outcome}",
-                        metadata=schema_change_metadata(rec),
+                for target in live.targets_for(
+                    TableId.parse(rec.source)
+                ):  # each, for a table routed to several
+                    context.log_event(
+                        dg.AssetMaterialization(
+                            asset_key=schema_asset_key(target),
+                            description=f"{rec.kind} on {rec.source}: {rec.outcome}",
+                            metadata=schema_change_metadata(rec),
+                        )
                     )
-                )
                 context.log.info(f"schema change on {rec.source} ({rec.kind}): {rec.outcome}")
 
         live = load_pipeline(path, state_dir=state_dir)

@@ -84,8 +84,9 @@ def ensure_restart_point_available(ctx: RunContext, point: RestartPoint) -> bool
         ", ".join(str(t) for t in tables),
     )
     # Empty first, then forget: a crash in between finds the purged point again and starts over.
-    for table in tables:
-        _empty_target(ctx, table)
+    targets = {target: table for table in tables for target in ctx.targets(table)}
+    for target, table in sorted(targets.items()):  # a target several tables are routed to, once
+        _empty_target(ctx, table, target)
     for table in tables:
         ctx.state.forget_table(str(table))
     ctx.state.clear_restart_point()
@@ -94,11 +95,10 @@ def ensure_restart_point_available(ctx: RunContext, point: RestartPoint) -> bool
     return True
 
 
-def _empty_target(ctx: RunContext, table: TableId) -> None:
-    """Delete every row of ``table``'s target (rows deleted in the source while the binlog was lost
-    would otherwise stay there after the re-snapshot)."""
+def _empty_target(ctx: RunContext, table: TableId, target: TableId) -> None:
+    """Delete every row of ``target``, a target of ``table`` (rows deleted in the source while the binlog
+    was lost would otherwise stay there after the re-snapshot)."""
     schema = ctx.schemas[table]
-    target = ctx.target(table)
     keys = [tuple(r[i] for i in schema.key_positions) for r in ctx.sink.fetch_all(target, schema)]
     stamp = int(time.time() * 1000)
     for n, start in enumerate(range(0, len(keys), _EMPTY_BATCH)):

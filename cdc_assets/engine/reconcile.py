@@ -9,6 +9,7 @@ times; what still differs then is reported with sample keys.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from cdc_assets.core.chunks import Chunk
+from cdc_assets.core.chunks import Chunk, chunks_from_boundaries
 from cdc_assets.core.key_order import in_range
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.types import row_converter
@@ -69,6 +70,11 @@ class RangeSum:
         if len(self.keys) < 3:
             self.keys.append(key)
 
+    def merge(self, other: RangeSum) -> None:
+        self.rows += other.rows
+        self.checksum = (self.checksum + other.checksum) & _MASK
+        self.keys = (self.keys + other.keys)[:3]
+
 
 @dataclass(frozen=True)
 class Reconciliation:
@@ -112,12 +118,12 @@ def _source_sums(ctx: RunContext, schema: TableSchema, chunks: Iterable[Chunk]) 
 
 
 def _target_sums(
-    ctx: RunContext, schema: TableSchema, chunks: Sequence[Chunk], sorter: KeySorter
+    ctx: RunContext, target: TableId, schema: TableSchema, chunks: Sequence[Chunk], sorter: KeySorter
 ) -> dict[int, RangeSum]:
     json_at = _json_positions(schema)
     bounds = [(c, sorter.sort_key(c.start), sorter.sort_key(c.end)) for c in chunks]
     sums = {c.index: RangeSum() for c in chunks}
-    rows = ctx.sink.fetch_all(ctx.target(schema.table_id), schema)
+    rows = ctx.sink.fetch_all(target, schema)
     keys = [tuple(r[i] for i in schema.key_positions) for r in rows]
     for row, key, sk in zip(rows, keys, sorter.sort_keys(keys), strict=True):
         for chunk, lo, hi in bounds:
@@ -157,22 +163,61 @@ def reconcile_table(
     wait_seconds: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Reconciliation:
-    """Compare ``table`` with its target per snapshot key range (the chunks of its plan)."""
+    """Compare ``table`` with its one target per snapshot key range (the chunks of its plan). A
+    target several tables are routed to holds their rows too: use :func:`reconcile_target`."""
+    rec = reconcile_target(
+        ctx, ctx.target(table), [table], rechecks=rechecks, wait_seconds=wait_seconds, sleep=sleep
+    )
+    return dataclasses.replace(rec, table=table)
+
+
+def _ranges(ctx: RunContext, sources: Sequence[TableId], sorter: KeySorter) -> list[Chunk]:
+    """Key ranges covering every source's chunks: the chunk bounds of all the sources, in key order
+    (one source's plan, as it is, for a target of one)."""
+    plans = [[c.chunk for c in ctx.state.chunks(str(t))] for t in sources]
+    if len(sources) == 1:
+        return plans[0] or [Chunk(0, None, None)]
+    if not sorter.ordered:
+        return [Chunk(0, None, None)]
+    bounds = list(dict.fromkeys(c.start for plan in plans for c in plan if c.start is not None))
+    by_order: dict = {}  # sort key -> bound: bounds the collation calls equal are one
+    for sort_key, bound in sorted(zip(sorter.sort_keys(bounds), bounds, strict=True), key=lambda p: p[0]):
+        by_order.setdefault(sort_key, bound)
+    return chunks_from_boundaries(list(by_order.values()))
+
+
+def reconcile_target(
+    ctx: RunContext,
+    target: TableId,
+    sources: Sequence[TableId],
+    *,
+    rechecks: int = 3,
+    wait_seconds: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Reconciliation:
+    """Compare ``target`` with the union of ``sources`` (the tables routed to it, one definition) per key
+    range: the bounds of every source's snapshot chunks. The same key in two sources counts twice in the
+    source and once in the target (the later write replaced the other), so the range differs."""
     assert ctx.server is not None, "discover() first"
-    schema = ctx.schemas[table]
-    chunks = [c.chunk for c in ctx.state.chunks(str(table))] or [Chunk(0, None, None)]
+    schemas = [ctx.schemas[t] for t in sources]
+    schema = schemas[0]
     with ctx.connect() as conn:
         sorter = KeySorter(conn, ctx.settings, schema)
         if not sorter.ordered:  # no order for the key here: one range, the whole table
             chunks = [Chunk(0, None, None)]
+        else:
+            chunks = _ranges(ctx, sources, sorter)
         todo = list(chunks)
         source_total = target_total = 0
         rounds = 0
         while True:
             rounds += 1
             started_at = current_position(conn, ctx.settings, ctx.server)
-            src = _source_sums(ctx, schema, todo)
-            dst = _target_sums(ctx, schema, todo, sorter)
+            src: dict[int, RangeSum] = {c.index: RangeSum() for c in todo}
+            for one in schemas:
+                for index, part in _source_sums(ctx, one, todo).items():
+                    src[index].merge(part)
+            dst = _target_sums(ctx, target, schema, todo, sorter)
             if rounds == 1:
                 source_total = sum(s.rows for s in src.values())
                 target_total = sum(s.rows for s in dst.values())
@@ -194,4 +239,4 @@ def reconcile_table(
                     except ValueError:
                         break
                 sleep(min(1.0, wait_seconds))
-    return Reconciliation(table, source_total, target_total, len(chunks), todo, rounds)
+    return Reconciliation(target, source_total, target_total, len(chunks), todo, rounds)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cdc_assets.config.models import SchemaChangeBehavior
 from cdc_assets.core.charsets import ServerDefaults
@@ -38,6 +38,7 @@ from cdc_assets.core.schema_change import (
     RenameColumn,
     RenameTable,
     SchemaChange,
+    TruncateTable,
     UnsupportedSchemaChange,
 )
 from cdc_assets.core.types import check_supported
@@ -212,7 +213,7 @@ class SchemaTracker:
         self.target_columns[ev.table] = ()
         self._send(ev, planned, None, schema, point, out)
         ctx.state.forget_table(str(ev.table))  # an earlier life of a table by this name
-        ctx.state.plan_table(str(ev.table), str(ctx.target(ev.table)), point, [])
+        ctx.state.plan_table(str(ev.table), _names(ctx.targets(ev.table)), point, [])
 
     def _rename_table(
         self,
@@ -248,15 +249,20 @@ class SchemaTracker:
         def adopt() -> None:
             ctx.schemas[new] = after
             self.target_columns[new] = old_columns
-            ctx.state.plan_table(str(new), str(ctx.target(new)), point, [])
+            ctx.state.plan_table(str(new), _names(ctx.targets(new)), point, [])
 
-        if ctx.target(old) == ctx.target(new):
+        if ctx.targets(old) == ctx.targets(new):
             adopt()
             out.records.append(self._record(ev, before, after, point, "same target table: nothing to do"))
             return
         behavior = ctx.cfg.pipeline.schema_change_behavior
-        outcome = f"{behavior.value}: {ctx.target(old)} is kept; {new} is snapshotted into {ctx.target(new)}"
-        if behavior in (SchemaChangeBehavior.EVOLVE, SchemaChangeBehavior.TRY_EVOLVE):
+        outcome = (
+            f"{behavior.value}: {_names(ctx.targets(old))} kept; {new} is snapshotted into "
+            f"{_names(ctx.targets(new))}"
+        )
+        # a table routed to several targets (before or after) is snapshotted afresh into the new ones
+        single = len(ctx.targets(old)) == len(ctx.targets(new)) == 1
+        if single and behavior in (SchemaChangeBehavior.EVOLVE, SchemaChangeBehavior.TRY_EVOLVE):
             try:
                 outcome = ctx.sink.apply_schema_change(ctx.target(old), ev, after, renamed_to=ctx.target(new))
             except UnsupportedSchemaChange as exc:
@@ -281,7 +287,19 @@ class SchemaTracker:
     ) -> None:
         """Send the changes the behaviour and the sink's include/exclude lists made of ``ev`` to the sink."""
         ctx = self.ctx
-        target = ctx.target(ev.table)
+        targets = ctx.targets(ev.table)
+        target = _names(targets)
+        shared = self._shared(ev.table)
+        if planned and shared and isinstance(ev, DropTable | TruncateTable):
+            # Other tables are merged into the target: dropping or emptying it would lose their rows.
+            out.records.append(
+                self._record(
+                    ev, before, after, point,
+                    f"not applied to {target}: {_names(shared)} {'is' if len(shared) == 1 else 'are'} routed "
+                    "there too",
+                )
+            )  # fmt: skip
+            return
         if not planned:
             out.records.append(
                 self._record(ev, before, after, point, f"not applied to {target} ({_why_not(ctx, ev)})")
@@ -290,7 +308,13 @@ class SchemaTracker:
         done = []
         for sev in planned:
             try:
-                outcome = ctx.sink.apply_schema_change(target, sev, after)
+                # every target of a table routed to several (route-mode ALL_MATCH): one sink, one verdict
+                outcomes = [ctx.sink.apply_schema_change(t, sev, after) for t in targets]
+                outcome = (
+                    outcomes[0]
+                    if len(set(outcomes)) == 1
+                    else "; ".join(f"{t}: {o}" for t, o in zip(targets, outcomes, strict=True))
+                )
             except UnsupportedSchemaChange as exc:
                 if not tolerates(ctx.cfg.pipeline.schema_change_behavior.value, exc):
                     raise SchemaError(
@@ -306,8 +330,18 @@ class SchemaTracker:
             done.append(f"{sev.tag}: {outcome}")
         out.records.append(self._record(ev, before, after, point, "; ".join(done)))
 
+    def _shared(self, table: TableId) -> list[TableId]:
+        """The other captured tables routed to a target of ``table`` (shards merged with it)."""
+        targets = set(self.ctx.targets(table))
+        return sorted(t for t in self.ctx.schemas if t != table and targets & set(self.ctx.targets(t)))
+
     def _track_target(self, sev: SchemaChange) -> None:
-        """The target's columns after a change the sink applied."""
+        """The target's columns after a change the sink applied (also for the other tables merged into
+        it: their rows are written with the columns the target has now)."""
+        for table in (sev.table, *self._shared(sev.table)):
+            self._track_one(replace(sev, table=table) if table != sev.table else sev)
+
+    def _track_one(self, sev: SchemaChange) -> None:
         cols = list(self.target_columns.get(sev.table, ()))
         if isinstance(sev, CreateTable):  # LIKE: the event has no schema, the one in force is the copy
             created = sev.schema or self.ctx.schemas.get(sev.table)
@@ -331,7 +365,7 @@ class SchemaTracker:
         log.info("schema change on %s at %s: %s -> %s", ev.table, point, ev.tag, outcome)
         return SchemaChangeRecord(
             source=str(ev.table),
-            target=str(self.ctx.target(ev.table)),
+            target=_names(self.ctx.targets(ev.table)),
             kind=ev.tag,
             ddl=ev.ddl,
             position=point,
@@ -339,6 +373,10 @@ class SchemaTracker:
             columns_after=_columns(after),
             outcome=outcome,
         )
+
+
+def _names(targets: list[TableId]) -> str:
+    return ", ".join(map(str, targets))
 
 
 def _why_not(ctx: RunContext, ev: SchemaChange) -> str:

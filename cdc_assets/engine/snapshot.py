@@ -91,13 +91,14 @@ def plan_table(ctx: RunContext, table: TableId) -> list[Chunk]:
             )
             log.info("planning %s: %s", table, choice.reason)
             boundaries = list(boundaries_of(conn, ctx.settings, schema, choice))
-        ctx.state.plan_table(key, str(ctx.target(table)), point, chunks_from_boundaries(boundaries))
+        targets = ", ".join(str(t) for t in ctx.targets(table))
+        ctx.state.plan_table(key, targets, point, chunks_from_boundaries(boundaries))
         ctx.state.start_schemas({key: SchemaInForce(schema, schema.column_names)})
     return [c.chunk for c in ctx.state.chunks(key)]
 
 
 def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = False) -> ChunkResult:
-    """Read chunk ``index`` of ``table`` from the source and upsert it into the target.
+    """Read chunk ``index`` of ``table`` from the source and upsert it into each of its targets.
 
     Already-loaded chunks are skipped unless ``force``; loading one again is harmless (upsert).
     """
@@ -119,12 +120,13 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
     # from the DDL on (watermark.StreamFilter).
     sif = ctx.state.schemas_in_force().get(key)
     write_schema, keep = fit_to_target(schema, sif.target_columns) if sif is not None else (schema, None)
-    target = ctx.target(table)
+    targets = ctx.targets(table)
     started = time.monotonic()
     # Each read of a chunk writes under its own tags: a re-read may see newer rows, which a sink that
     # deduplicates by label must not skip as "already loaded".
     attempt = ctx.state.start_chunk_attempt(key, index)
-    tags = (f"c{index}-a{attempt}-w{n}" for n in itertools.count(1))
+    prefix = tag_prefix(table, targets)
+    tags = (f"{prefix}c{index}-a{attempt}-w{n}" for n in itertools.count(1))
     t1b = ctx.cfg.source.treat_tinyint1_as_boolean
     plan = plan_arrow_read(schema, t1b) if ctx.fast_reads else None
     assert ctx.server is not None, "discover() first"
@@ -145,13 +147,13 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
             conn.rollback()  # only its point was needed: the read runs outside the snapshot
         if plan is not None and plan.fast:
             try:
-                _read_fast(ctx, schema, state.chunk, plan, target, tags, written, write_schema)
+                _read_fast(ctx, schema, state.chunk, plan, targets, tags, written, write_schema)
             except FastReadError as exc:
                 log.warning("%s; reading chunk %d of %s with the exact path instead", exc, index, table)
                 written.rows = written.bytes = 0  # the exact read writes every row again
-                _read_exact(ctx, conn, schema, state.chunk, target, tags, written, write_schema, keep)
+                _read_exact(ctx, conn, schema, state.chunk, targets, tags, written, write_schema, keep)
         else:
-            _read_exact(ctx, conn, schema, state.chunk, target, tags, written, write_schema, keep)
+            _read_exact(ctx, conn, schema, state.chunk, targets, tags, written, write_schema, keep)
         if exact:  # read inside the consistent snapshot: it is the table as of `low`, exactly
             conn.rollback()
             high = low
@@ -162,7 +164,7 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
         0
         if exact
         else _merge_backfill(
-            ctx, schema, (write_schema, keep), state.chunk, low, high, tag=f"c{index}-a{attempt}-bf"
+            ctx, schema, (write_schema, keep), state.chunk, low, high, tag=f"{prefix}c{index}-a{attempt}-bf"
         )
     )
     seconds = time.monotonic() - started
@@ -179,8 +181,15 @@ class _Written:
     bytes: int = 0  # Arrow bytes read (the exact path does not count them)
 
 
+def tag_prefix(table: TableId, targets: list[TableId]) -> str:
+    """What the write tags of a routed table's chunks start with: its name, so that shards merged into
+    one target write under different tags (a sink that deduplicates by tag, StarRocks, would take a
+    second shard's chunk 0 for the first's); empty for a table written only to its own name."""
+    return "" if targets == [table] else f"{table}-"
+
+
 def _read_fast(
-    ctx: RunContext, schema, chunk: Chunk, plan, target: TableId, tags, written: _Written, write_schema
+    ctx: RunContext, schema, chunk: Chunk, plan, targets: list[TableId], tags, written: _Written, write_schema
 ) -> None:
     """Read the chunk as Arrow (connectorx) and write each batch from Arrow: no per-row Python. The next
     batch is read (in a thread of its own) while the last one is written (``write_schema``: the columns
@@ -197,12 +206,23 @@ def _read_fast(
     )
     for data in read_ahead(batches, name=f"read chunk {chunk.index} of {schema.table_id}"):
         out = data.select(names) if names is not None else data
-        written.rows += ctx.sink.upsert_arrow(target, write_schema, out, tag=next(tags))
+        tag = next(tags)
+        for target in targets:
+            rows = ctx.sink.upsert_arrow(target, write_schema, out, tag=tag)
+        written.rows += rows
         written.bytes += data.nbytes
 
 
 def _read_exact(
-    ctx: RunContext, conn, schema, chunk: Chunk, target: TableId, tags, written: _Written, write_schema, keep
+    ctx: RunContext,
+    conn,
+    schema,
+    chunk: Chunk,
+    targets: list[TableId],
+    tags,
+    written: _Written,
+    write_schema,
+    keep,
 ) -> None:
     """Read the chunk with PyMySQL and convert row by row (types the fast path cannot read exactly)."""
     convert = row_converter(schema, "snapshot", tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
@@ -210,7 +230,10 @@ def _read_exact(
 
     def write() -> None:
         rows = buffered if keep is None else [tuple(r[i] for i in keep) for r in buffered]
-        written.rows += ctx.sink.upsert(target, write_schema, rows, tag=next(tags))
+        tag = next(tags)
+        for target in targets:
+            n = ctx.sink.upsert(target, write_schema, rows, tag=tag)
+        written.rows += n
 
     for batch in read_chunk(ctx.settings, conn, schema, chunk, ctx.cfg.source.fetch_size):
         buffered.extend(convert(r) for r in batch)
@@ -250,7 +273,7 @@ def _merge_backfill(
         write_schema, keep = write
         if keep is not None:
             rows = [tuple(r[i] for i in keep) for r in rows]
-        ctx.sink.apply_batch([(ctx.target(schema.table_id), write_schema, keys, rows)], tag=tag)
+        ctx.sink.apply_batch(ctx.route_batch([(schema.table_id, write_schema, keys, rows)]), tag=tag)
     return len(changes)
 
 
@@ -377,8 +400,8 @@ def prepare_resnapshot(ctx: RunContext, tables: list[TableId]) -> list[TableId]:
         raise CdcError(
             f"not a captured table: {', '.join(unknown)}; give tables as db.table, as `cdc-assets status` lists them"
         )
-    targets = {ctx.target(t) for t in tables}
-    chosen = sorted(t for t in ctx.schemas if ctx.target(t) in targets)
+    targets = {target for t in tables for target in ctx.targets(t)}
+    chosen = sorted(t for t in ctx.schemas if targets & set(ctx.targets(t)))
     for target in sorted(targets):
         ctx.sink.drop_table(target)
     for t in chosen:

@@ -55,6 +55,12 @@ class PipelineStatus:
         ]
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        sources: dict[str, int] = {}
+        for t in self.tables:
+            sources[t.target] = sources.get(t.target, 0) + 1
+        merged = [f"{target} ({n} source tables)" for target, n in sorted(sources.items()) if n > 1]
+        if merged:
+            lines.append(f"target rows count every table routed there: {', '.join(merged)}")
         return "\n".join(lines)
 
 
@@ -82,27 +88,30 @@ def pipeline_status(cfg: PipelineConfig, *, count_source: bool = True) -> Pipeli
                         source_counts[str(t)] = int(run(conn, ctx.settings, sql, doing=f"counting {t}")[0][0])
             except CdcError as exc:
                 status.source_error = str(exc)
+        target_rows: dict[TableId, int | None] = {}
         for name in sorted(tables):
             tid = TableId.parse(name)
             ts = known.get(name)
-            target = cfg.target_for(tid)
             if ts is None:
                 phase = "pending"
             elif ts.phase == "snapshotted":
                 phase = "streaming" if point is not None else "snapshotted"
             else:
                 phase = ts.phase
-            status.tables.append(
-                TableStatus(
-                    source=name,
-                    target=str(target),
-                    phase=phase,
-                    chunks_done=ts.chunks_done if ts else 0,
-                    chunks_total=ts.chunks_total if ts else 0,
-                    source_rows=source_counts.get(name),
-                    target_rows=ctx.sink.row_count(target),
+            for target in cfg.targets_for(tid):  # a line per target of a table routed to several
+                if target not in target_rows:
+                    target_rows[target] = ctx.sink.row_count(target)
+                status.tables.append(
+                    TableStatus(
+                        source=name,
+                        target=str(target),
+                        phase=phase,
+                        chunks_done=ts.chunks_done if ts else 0,
+                        chunks_total=ts.chunks_total if ts else 0,
+                        source_rows=source_counts.get(name),
+                        target_rows=target_rows[target],
+                    )
                 )
-            )
         return status
     finally:
         ctx.close()

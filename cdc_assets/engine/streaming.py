@@ -228,16 +228,19 @@ def stream(
     def write(job: _Flush) -> float:
         """The writer thread's part: collapse each table's changes and apply them in one sink transaction."""
         started = time.monotonic()
-        batch = []
+        batch, parts = [], []
         for table, changes in job.changes.items():
             source, (schema, keep) = job.schemas[table]
             if isinstance(changes, EventChanges):  # uncollapsed: the transforming sink evaluates each event
-                batch.append(TableEvents(ctx.target(table), schema, changes, source.key_positions, keep))
+                batch += [
+                    TableEvents(t, schema, changes, source.key_positions, keep) for t in ctx.targets(table)
+                ]
                 continue
             keys, rows = collapse(changes, source.key_positions)
             if keep is not None:  # the target lacks some source columns: write the others, by name
                 rows = [tuple(r[i] for i in keep) for r in rows]
-            batch.append((ctx.target(table), schema, keys, rows))
+            parts.append((table, schema, keys, rows))
+        batch += ctx.route_batch(parts)  # one entry per target: shards merged, a table to each of its targets
         # The binlog between two restart points never changes, so the range names the write: a replay
         # after a crash that flushes the same range again is recognised by a deduplicating sink.
         ctx.sink.apply_batch(batch, tag=job.tag)

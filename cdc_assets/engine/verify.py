@@ -7,9 +7,10 @@ difference means the target really differs, not that two decoders disagree on a 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cdc_assets.core.schema import TableId
+from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.sql import quote_table
 from cdc_assets.core.types import row_converter, snapshot_select_expr
 from cdc_assets.engine.context import RunContext
@@ -41,7 +42,7 @@ def _normalise_json(rows: list[tuple], positions: list[int]) -> list[tuple]:
     return out
 
 
-def compare_table(ctx: RunContext, table: TableId, *, sample: int = 5) -> TableComparison:
+def _source_rows(ctx: RunContext, table: TableId) -> tuple[TableSchema, list[tuple]]:
     with ctx.connect() as conn:
         schema = load_schema(conn, ctx.settings, table)
         convert = row_converter(
@@ -54,17 +55,44 @@ def compare_table(ctx: RunContext, table: TableId, *, sample: int = 5) -> TableC
             f"SELECT {select} FROM {quote_table(table.db, table.table)}",
             doing=f"reading {table}",
         )
-        source = [convert(r) for r in rows]
-    target = [tuple(r) for r in ctx.sink.fetch_all(ctx.target(table), schema)]
+        return schema, [convert(r) for r in rows]
+
+
+def compare_table(
+    ctx: RunContext, table: TableId, *, target: TableId | None = None, sample: int = 5
+) -> TableComparison:
+    """``table`` against its target (``target``: one of its targets, for a table routed to several).
+    A target other tables are routed to as well holds their rows too: use :func:`compare_target`."""
+    return compare_target(ctx, target or ctx.target(table), [table], sample=sample, name=table)
+
+
+def compare_target(
+    ctx: RunContext,
+    target: TableId,
+    sources: Sequence[TableId],
+    *,
+    sample: int = 5,
+    name: TableId | None = None,
+) -> TableComparison:
+    """A target against the union of the source tables routed to it (the same key in two sources
+    counts twice in the source: the target holds one row, so they differ)."""
+    source: list[tuple] = []
+    schema: TableSchema | None = None
+    for table in sources:
+        found, rows = _source_rows(ctx, table)
+        schema = schema or found
+        source.extend(rows)
+    assert schema is not None, "no source tables"
+    target_rows = [tuple(r) for r in ctx.sink.fetch_all(target, schema)]
     # JSON documents are compared as documents: targets may store them re-serialised (StarRocks does).
     json_at = [i for i, c in enumerate(schema.columns) if c.data_type.lower() == "json"]
     if json_at:
-        source, target = _normalise_json(source, json_at), _normalise_json(target, json_at)
-    s, t = set(source), set(target)
+        source, target_rows = _normalise_json(source, json_at), _normalise_json(target_rows, json_at)
+    s, t = set(source), set(target_rows)
     return TableComparison(
-        table=table,
+        table=name or target,
         source_rows=len(source),
-        target_rows=len(target),
+        target_rows=len(target_rows),
         missing=sorted(s - t, key=repr)[:sample],
         extra=sorted(t - s, key=repr)[:sample],
     )

@@ -349,6 +349,9 @@ class StandInStore:
             for col, src in zip(meta.columns, sources, strict=True):
                 if src is None:
                     sql, p = default_expr(col.type, col.default)
+                    # typed: a bare NULL makes CREATE TABLE AS give the column DuckDB's NULL type, and every
+                    # later load into it fails (ADD COLUMN without a DEFAULT)
+                    sql = f"CAST({sql} AS {duckdb_type(col.type)})"
                 else:
                     sql, p = f"CAST({quote_ident(src, 'duckdb')} AS {duckdb_type(col.type)})", []
                 exprs.append(f"{sql} AS {quote_ident(col.name, 'duckdb')}")

@@ -1,0 +1,398 @@
+"""Flink CDC ``route`` end to end against a real MariaDB, into DuckDB and the StarRocks stand-in:
+shards merged into one target, a table sent to every matching rule's target (ALL_MATCH), the seed
+pipeline's ``db.\\.*`` -> ``db.<>`` over several tables."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from cdc_assets.config import load_pipeline
+from cdc_assets.core.offsets import BinlogPosition
+from cdc_assets.core.schema import TableId
+from cdc_assets.core.sql import quote_ident, quote_table
+from cdc_assets.engine import streaming
+from cdc_assets.engine.catalog_cache import load_catalog
+from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.reconcile import reconcile_target
+from cdc_assets.engine.status import pipeline_status
+from cdc_assets.engine.sync import run_sync
+from cdc_assets.engine.verify import compare_table, compare_target
+from cdc_assets.errors import ConfigError, SchemaError
+from cdc_assets.state import StateStore
+from cdc_assets_tests.pipelines import secrets_env, write_pipeline
+
+SHARDS = ("order_1", "order_2", "order_3")
+
+
+@pytest.fixture(params=["duckdb", "starrocks"])
+def target(request):
+    """None: the DuckDB sink; else the StarRocks stand-in."""
+    return request.getfixturevalue("standin") if request.param == "starrocks" else None
+
+
+def _orders(server, db: str, table: str, first_id: int, rows: int, *, extra_column: str = "") -> None:
+    server.execute(
+        f"CREATE TABLE {quote_table(db, table)} (id INT PRIMARY KEY, customer VARCHAR(40) NOT NULL, "
+        f"amount DECIMAL(10,2), note TEXT{extra_column})"
+    )
+    server.execute(
+        f"INSERT INTO {quote_table(db, table)} (id, customer, amount, note) "
+        f"SELECT {first_id} + seq, CONCAT('c', MOD(seq, 7)), seq * 1.25, CONCAT(%s, seq) "
+        f"FROM {quote_ident(db)}.seq_1_to_{rows}",
+        [table],
+    )
+
+
+def _changes(server, db: str, table: str, first_id: int) -> None:
+    """Inserts, updates (one of them of the key) and deletes in one shard."""
+    t = quote_table(db, table)
+    server.execute(
+        f"INSERT INTO {t} (id, customer, amount, note) VALUES (%s, 'new', 1.00, 'streamed')", [first_id + 900]
+    )
+    server.execute(
+        f"UPDATE {t} SET amount = amount + 100, note = 'updated' WHERE id BETWEEN %s AND %s",
+        [first_id + 1, first_id + 5],
+    )
+    server.execute(f"UPDATE {t} SET id = %s WHERE id = %s", [first_id + 950, first_id + 10])
+    server.execute(f"DELETE FROM {t} WHERE id BETWEEN %s AND %s", [first_id + 20, first_id + 24])
+
+
+def _ctx(pipeline, mysql_source) -> RunContext:
+    ctx = RunContext(load_pipeline(pipeline, env=secrets_env(mysql_source)))
+    ctx.discover()
+    return ctx
+
+
+def _assert_same(result) -> None:
+    assert result.identical, (
+        f"{result.table}: source {result.source_rows} rows, target {result.target_rows}; "
+        f"missing {result.missing}; extra {result.extra}"
+    )
+    assert result.source_rows > 0
+
+
+def test_shards_merge_into_one_target_in_snapshot_and_stream(mysql_source, fresh_db, tmp_path, target):
+    server = mysql_source.server
+    for n, shard in enumerate(SHARDS, 1):
+        _orders(server, fresh_db, shard, n * 10_000, 120)
+    server.execute(f"CREATE TABLE {quote_table(fresh_db, 'customers')} (id INT PRIMARY KEY, name TEXT)")
+    server.execute(f"INSERT INTO {quote_table(fresh_db, 'customers')} VALUES (1, 'a'), (2, 'b')")
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"""route:
+  - source-table: {fresh_db}.order_[0-9]+
+    sink-table: {merged}
+    description: merge shards
+"""
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=40, standin=target, route=route)
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    shards = [TableId(fresh_db, s) for s in SHARDS]
+
+    summary = run_sync(cfg, until_caught_up=True)
+    assert summary.snapshot_rows == 3 * 120 + 2
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        assert ctx.sources_of(merged) == shards
+        _assert_same(compare_target(ctx, merged, shards))
+        _assert_same(compare_table(ctx, TableId(fresh_db, "customers")))
+    finally:
+        ctx.close()
+
+    for n, shard in enumerate(SHARDS, 1):
+        _changes(server, fresh_db, shard, n * 10_000)
+    run_sync(cfg, until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        _assert_same(compare_target(ctx, merged, shards))
+        assert ctx.sink.row_count(merged) == 3 * (120 + 1 - 5)
+        rec = reconcile_target(ctx, merged, shards, rechecks=0)
+        assert rec.equal, rec.describe()
+        assert (rec.source_rows, rec.target_rows) == (3 * 116, 3 * 116)
+    finally:
+        ctx.close()
+
+    status = pipeline_status(cfg)
+    rows = {t.source: t for t in status.tables}
+    assert {rows[str(s)].target for s in shards} == {str(merged)}
+    assert [rows[str(s)].source_rows for s in shards] == [116, 116, 116]
+    assert {rows[str(s)].target_rows for s in shards} == {3 * 116}
+    assert "3 source tables" in status.render()
+
+
+def test_colliding_keys_overwrite_and_the_check_says_so(mysql_source, fresh_db, tmp_path):
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 0, 10)
+    _orders(server, fresh_db, "order_2", 5, 10)  # ids 6-15: 6-10 collide with order_1's
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, route=route)
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    shards = [TableId(fresh_db, "order_1"), TableId(fresh_db, "order_2")]
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        rows = ctx.sink.fetch_all(merged, ctx.schemas[shards[0]])
+        assert [r[0] for r in rows] == list(range(1, 16))  # one row per key
+        cmp = compare_target(ctx, merged, shards)
+        assert not cmp.identical and (cmp.source_rows, cmp.target_rows) == (20, 15)
+        rec = reconcile_target(ctx, merged, shards, rechecks=0)
+        assert not rec.equal and (rec.source_rows, rec.target_rows) == (20, 15)
+    finally:
+        ctx.close()
+
+
+def test_a_shard_with_another_definition_is_refused_naming_the_difference(mysql_source, fresh_db, tmp_path):
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 0, 5)
+    _orders(server, fresh_db, "order_2", 100, 5, extra_column=", region CHAR(2)")
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, route=route)
+    with pytest.raises(SchemaError) as err:
+        run_sync(load_pipeline(pipeline, env=secrets_env(mysql_source)), until_caught_up=True)
+    message = str(err.value)
+    assert f"{fresh_db}.order_1 and {fresh_db}.order_2 are both routed to {merged}" in message
+    assert f"columns region only in {fresh_db}.order_2" in message
+    assert "ALTER TABLE" in message
+
+
+def _events(server, db: str) -> None:
+    server.execute(
+        f"CREATE TABLE {quote_table(db, 'events')} (id BIGINT PRIMARY KEY, kind VARCHAR(10), at DATETIME(3))"
+    )
+    server.execute(
+        f"INSERT INTO {quote_table(db, 'events')} SELECT seq, CONCAT('k', MOD(seq, 3)), "
+        f"TIMESTAMP('2024-01-01') + INTERVAL seq SECOND FROM {quote_ident(db)}.seq_1_to_150"
+    )
+    server.execute(f"CREATE TABLE {quote_table(db, 'users')} (id INT PRIMARY KEY, name VARCHAR(20))")
+    server.execute(
+        f"INSERT INTO {quote_table(db, 'users')} SELECT seq, CONCAT('u', seq) FROM {quote_ident(db)}.seq_1_to_30"
+    )
+
+
+def _fan_out_route(db: str) -> str:
+    return f"""route:
+  - source-table: {db}.(\\.*)
+    sink-table: {db}_all.$1
+  - source-table: {db}.events
+    sink-table: {db}_ev.events_copy
+"""
+
+
+def test_all_match_writes_a_table_to_every_matching_rules_target(mysql_source, fresh_db, tmp_path, target):
+    server = mysql_source.server
+    _events(server, fresh_db)
+    pipeline = write_pipeline(
+        tmp_path, mysql_source, fresh_db, chunk_size=40, standin=target, route=_fan_out_route(fresh_db)
+    )
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    events, users = TableId(fresh_db, "events"), TableId(fresh_db, "users")
+    copies = [TableId(f"{fresh_db}_all", "events"), TableId(f"{fresh_db}_ev", "events_copy")]
+    run_sync(cfg, until_caught_up=True)
+    e = quote_table(fresh_db, "events")
+    server.execute(f"INSERT INTO {e} VALUES (1000, 'new', NOW(3))")
+    server.execute(f"UPDATE {e} SET kind = 'changed' WHERE id <= 10")
+    server.execute(f"DELETE FROM {e} WHERE id BETWEEN 100 AND 109")
+    server.execute(f"UPDATE {quote_table(fresh_db, 'users')} SET name = 'x' WHERE id = 1")
+    run_sync(cfg, until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        assert ctx.targets(events) == copies and ctx.targets(users) == [TableId(f"{fresh_db}_all", "users")]
+        for copy in copies:
+            _assert_same(compare_table(ctx, events, target=copy))
+            assert ctx.sink.row_count(copy) == 141
+            rec = reconcile_target(ctx, copy, ctx.sources_of(copy), rechecks=0)
+            assert rec.equal, rec.describe()
+        _assert_same(compare_table(ctx, users))
+        with pytest.raises(ConfigError, match="matches several route rules"):
+            ctx.target(events)  # callers that need one target are told why there is none
+    finally:
+        ctx.close()
+    status = pipeline_status(cfg)
+    assert sorted(t.target for t in status.tables if t.source == str(events)) == sorted(map(str, copies))
+
+
+def test_first_match_writes_only_to_the_first_rules_target(mysql_source, fresh_db, tmp_path):
+    server = mysql_source.server
+    _events(server, fresh_db)
+    pipeline = write_pipeline(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        route=_fan_out_route(fresh_db),
+        extra_pipeline="  route-mode: FIRST_MATCH\n",
+    )
+    run_sync(load_pipeline(pipeline, env=secrets_env(mysql_source)), until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        assert ctx.targets(TableId(fresh_db, "events")) == [TableId(f"{fresh_db}_all", "events")]
+        _assert_same(compare_table(ctx, TableId(fresh_db, "events")))
+        assert ctx.sink.row_count(TableId(f"{fresh_db}_ev", "events_copy")) is None
+    finally:
+        ctx.close()
+
+
+#: a space, a hyphen, non-ASCII, a dollar: MariaDB allows them quoted, DuckDB too. StarRocks allows only
+#: letters, digits and '_' in table names (docs: "System limits"): there, upper and lower case.
+ODD = "Order items-2024 ü$x"
+ODD_STARROCKS = "Order_Items_2024"
+
+
+def test_the_seed_pipelines_route_over_a_database_of_several_tables(mysql_source, fresh_db, tmp_path, target):
+    """The seed file's rule (``db1.\\.*`` -> ``db1.<>``, replace-symbol ``<>``) over several tables, one of
+    them with an odd name, then changes streamed: every table lands under its own name."""
+    server = mysql_source.server
+    odd = ODD if target is None else ODD_STARROCKS
+    _events(server, fresh_db)
+    server.execute(
+        f"CREATE TABLE {quote_table(fresh_db, odd)} (`key col` VARCHAR(20) PRIMARY KEY, `v-1` INT)"
+    )
+    server.execute(
+        f"INSERT INTO {quote_table(fresh_db, odd)} SELECT CONCAT('k', seq), seq FROM {quote_ident(fresh_db)}.seq_1_to_60"
+    )
+    route = f"""route:
+  - source-table: {fresh_db}.\\.*
+    sink-table: {fresh_db}.<>
+    replace-symbol: <>
+    description: route all tables to starrrocks
+"""
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=25, standin=target, route=route)
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    server.execute(f"UPDATE {quote_table(fresh_db, odd)} SET `v-1` = -`v-1` WHERE `key col` LIKE 'k1%'")
+    server.execute(f"DELETE FROM {quote_table(fresh_db, odd)} WHERE `key col` = 'k2'")
+    server.execute(f"INSERT INTO {quote_table(fresh_db, 'users')} VALUES (500, 'late')")
+    run_sync(cfg, until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        tables = sorted(ctx.schemas)
+        assert tables == [TableId(fresh_db, t) for t in (odd, "events", "users")]
+        for table in tables:
+            assert ctx.targets(table) == [table]
+            _assert_same(compare_table(ctx, table))
+        assert ctx.sink.row_count(TableId(fresh_db, odd)) == 59
+    finally:
+        ctx.close()
+
+
+def test_a_shard_created_while_streaming_joins_its_merged_target(
+    mysql_source, fresh_db, tmp_path, target, monkeypatch
+):
+    monkeypatch.setattr(streaming, "NEW_TABLE_DISCOVERY_SECONDS", 0.3)
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 10_000, 50)
+    _orders(server, fresh_db, "order_2", 20_000, 50)
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        chunk_size=20,
+        standin=target,
+        route=route,
+        extra_source="  scan.newly-added-table.enabled: true",
+    )
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    stop = threading.Event()
+    runner = threading.Thread(target=lambda: run_sync(cfg, stop=stop), daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (cfg.state_dir / "catalog.json").exists():
+            time.sleep(0.2)
+        _orders(server, fresh_db, "order_3", 30_000, 50)  # found by the stream, snapshotted, streamed
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "order_3" not in {t.table for t in load_catalog(cfg) or []}:
+            time.sleep(0.2)
+        for n, shard in enumerate(SHARDS, 1):
+            _changes(server, fresh_db, shard, n * 10_000)
+        end = BinlogPosition(*server.execute("SHOW MASTER STATUS")[0][:2])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and runner.is_alive():
+            with StateStore(cfg.state_dir) as state:
+                point = state.restart_point()
+            if point is not None and point.position is not None and point.position >= end:
+                break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+    assert not runner.is_alive()
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        cmp = compare_target(ctx, merged, [TableId(fresh_db, s) for s in SHARDS])
+        _assert_same(cmp)
+        assert cmp.target_rows == 3 * (50 + 1 - 5)
+    finally:
+        ctx.close()
+
+
+def test_schema_changes_reach_a_merged_target_and_every_fanned_out_target(
+    mysql_source, fresh_db, tmp_path, target
+):
+    """EVOLVE: ADD COLUMN on one shard widens the shared target (the other shard's rows have it NULL),
+    and so does a restart after it; DROP TABLE of a shard leaves the merged target; a table routed to
+    two targets gets its ADD COLUMN in both."""
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 10_000, 20)
+    _orders(server, fresh_db, "order_2", 20_000, 20)
+    _orders(server, fresh_db, "order_3", 30_000, 20)
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"""route:
+  - source-table: {fresh_db}.order_[0-9]+
+    sink-table: {merged}
+  - source-table: {fresh_db}.order_1
+    sink-table: {fresh_db}_copy.order_1
+"""
+    pipeline = write_pipeline(
+        tmp_path, mysql_source, fresh_db, standin=target, route=route,
+        extra_pipeline="  schema.change.behavior: evolve\n",
+    )  # fmt: skip
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    o1, o2 = quote_table(fresh_db, "order_1"), quote_table(fresh_db, "order_2")
+    stop = threading.Event()
+    runner = threading.Thread(target=lambda: run_sync(cfg, stop=stop), daemon=True)
+    runner.start()  # the DDL is read while streaming (a table dropped while stopped is not found at start)
+    try:
+        time.sleep(1.0)
+        server.execute(f"ALTER TABLE {o1} ADD COLUMN region VARCHAR(8)")
+        server.execute(
+            f"INSERT INTO {o1} (id, customer, amount, note, region) VALUES (10500, 'r', 1, 'n', 'eu')"
+        )
+        server.execute(f"INSERT INTO {o2} (id, customer, amount, note) VALUES (20500, 'r', 2, 'n')")
+        server.execute(f"DROP TABLE {quote_table(fresh_db, 'order_3')}")
+        end = BinlogPosition(*server.execute("SHOW MASTER STATUS")[0][:2])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and runner.is_alive():
+            with StateStore(cfg.state_dir) as state:
+                point = state.restart_point()
+            if point is not None and point.position is not None and point.position >= end:
+                break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+    assert not runner.is_alive()
+    server.execute(f"UPDATE {o2} SET amount = 3 WHERE id = 20500")  # after a restart
+    server.execute(f"UPDATE {o1} SET region = 'us' WHERE id = 10001")
+    run_sync(cfg, until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        wide = ctx.schemas[TableId(fresh_db, "order_1")]
+        assert "region" in wide.column_names
+        rows = {r[0]: r for r in ctx.sink.fetch_all(merged, wide)}
+        assert len(rows) == 20 + 21 + 20 + 1  # order_3's rows stay: its DROP TABLE is not applied here
+        at = wide.column_names.index("region")
+        assert rows[10500][at] == "eu" and rows[10001][at] == "us"
+        assert rows[20500][at] is None and rows[20500][2] == 3
+        copy = {r[0]: r for r in ctx.sink.fetch_all(TableId(f"{fresh_db}_copy", "order_1"), wide)}
+        assert copy[10500][at] == "eu" and len(copy) == 21
+        _assert_same(
+            compare_table(ctx, TableId(fresh_db, "order_1"), target=TableId(f"{fresh_db}_copy", "order_1"))
+        )
+    finally:
+        ctx.close()

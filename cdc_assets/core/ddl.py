@@ -180,6 +180,8 @@ def apply_ddl(
     out: list[TableChange] = []
     for change in parse_ddl(sql, current_db, is_captured, current, defaults=defaults):
         before = current.get(change.table)
+        if before is None and not isinstance(change, (CreateTable, RenameTable)):
+            continue  # a table with no schema in force (gone before the pipeline described it): nothing to change
         sink = tuple(plan_sink_changes(change, before, behavior, enabled_tags))
         if isinstance(change, RenameTable) and before is None:
             after = None  # a table not captured before: its schema is unknown

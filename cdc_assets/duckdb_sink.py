@@ -37,7 +37,14 @@ import pyarrow as pa
 
 from cdc_assets.core import schema_change as sc
 from cdc_assets.core.schema import TableId, TableSchema
-from cdc_assets.core.schema_apply import ALREADY_APPLIED, column_default, created_schema, ignored, outcome
+from cdc_assets.core.schema_apply import (
+    ALREADY_APPLIED,
+    column_default,
+    created_schema,
+    ignored,
+    outcome,
+    rename_target,
+)
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.types import arrow_type, duckdb_type
 from cdc_assets.errors import SchemaError, SinkError, TransientError
@@ -373,10 +380,7 @@ class DuckDBSink:
         ]
 
     def _rename_table(self, target: TableId, change: sc.RenameTable, renamed_to: TableId | None) -> str:
-        if renamed_to is None:
-            if change.new is None:
-                raise SinkError(f"the RenameTable event for {change.table} has no new name ({change.ddl})")
-            renamed_to = TableId(target.db, change.new.table)
+        renamed_to = rename_target(target, change, renamed_to)
         if renamed_to == target:
             return ignored(f"{change.table} and {change.new} both go to {target}")
         with self._connect() as conn:

@@ -16,7 +16,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from cdc_assets.core.schema import Column, TableId, TableSchema
-from cdc_assets.core.schema_change import CreateTable
+from cdc_assets.core.schema_change import CreateTable, RenameTable
 from cdc_assets.core.values import enum_members
 from cdc_assets.errors import SinkError
 
@@ -150,3 +150,13 @@ def created_schema(target: TableId, change: CreateTable, after: TableSchema | No
             table=str(target),
         )
     return schema
+
+
+def rename_target(target: TableId, change: RenameTable, renamed_to: TableId | None) -> TableId:
+    """Where a RenameTable takes ``target``: ``renamed_to`` (the routed new name), else the new table name
+    in ``target``'s database."""
+    if renamed_to is not None:
+        return renamed_to
+    if change.new is None:
+        raise SinkError(f"the RenameTable event for {change.table} has no new name ({change.ddl})")
+    return TableId(target.db, change.new.table)

@@ -31,6 +31,7 @@ from cdc_assets.core.schema_apply import (
     created_schema,
     ignored,
     outcome,
+    rename_target,
     starrocks_schema_changes,
     starrocks_version,
 )
@@ -262,10 +263,7 @@ class SchemaApplier:
     # ---- table rename --------------------------------------------------------------------------
 
     def _rename_table(self, target: TableId, change: sc.RenameTable, renamed_to: TableId | None) -> str:
-        if renamed_to is None:
-            if change.new is None:
-                raise SinkError(f"the RenameTable event for {change.table} has no new name ({change.ddl})")
-            renamed_to = TableId(target.db, change.new.table)
+        renamed_to = rename_target(target, change, renamed_to)
         if renamed_to == target:
             return ignored(f"{change.table} and {change.new} both go to {target}")
         if renamed_to.db != target.db:

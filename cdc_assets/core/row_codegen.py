@@ -169,9 +169,12 @@ class _Gen:
             return [f"{ind}n = {self.unpack('<I')}(buf, p)[0]; p += 4"]
         return [f"{ind}n = _ifb(buf[p:p + {size}], 'little'); p += {size}"]
 
-    def value(self, c: ColumnCodec, v: str, ind: str, raw: str | None = None) -> list[str]:
+    def value(
+        self, c: ColumnCodec, v: str, ind: str, raw: str | None = None, unscaled: bool = False
+    ) -> list[str]:
         """Lines that read one non-NULL value of ``c`` into ``v`` and advance ``p``; with ``raw``, the
-        value was unpacked already (see :func:`_fixed`) into the variable of that name."""
+        value was unpacked already (see :func:`_fixed`) into the variable of that name. ``unscaled``
+        (DECIMAL only): ``v`` is the signed unscaled integer, not a Decimal (see :func:`unscaled_ok`)."""
         k = c.kind
         out: list[str]
 
@@ -199,7 +202,7 @@ class _Gen:
         elif k == "bit":
             out = [f"{ind}{v} = _ifb(buf[p:p + {c.size}], 'big'); p += {c.size}"]
         elif k == "decimal":
-            out = self._decimal(c, v, ind, read)
+            out = self._decimal(c, v, ind, read, unscaled)
         elif k == "date":
             out = [
                 f"{ind}{read(3, 'little')}",
@@ -277,7 +280,9 @@ class _Gen:
         ]
         return lines
 
-    def _decimal(self, c: ColumnCodec, v: str, ind: str, read: Callable[[int, str], str]) -> list[str]:
+    def _decimal(
+        self, c: ColumnCodec, v: str, ind: str, read: Callable[[int, str], str], unscaled: bool = False
+    ) -> list[str]:
         p_, s_ = c.precision, c.scale
         intg, frac = p_ - s_, s_
         # (bytes, digits) groups, most significant first
@@ -313,14 +318,20 @@ class _Gen:
         ip = number(igroups, 8 * fbytes)
         fp = number(fgroups, 0) if frac else ""
         value = f"({ip}) * {10**frac} + {fp}" if frac else ip
+        if unscaled:
+            lines.append(f"{ind}{v} = ({value}) if sg else -({value})")
+            return lines
         # Decimal(int) is exact; scaleb in a context wide enough for DECIMAL(65) only moves the point
         lines.append(
             f"{ind}{v} = _D({value}).scaleb({-frac}, _DCTX) if sg else _D(-({value})).scaleb({-frac}, _DCTX)"
         )
         return lines
 
-    def image(self, present: list[bool], prefix: str, ind: str) -> tuple[list[str], str]:
-        """Lines decoding one row image; returns them and the tuple expression of its values."""
+    def image(
+        self, present: list[bool], prefix: str, ind: str, unscaled: frozenset[int] = frozenset()
+    ) -> tuple[list[str], str]:
+        """Lines decoding one row image; returns them and the tuple expression of its values. Columns in
+        ``unscaled`` (DECIMAL) are read as their signed unscaled integers."""
         count = sum(present)
         nbytes = (count + 7) // 8
         lines = []
@@ -333,10 +344,11 @@ class _Gen:
         checked: list[str] = []
         bit = 0
         run: list[tuple[ColumnCodec, str]] = []  # consecutive fixed-width values, read by one unpack
+        raw_names = {f"{prefix}{i}" for i in unscaled}
 
         def end_run() -> None:
             if len(run) == 1:
-                plain.extend(self.value(run[0][0], run[0][1], ind + "    "))
+                plain.extend(self.value(run[0][0], run[0][1], ind + "    ", unscaled=run[0][1] in raw_names))
             elif run:
                 fmt = "<" + "".join(_fixed(c) or "" for c, _ in run)
                 raws = [v if c.kind in ("int", "float", "double") else f"r{v}" for c, v in run]
@@ -344,7 +356,7 @@ class _Gen:
                     f"{ind}    {', '.join(raws)} = {self.unpack(fmt)}(buf, p); p += {struct.calcsize(fmt)}"
                 )
                 for (c, v), raw in zip(run, raws, strict=True):
-                    plain.extend(self.value(c, v, ind + "    ", raw=raw))
+                    plain.extend(self.value(c, v, ind + "    ", raw=raw, unscaled=v in raw_names))
             run.clear()
 
         for i, c in enumerate(self.codecs):
@@ -357,11 +369,11 @@ class _Gen:
                 run.append((c, v))
             else:
                 end_run()
-                plain.extend(self.value(c, v, ind + "    "))
+                plain.extend(self.value(c, v, ind + "    ", unscaled=i in unscaled))
             checked.append(f"{ind}    if nb & {1 << bit}:")
             checked.append(f"{ind}        {v} = None")
             checked.append(f"{ind}    else:")
-            checked.extend(self.value(c, v, ind + "        "))
+            checked.extend(self.value(c, v, ind + "        ", unscaled=i in unscaled))
             bit += 1
         end_run()
         if nbytes:
@@ -418,4 +430,76 @@ def compile_rows_decoder(
     exec(code, namespace)  # noqa: S102 - source generated above from column codecs, no outside text
     fn = namespace["decode"]
     fn.source = source  # type: ignore[attr-defined]  # for debugging and tests
+    return fn
+
+
+def unscaled_ok(c: ColumnCodec) -> bool:
+    """Whether a column may be carried as its unscaled integer in a columnar batch: a DECIMAL without
+    a converter whose every value fits in 64 bits (precision <= 18), so that the batch builds its
+    Arrow decimal128 from integers instead of one ``Decimal`` per value."""
+    return c.kind == "decimal" and c.post is None and c.precision <= 18
+
+
+def compile_columns_decoder(
+    codecs: Sequence[ColumnCodec],
+    op: str,
+    key_positions: Sequence[int],
+    unscaled: frozenset[int] = frozenset(),
+    name: str = "rows",
+) -> Callable[[bytes, int, int, Any], tuple[int, int]]:
+    """A function ``(buf, start, end, batch) -> (position, rows)`` for rows events of one layout with
+    every column present (full row images), appending to a :class:`cdc_assets.core.column_batch.ColumnBatch`.
+
+    Each insert, and each update's after image, is appended column by column to ``batch.cols`` and its
+    key to ``batch.keys`` (the bare value for a one-column key, else a tuple). A delete, and an update
+    whose before image has another key than its after image, appends ``(old key tuple, n, before
+    image, is_update)`` to ``batch.deletes``, ``n`` being the number of keys appended before it: the order
+    :func:`cdc_assets.core.events.collapse` needs (consistency-notes items 2 and 3). Columns in
+    ``unscaled`` (see :func:`unscaled_ok`, never key columns) are appended as unscaled integers.
+    """
+    if op not in ("insert", "update", "delete"):
+        raise ValueError(f"op must be insert, update or delete, not {op!r}")
+    if not key_positions:
+        raise ValueError("a columnar batch needs a key")
+    if unscaled & set(key_positions):
+        raise ValueError("key columns are kept as exact values")
+    gen = _Gen(codecs)
+    n = len(gen.codecs)
+    every = [True] * n
+    body = ["def decode(buf, p, end, batch):", "    cols = batch.cols"]
+    body += [f"    a{i} = cols[{i}].append" for i in range(n)]
+    body += ["    ka = batch.keys.append", "    da = batch.deletes.append", "    kn = len(batch.keys)"]
+    body += ["    rows = 0", "    while p < end:"]
+    ind = " " * 8
+
+    def key(prefix: str, bare: bool) -> str:
+        names = [f"{prefix}{i}" for i in key_positions]
+        if bare and len(names) == 1:
+            return names[0]
+        return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+
+    def upsert(prefix: str) -> list[str]:
+        appends = "; ".join(f"a{i}({prefix}{i})" for i in range(n))
+        return [f"{ind}{appends}", f"{ind}ka({key(prefix, True)}); kn += 1"]
+
+    # before images (update, delete) are read as exact values: a delete keeps its whole row
+    first, before = gen.image(every, "v", ind, unscaled if op == "insert" else frozenset())
+    body += first
+    if op == "update":
+        second, _ = gen.image(every, "w", ind, unscaled)
+        body += second
+        body.append(f"{ind}if {key('v', False)} != {key('w', False)}:")
+        body.append(f"{ind}    da(({key('v', False)}, kn, {before}, True))")
+        body += upsert("w")
+    elif op == "insert":
+        body += upsert("v")
+    else:
+        body.append(f"{ind}da(({key('v', False)}, kn, {before}, False))")
+    body += [f"{ind}rows += 1", "    return p, rows"]
+    source = "\n".join(body) + "\n"
+    code = compile(source, f"<binlog columns decoder {name}>", "exec")
+    namespace = dict(gen.ns)
+    exec(code, namespace)  # noqa: S102 - source generated above from column codecs, no outside text
+    fn = namespace["decode"]
+    fn.source = source  # type: ignore[attr-defined]
     return fn

@@ -10,13 +10,16 @@ then reduces the batch with exactly ``collapse``'s rule (each key ends in the st
 gave it, keys compared as the same Python values), and :meth:`to_arrow` builds the columns at C
 speed and keeps the surviving rows with one ``take``.
 
-DECIMAL columns of precision <= 18 travel as their unscaled integers (one ``int`` instead of a
-``Decimal`` built in the decoder and converted back by Arrow); every other value is the canonical
-Python value the row path holds.
+Small DECIMAL and DATETIME columns (:func:`~cdc_assets.core.row_codegen.packed_ok`) travel as the
+integers the binlog stores them as and are converted for the whole batch at once by Arrow compute
+kernels (building a ``Decimal`` or a ``datetime`` per value, and converting it back in Arrow, cost more
+than decoding the rest of the row); :meth:`ColumnBatch.exact` gives the value the row path holds, and the
+tests hold both ways equal for every type case. Every other value is the canonical Python value.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import decimal
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,8 +27,10 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdc_assets.core.events import RowChange
+from cdc_assets.core.row_codegen import decimal_size, decimal_terms
 
 #: exact for every unscaled DECIMAL(18); only used to move the decimal point
 _CTX = decimal.Context(prec=100, Emin=-999999, Emax=999999, traps=[decimal.Inexact, decimal.Rounded])
@@ -37,8 +42,9 @@ class ColumnLayout:
 
     columns: int
     key_positions: tuple[int, ...]
-    #: (column position, precision, scale) of the DECIMAL columns held as unscaled integers
-    unscaled: tuple[tuple[int, int, int], ...] = ()
+    #: columns held as the integers the binlog stores them as: (position, "decimal", precision, scale)
+    #: or (position, "datetime", fsp, 0)
+    packed: tuple[tuple[int, str, int, int], ...] = ()
 
 
 class ColumnBatch:
@@ -88,20 +94,23 @@ class ColumnBatch:
 
     def exact(self, position: int, value: Any) -> Any:
         """The canonical value of column ``position`` for a value held in the batch."""
-        for pos, _precision, scale in self.layout.unscaled:
-            if pos == position and value is not None:
-                return Decimal(value).scaleb(-scale, _CTX)
+        if value is None:
+            return None
+        for pos, kind, a, b in self.layout.packed:
+            if pos == position:
+                return _decimal(value, a, b) if kind == "decimal" else _datetime(value)
         return value
 
     def _column(self, position: int, field: pa.Field) -> pa.Array:
         values = self.cols[position]
-        for pos, precision, scale in self.layout.unscaled:
+        for pos, kind, a, b in self.layout.packed:
             if pos != position:
                 continue
-            if field.type == pa.decimal128(precision, scale):
-                # the unscaled integers are the decimal128 values of the column's own type
-                ints = pa.array(values, pa.int64())
-                return ints.cast(pa.decimal128(19, 0)).view(pa.decimal128(precision, scale))
+            ints = pa.array(values, pa.int64())
+            if kind == "decimal" and field.type == pa.decimal128(a, b):
+                return _decimals(ints, a, b)
+            if kind == "datetime" and field.type == pa.timestamp("us"):
+                return _datetimes(ints)
             return pa.array([self.exact(position, v) for v in values], type=field.type)
         return pa.array(values, type=field.type)
 
@@ -143,3 +152,89 @@ class ColumnBatch:
                 out.append(RowChange("insert", None, self.row(i)))
         out.extend(RowChange("delete", before, None) for _k, _n, before, _u in deletes[d:])
         return out
+
+
+# ------------------------------------------------------------------------------- packed values
+def _decimal_sign(size: int) -> tuple[int, int]:
+    top = 1 << (8 * size - 1)
+    return top, top ^ ((1 << (8 * size)) - 1)
+
+
+def _decimal(n: int, precision: int, scale: int) -> Decimal:
+    """A packed DECIMAL as the row decoder reads it (``row_codegen._Gen._decimal``)."""
+    top, flip = _decimal_sign(decimal_size(precision, scale))
+    positive = bool(n & top)
+    n ^= top if positive else flip
+    value = sum(((n >> shift) & mask) * weight for shift, mask, weight in decimal_terms(precision, scale))
+    return Decimal(value if positive else -value).scaleb(-scale, _CTX)
+
+
+def _decimals(n: pa.Array, precision: int, scale: int) -> pa.Array:
+    """:func:`_decimal` for an int64 array, as decimal128(precision, scale) (unscaled values < 10**18)."""
+    top, flip = _decimal_sign(decimal_size(precision, scale))
+    positive = pc.not_equal(pc.bit_wise_and(n, top), 0)
+    n = pc.if_else(positive, pc.bit_wise_xor(n, top), pc.bit_wise_xor(n, flip))
+    value = None
+    for shift, mask, weight in decimal_terms(precision, scale):
+        term = pc.multiply_checked(pc.bit_wise_and(pc.shift_right(n, shift), mask), weight)
+        value = term if value is None else pc.add_checked(value, term)
+    assert value is not None
+    value = pc.if_else(positive, value, pc.negate_checked(value))
+    return value.cast(pa.decimal128(19, 0)).view(pa.decimal128(precision, scale))
+
+
+def _datetime(r: int) -> _dt.datetime | None:
+    """A DATETIME as the row decoder reads it: the packed value << 24 | microseconds; None where the
+    stored date or time is not a valid one (zero dates)."""
+    n = r >> 24
+    ym = (n >> 22) & 0x1FFFF
+    try:
+        return _dt.datetime(
+            ym // 13, ym % 13, (n >> 17) & 31, (n >> 12) & 31, (n >> 6) & 63, n & 63, r & 0xFFFFFF
+        )
+    except ValueError:
+        return None
+
+
+#: days per month, index 0 unused (a month 0 is invalid anyway)
+_MONTH_DAYS = pa.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int64())
+
+
+def _datetimes(r: pa.Array) -> pa.Array:
+    """:func:`_datetime` for an int64 array, as timestamp("us"): what ``datetime`` refuses is null."""
+
+    def field(x: pa.Array, shift: int, mask: int) -> pa.Array:
+        return pc.bit_wise_and(pc.shift_right(x, shift), mask)
+
+    def mod(x: pa.Array, k: int) -> pa.Array:
+        return pc.subtract(x, pc.multiply(pc.divide(x, k), k))
+
+    us = pc.bit_wise_and(r, 0xFFFFFF)
+    n = pc.shift_right(r, 24)
+    ym = field(n, 22, 0x1FFFF)
+    y, m = pc.divide(ym, 13), mod(ym, 13)
+    d, hh, mi, ss = field(n, 17, 31), field(n, 12, 31), field(n, 6, 63), pc.bit_wise_and(n, 63)
+    leap = pc.and_(pc.equal(mod(y, 4), 0), pc.or_(pc.not_equal(mod(y, 100), 0), pc.equal(mod(y, 400), 0)))
+    month_days = pc.add(pc.take(_MONTH_DAYS, m), pc.if_else(pc.and_(leap, pc.equal(m, 2)), 1, 0))
+    valid = pc.and_(
+        pc.and_(pc.and_(pc.greater_equal(y, 1), pc.less_equal(y, 9999)), pc.greater_equal(m, 1)),
+        pc.and_(
+            pc.and_(pc.greater_equal(d, 1), pc.less_equal(d, month_days)),
+            pc.and_(
+                pc.and_(pc.less_equal(hh, 23), pc.less_equal(mi, 59)),
+                pc.and_(pc.less_equal(ss, 59), pc.less_equal(us, 999_999)),
+            ),
+        ),
+    )
+    # days since 1970-01-01 of the proleptic Gregorian date (H. Hinnant's days_from_civil), y >= 1
+    early = pc.less_equal(m, 2)
+    yy = pc.subtract(y, pc.if_else(early, 1, 0))
+    era = pc.divide(yy, 400)
+    yoe = pc.subtract(yy, pc.multiply(era, 400))
+    mp = pc.add(m, pc.if_else(early, 9, -3))
+    doy = pc.add(pc.divide(pc.add(pc.multiply(mp, 153), 2), 5), pc.subtract(d, 1))
+    doe = pc.add(pc.add(pc.multiply(yoe, 365), pc.divide(yoe, 4)), pc.subtract(doy, pc.divide(yoe, 100)))
+    days = pc.subtract(pc.add(pc.multiply(era, 146097), doe), 719468)
+    seconds = pc.add(pc.add(pc.multiply(days, 86400), pc.multiply(hh, 3600)), pc.add(pc.multiply(mi, 60), ss))
+    micros = pc.add(pc.multiply(seconds, 1_000_000), us)
+    return pc.if_else(valid, micros, pa.scalar(None, pa.int64())).cast(pa.timestamp("us"))

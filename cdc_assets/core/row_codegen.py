@@ -170,11 +170,11 @@ class _Gen:
         return [f"{ind}n = _ifb(buf[p:p + {size}], 'little'); p += {size}"]
 
     def value(
-        self, c: ColumnCodec, v: str, ind: str, raw: str | None = None, unscaled: bool = False
+        self, c: ColumnCodec, v: str, ind: str, raw: str | None = None, packed: bool = False
     ) -> list[str]:
         """Lines that read one non-NULL value of ``c`` into ``v`` and advance ``p``; with ``raw``, the
-        value was unpacked already (see :func:`_fixed`) into the variable of that name. ``unscaled``
-        (DECIMAL only): ``v`` is the signed unscaled integer, not a Decimal (see :func:`unscaled_ok`)."""
+        value was unpacked already (see :func:`_fixed`) into the variable of that name. ``packed``
+        (see :func:`packed_ok`): ``v`` is the integer the value is stored as, not a Python value."""
         k = c.kind
         out: list[str]
 
@@ -201,8 +201,14 @@ class _Gen:
             out = [f"{ind}{v} = buf[p]; p += 1", f"{ind}if {v}: {v} += 1900"]
         elif k == "bit":
             out = [f"{ind}{v} = _ifb(buf[p:p + {c.size}], 'big'); p += {c.size}"]
+        elif k == "decimal" and packed:
+            out = [f"{ind}{read(decimal_size(c.precision, c.scale), 'big')}", f"{ind}{v} = n"]
+        elif k == "datetime2" and packed:
+            fraction = self._fraction(c.fsp, ind) if c.fsp else []
+            us = " | us" if c.fsp else ""
+            out = [f"{ind}{read(5, 'big')}", *fraction, f"{ind}{v} = (n & {_DATETIME_BITS}) << 24{us}"]
         elif k == "decimal":
-            out = self._decimal(c, v, ind, read, unscaled)
+            out = self._decimal(c, v, ind, read)
         elif k == "date":
             out = [
                 f"{ind}{read(3, 'little')}",
@@ -280,9 +286,7 @@ class _Gen:
         ]
         return lines
 
-    def _decimal(
-        self, c: ColumnCodec, v: str, ind: str, read: Callable[[int, str], str], unscaled: bool = False
-    ) -> list[str]:
+    def _decimal(self, c: ColumnCodec, v: str, ind: str, read: Callable[[int, str], str]) -> list[str]:
         p_, s_ = c.precision, c.scale
         intg, frac = p_ - s_, s_
         # (bytes, digits) groups, most significant first
@@ -318,9 +322,6 @@ class _Gen:
         ip = number(igroups, 8 * fbytes)
         fp = number(fgroups, 0) if frac else ""
         value = f"({ip}) * {10**frac} + {fp}" if frac else ip
-        if unscaled:
-            lines.append(f"{ind}{v} = ({value}) if sg else -({value})")
-            return lines
         # Decimal(int) is exact; scaleb in a context wide enough for DECIMAL(65) only moves the point
         lines.append(
             f"{ind}{v} = _D({value}).scaleb({-frac}, _DCTX) if sg else _D(-({value})).scaleb({-frac}, _DCTX)"
@@ -328,10 +329,10 @@ class _Gen:
         return lines
 
     def image(
-        self, present: list[bool], prefix: str, ind: str, unscaled: frozenset[int] = frozenset()
+        self, present: list[bool], prefix: str, ind: str, packed: frozenset[int] = frozenset()
     ) -> tuple[list[str], str]:
         """Lines decoding one row image; returns them and the tuple expression of its values. Columns in
-        ``unscaled`` (DECIMAL) are read as their signed unscaled integers."""
+        ``packed`` are read as the integers they are stored as (see :func:`packed_ok`)."""
         count = sum(present)
         nbytes = (count + 7) // 8
         lines = []
@@ -344,11 +345,11 @@ class _Gen:
         checked: list[str] = []
         bit = 0
         run: list[tuple[ColumnCodec, str]] = []  # consecutive fixed-width values, read by one unpack
-        raw_names = {f"{prefix}{i}" for i in unscaled}
+        raw_names = {f"{prefix}{i}" for i in packed}
 
         def end_run() -> None:
             if len(run) == 1:
-                plain.extend(self.value(run[0][0], run[0][1], ind + "    ", unscaled=run[0][1] in raw_names))
+                plain.extend(self.value(run[0][0], run[0][1], ind + "    ", packed=run[0][1] in raw_names))
             elif run:
                 fmt = "<" + "".join(_fixed(c) or "" for c, _ in run)
                 raws = [v if c.kind in ("int", "float", "double") else f"r{v}" for c, v in run]
@@ -356,7 +357,7 @@ class _Gen:
                     f"{ind}    {', '.join(raws)} = {self.unpack(fmt)}(buf, p); p += {struct.calcsize(fmt)}"
                 )
                 for (c, v), raw in zip(run, raws, strict=True):
-                    plain.extend(self.value(c, v, ind + "    ", raw=raw, unscaled=v in raw_names))
+                    plain.extend(self.value(c, v, ind + "    ", raw=raw, packed=v in raw_names))
             run.clear()
 
         for i, c in enumerate(self.codecs):
@@ -369,11 +370,11 @@ class _Gen:
                 run.append((c, v))
             else:
                 end_run()
-                plain.extend(self.value(c, v, ind + "    ", unscaled=i in unscaled))
+                plain.extend(self.value(c, v, ind + "    ", packed=i in packed))
             checked.append(f"{ind}    if nb & {1 << bit}:")
             checked.append(f"{ind}        {v} = None")
             checked.append(f"{ind}    else:")
-            checked.extend(self.value(c, v, ind + "        ", unscaled=i in unscaled))
+            checked.extend(self.value(c, v, ind + "        ", packed=i in packed))
             bit += 1
         end_run()
         if nbytes:
@@ -433,18 +434,43 @@ def compile_rows_decoder(
     return fn
 
 
-def unscaled_ok(c: ColumnCodec) -> bool:
-    """Whether a column may be carried as its unscaled integer in a columnar batch: a DECIMAL without
-    a converter whose every value fits in 64 bits (precision <= 18), so that the batch builds its
-    Arrow decimal128 from integers instead of one ``Decimal`` per value."""
-    return c.kind == "decimal" and c.post is None and c.precision <= 18
+#: DATETIME2's packed value without its sign bit (always set): 39 bits, so that with 24 bits of
+#: microseconds beside it the value fits in a signed 64-bit integer
+_DATETIME_BITS = (1 << 39) - 1
+
+
+def packed_ok(c: ColumnCodec) -> bool:
+    """Whether a column may be carried in a columnar batch as the integer it is stored as, converted to
+    Arrow for a whole batch at once (:mod:`cdc_assets.core.column_batch`): a DECIMAL of at most 7 bytes
+    (e.g. DECIMAL(15,2)) and a DATETIME, each without a converter. Building a ``Decimal`` or a
+    ``datetime`` per value costs more than decoding the rest of a row."""
+    if c.post is not None:
+        return False
+    if c.kind == "decimal":
+        return decimal_size(c.precision, c.scale) <= 7
+    return c.kind == "datetime2"
+
+
+def decimal_terms(precision: int, scale: int) -> list[tuple[int, int, int]]:
+    """The packed DECIMAL as ``(shift, mask, weight)`` terms: once the sign is taken off the stored integer
+    (see ``_Gen._decimal``), the unscaled value is the sum of ``((n >> shift) & mask) * weight``."""
+    intg, frac = precision - scale, scale
+    igroups = ([(_DIG2BYTES[intg % 9], intg % 9)] if intg % 9 else []) + [(4, 9)] * (intg // 9)
+    fgroups = [(4, 9)] * (frac // 9) + ([(_DIG2BYTES[frac % 9], frac % 9)] if frac % 9 else [])
+    terms = []
+    bit, weight = 0, 1
+    for nbytes, digits in reversed(igroups + fgroups):
+        terms.append((bit, (1 << (8 * nbytes)) - 1, weight))
+        bit += 8 * nbytes
+        weight *= 10**digits
+    return terms
 
 
 def compile_columns_decoder(
     codecs: Sequence[ColumnCodec],
     op: str,
     key_positions: Sequence[int],
-    unscaled: frozenset[int] = frozenset(),
+    packed: frozenset[int] = frozenset(),
     name: str = "rows",
 ) -> Callable[[bytes, int, int, Any], tuple[int, int]]:
     """A function ``(buf, start, end, batch) -> (position, rows)`` for rows events of one layout with
@@ -455,13 +481,13 @@ def compile_columns_decoder(
     whose before image has another key than its after image, appends ``(old key tuple, n, before
     image, is_update)`` to ``batch.deletes``, ``n`` being the number of keys appended before it: the order
     :func:`cdc_assets.core.events.collapse` needs (consistency-notes items 2 and 3). Columns in
-    ``unscaled`` (see :func:`unscaled_ok`, never key columns) are appended as unscaled integers.
+    ``packed`` (see :func:`packed_ok`, never key columns) are appended as the integers they are stored as.
     """
     if op not in ("insert", "update", "delete"):
         raise ValueError(f"op must be insert, update or delete, not {op!r}")
     if not key_positions:
         raise ValueError("a columnar batch needs a key")
-    if unscaled & set(key_positions):
+    if packed & set(key_positions):
         raise ValueError("key columns are kept as exact values")
     gen = _Gen(codecs)
     n = len(gen.codecs)
@@ -483,10 +509,10 @@ def compile_columns_decoder(
         return [f"{ind}{appends}", f"{ind}ka({key(prefix, True)}); kn += 1"]
 
     # before images (update, delete) are read as exact values: a delete keeps its whole row
-    first, before = gen.image(every, "v", ind, unscaled if op == "insert" else frozenset())
+    first, before = gen.image(every, "v", ind, packed if op == "insert" else frozenset())
     body += first
     if op == "update":
-        second, _ = gen.image(every, "w", ind, unscaled)
+        second, _ = gen.image(every, "w", ind, packed)
         body += second
         body.append(f"{ind}if {key('v', False)} != {key('w', False)}:")
         body.append(f"{ind}    da(({key('v', False)}, kn, {before}, True))")

@@ -32,7 +32,7 @@ from cdc_assets.core.row_codegen import (
     ColumnCodec,
     compile_columns_decoder,
     compile_rows_decoder,
-    unscaled_ok,
+    packed_ok,
 )
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.types import SPATIAL_TYPES, binlog_converter, duckdb_type
@@ -190,13 +190,13 @@ class _Layout:
         self.key = key
         self.codecs = codecs_
         self.decoders: dict[tuple, Callable[[bytes, int, int], tuple[list, int]]] = {}
-        unscaled = tuple(
-            (i, c.precision, c.scale)
+        packed = tuple(
+            (i, "decimal", c.precision, c.scale) if c.kind == "decimal" else (i, "datetime", c.fsp, 0)
             for i, c in enumerate(codecs_)
-            if unscaled_ok(c) and i not in key_positions
+            if packed_ok(c) and i not in key_positions
         )
         #: None: the table has no key, its changes are not held column by column
-        self.columns = ColumnLayout(len(codecs_), key_positions, unscaled) if key_positions else None
+        self.columns = ColumnLayout(len(codecs_), key_positions, packed) if key_positions else None
         self.column_decoders: dict[str, Callable[..., tuple[int, int]]] = {}
 
     def column_decoder(self, op: str) -> Callable[..., tuple[int, int]]:
@@ -207,7 +207,7 @@ class _Layout:
                 self.codecs,
                 op,
                 self.columns.key_positions,
-                frozenset(i for i, _p, _s in self.columns.unscaled),
+                frozenset(p[0] for p in self.columns.packed),
                 name=str(self.table),
             )
             self.column_decoders[op] = fn

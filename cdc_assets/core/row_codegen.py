@@ -124,6 +124,39 @@ def _fixed(c: ColumnCodec) -> str | None:
     return None
 
 
+def _merge_steps(lines: list[str]) -> list[str]:
+    """Consecutive ``p += <constant>`` lines as one."""
+    out: list[str] = []
+    for line in lines:
+        step = line.strip()
+        if out and step.startswith("p += ") and step[5:].isdigit():
+            last = out[-1].strip()
+            if (
+                last.startswith("p += ")
+                and last[5:].isdigit()
+                and out[-1][: -len(last)] == line[: -len(step)]
+            ):
+                out[-1] = f"{line[: -len(step)]}p += {int(last[5:]) + int(step[5:])}"
+                continue
+        out.append(line)
+    return out
+
+
+def _width(c: ColumnCodec) -> int:
+    """Bytes of a stored value of every kind but ``text`` and ``bytes`` (length-prefixed)."""
+    if c.kind in ("int", "bit", "enum", "set"):
+        return c.size
+    if c.kind in ("bool", "year"):
+        return 1
+    fraction = (c.fsp + 1) // 2
+    widths = {"float": 4, "double": 8, "date": 3, "datetime2": 5 + fraction, "timestamp2": 4 + fraction}
+    if c.kind == "time2":
+        return 3 + fraction
+    if c.kind == "decimal":
+        return decimal_size(c.precision, c.scale)
+    return widths[c.kind]
+
+
 def decimal_size(precision: int, scale: int) -> int:
     """Bytes of MySQL's packed DECIMAL(precision, scale)."""
     intg = precision - scale
@@ -328,11 +361,23 @@ class _Gen:
         )
         return lines
 
+    def skip(self, c: ColumnCodec, ind: str) -> list[str]:
+        """Lines that step over one non-NULL value of ``c`` without reading it."""
+        if c.kind in ("text", "bytes"):
+            return [*self._length(c.size, ind), f"{ind}p += n"]
+        return [f"{ind}p += {_width(c)}"]
+
     def image(
-        self, present: list[bool], prefix: str, ind: str, packed: frozenset[int] = frozenset()
+        self,
+        present: list[bool],
+        prefix: str,
+        ind: str,
+        packed: frozenset[int] = frozenset(),
+        skip: frozenset[int] = frozenset(),
     ) -> tuple[list[str], str]:
         """Lines decoding one row image; returns them and the tuple expression of its values. Columns in
-        ``packed`` are read as the integers they are stored as (see :func:`packed_ok`)."""
+        ``packed`` are read as the integers they are stored as (see :func:`packed_ok`); columns in
+        ``skip`` are stepped over (their names are left unset)."""
         count = sum(present)
         nbytes = (count + 7) // 8
         lines = []
@@ -366,6 +411,13 @@ class _Gen:
                 continue
             v = f"{prefix}{i}"
             names.append(v)
+            if i in skip:
+                end_run()
+                plain.extend(self.skip(c, ind + "    "))
+                checked.append(f"{ind}    if not nb & {1 << bit}:")
+                checked.extend(self.skip(c, ind + "        "))
+                bit += 1
+                continue
             if _fixed(c) is not None:
                 run.append((c, v))
             else:
@@ -377,6 +429,7 @@ class _Gen:
             checked.extend(self.value(c, v, ind + "        ", packed=i in packed))
             bit += 1
         end_run()
+        plain = _merge_steps(plain)
         if nbytes:
             # the bitmap's unused high bits are not always 0 (MariaDB sets them)
             lines += [f"{ind}if not nb & {(1 << count) - 1}:", *plain, f"{ind}else:", *checked]
@@ -508,19 +561,27 @@ def compile_columns_decoder(
         appends = "; ".join(f"a{i}({prefix}{i})" for i in range(n))
         return [f"{ind}{appends}", f"{ind}ka({key(prefix, True)}); kn += 1"]
 
-    # before images (update, delete) are read as exact values: a delete keeps its whole row
-    first, before = gen.image(every, "v", ind, packed if op == "insert" else frozenset())
-    body += first
     if op == "update":
+        # The before image is read for its key only; an update that changes the key (rare) reads it
+        # again whole, as exact values, for the delete it becomes.
+        whole = _Gen(codecs)
+        lines, values = whole.image(every, "v", "    ")
+        source = "\n".join(["def before(buf, p):", *lines, f"    return {values}"]) + "\n"
+        exec(compile(source, f"<binlog before image {name}>", "exec"), whole.ns)  # noqa: S102 - generated
+        gen.ns["_before"] = whole.ns["before"]
+        others = frozenset(range(n)) - frozenset(key_positions)
+        first, _ = gen.image(every, "v", ind, skip=others)
         second, _ = gen.image(every, "w", ind, packed)
-        body += second
+        body += [f"{ind}p0 = p", *first, *second]
         body.append(f"{ind}if {key('v', False)} != {key('w', False)}:")
-        body.append(f"{ind}    da(({key('v', False)}, kn, {before}, True))")
+        body.append(f"{ind}    da(({key('v', False)}, kn, _before(buf, p0), True))")
         body += upsert("w")
     elif op == "insert":
-        body += upsert("v")
-    else:
-        body.append(f"{ind}da(({key('v', False)}, kn, {before}, False))")
+        first, _ = gen.image(every, "v", ind, packed)
+        body += [*first, *upsert("v")]
+    else:  # a delete keeps its whole row, as exact values
+        first, before = gen.image(every, "v", ind)
+        body += [*first, f"{ind}da(({key('v', False)}, kn, {before}, False))"]
     body += [f"{ind}rows += 1", "    return p, rows"]
     source = "\n".join(body) + "\n"
     code = compile(source, f"<binlog columns decoder {name}>", "exec")

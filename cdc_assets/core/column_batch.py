@@ -64,9 +64,13 @@ class ColumnBatch:
     def __len__(self) -> int:
         return self.rows
 
+    def joins(self, other: ColumnBatch) -> bool:
+        """Whether ``other`` can be appended to this batch (the same layout: the same object, mostly)."""
+        return other.layout is self.layout or other.layout == self.layout
+
     def extend(self, other: ColumnBatch) -> None:
         """Append ``other``'s changes (of the same layout) after this batch's."""
-        if other.layout != self.layout:
+        if not self.joins(other):
             raise ValueError("column batches of different layouts cannot be joined")
         offset = len(self.keys)
         for mine, theirs in zip(self.cols, other.cols, strict=True):

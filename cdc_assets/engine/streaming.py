@@ -430,7 +430,7 @@ def _hold(pending: dict[TableId, list[RowChange] | ColumnBatch], table: TableId,
     held = pending.get(table)
     if held is None:
         pending[table] = changes if isinstance(changes, ColumnBatch) else list(changes)
-    elif isinstance(held, ColumnBatch) and isinstance(changes, ColumnBatch) and held.layout == changes.layout:
+    elif isinstance(held, ColumnBatch) and isinstance(changes, ColumnBatch) and held.joins(changes):
         held.extend(changes)
     else:
         if isinstance(held, ColumnBatch):

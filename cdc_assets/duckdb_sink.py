@@ -587,7 +587,8 @@ class DuckDBSink:
         self, batch: Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]], *, tag: str = ""
     ) -> None:
         """Apply ``(target, schema, keys_to_delete, rows_to_upsert)`` for several tables in ONE transaction:
-        the keys are deleted, and each row replaces the row its key holds (its key may be listed too)."""
+        the keys are deleted, and each row replaces the row its key holds (its key may be listed too).
+        The rows may be an Arrow table already (:meth:`arrow_schema`, keys unique)."""
         if not batch:
             return
         with self._connect() as conn:
@@ -595,7 +596,8 @@ class DuckDBSink:
             try:
                 for target, schema, keys, rows in batch:
                     self._delete_keys(conn, target, schema, keys)
-                    self._replace_rows(conn, target, schema, self.to_arrow(schema, rows))
+                    table = rows if isinstance(rows, pa.Table) else self.to_arrow(schema, rows)
+                    self._replace_rows(conn, target, schema, table)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -19,10 +19,13 @@ from decimal import Decimal
 import pytest
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+from cdc_assets.core.column_batch import ColumnBatch
+from cdc_assets.core.events import RowChange, collapse, key_of
 from cdc_assets.core.offsets import BinlogPosition, RestartPoint
 from cdc_assets.core.row_codegen import ColumnCodec, compile_rows_decoder
 from cdc_assets.core.schema import TableId
 from cdc_assets.core.sql import quote_ident, quote_table
+from cdc_assets.engine.transform import arrow_schema, rows_to_arrow
 from cdc_assets.mysql.binlog import BinlogReader, RowsRead, _changes, _TableDecoder
 from cdc_assets.mysql.connection import ConnectionSettings
 from cdc_assets.mysql.row_decoder import FastRows
@@ -30,6 +33,7 @@ from cdc_assets.mysql.server import inspect_server
 from cdc_assets_tests.test_value_roundtrip import CASES, COL, TABLE, Case, _load_schema, _stream
 
 pytestmark = pytest.mark.mariadb
+KEY = (0,)  # the test tables' key: their first column, id
 
 
 def _same(got, want, where: str) -> None:
@@ -47,6 +51,28 @@ def _same(got, want, where: str) -> None:
                     assert g.tzinfo is w.tzinfo, f"{where}: {g!r} vs {w!r}"
 
 
+def _as_rows(changes: list[RowChange]) -> list[RowChange]:
+    """Changes as a column batch keeps them: an update of the same key is an upsert (an insert)."""
+    out = []
+    for ch in changes:
+        same_key = ch.op == "update" and key_of(ch.before, KEY) == key_of(ch.after, KEY)
+        out.append(RowChange("insert", None, ch.after) if same_key else ch)
+    return out
+
+
+def _same_columns(batch: ColumnBatch, want: list[RowChange], schema, t1b: bool, where: str) -> None:
+    """A rows event read column by column holds the exact path's changes, and becomes the same Arrow
+    rows and deleted keys as ``collapse`` of them."""
+    assert len(batch) == len(want), where
+    _same(batch.changes(), _as_rows(want), where)
+    aschema = arrow_schema(schema, tinyint1_as_boolean=t1b)
+    keys, table = batch.to_arrow(aschema)
+    want_keys, want_rows = collapse(want, schema.key_positions)
+    assert sorted(keys) == sorted(want_keys), where
+    expected = rows_to_arrow(schema, want_rows, tinyint1_as_boolean=t1b)
+    assert table.sort_by("id").equals(expected.sort_by("id")), where
+
+
 def _compare(mariadb, db: str, start: tuple[str, int], schema, t1b: bool = True) -> dict[str, int]:
     """Decode every rows event of the test table both ways; returns the number of rows per op."""
     stream = _stream(
@@ -58,9 +84,13 @@ def _compare(mariadb, db: str, start: tuple[str, int], schema, t1b: bool = True)
     try:
         for ev in stream:
             got = fast.changes(ev, schema.table_id)  # reads the raw bytes: the event is left unread
+            columns = fast.columns(ev, schema.table_id)  # reads the raw bytes too
             want = _changes(ev, exact)
             assert got is not None, f"{type(ev).__name__} fell back to the exact path"
             _same(got, want, f"{type(ev).__name__} at {ev.packet.log_pos}")
+            if columns is not None:
+                _same_columns(columns, want, schema, t1b, f"{type(ev).__name__} at {ev.packet.log_pos}")
+                counts["columns"] = counts.get("columns", 0) + 1
             for ch in got:
                 counts[ch.op] = counts.get(ch.op, 0) + 1
     finally:
@@ -122,6 +152,7 @@ def _run_case(mariadb, db: str, case: Case) -> dict[str, int]:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_fast_decoder_equals_the_exact_path(mariadb, fresh_db, case: Case):
     counts = _run_case(mariadb, fresh_db, case)
+    assert counts.pop("columns") > 0  # the events with full images, read column by column too
     n = len(case.rows) + 1
     assert counts == {"insert": n + 2, "update": 2 * n + 2 * n, "delete": 2 + n}
 
@@ -163,6 +194,7 @@ def test_wide_rows_of_mixed_types_equal_the_exact_path(mariadb, fresh_db):
     finally:
         conn.close()
     counts = _compare(mariadb, fresh_db, start, schema)
+    assert counts.pop("columns") > 0
     assert counts == {"insert": 3000, "update": 1500, "delete": 1000}
 
 

@@ -24,6 +24,7 @@ from cdc_assets.demo_data import Workload, create_sample_database
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.streaming import stream
 from cdc_assets.engine.sync import run_sync
+from cdc_assets.engine.transform import rows_to_arrow
 from cdc_assets.errors import AuthenticationError, CdcError, SchemaError
 from cdc_assets.starrocks import StarRocksSink
 from cdc_assets.starrocks.client import StreamLoadClient
@@ -112,6 +113,29 @@ def test_creates_the_table_then_upserts_and_deletes_by_key(standin, state, targe
         assert sorted(got, key=lambda r: r[1]) == sorted(
             [row(0), row(1, "renamed"), row(3), row(4), row(9)], key=lambda r: r[1]
         )
+        assert sink.row_count(target) == 5
+    finally:
+        sink.close()
+
+
+@pytest.mark.parametrize("transactions", [True, False], ids=["transaction-stream-load", "stream-load"])
+def test_rows_given_as_arrow_are_upserted_beside_the_deletes(standin, state, target, transactions):
+    """The stream hands a column batch's rows over as an Arrow table: with deletes in the same write (a
+    key both deleted and upserted is only upserted), and alone (encoded column by column)."""
+    sink = make_sink(standin, state, use_transaction_stream_load=transactions)
+    try:
+        sink.ensure_table(target, SCHEMA)
+        sink.upsert(target, SCHEMA, [row(i) for i in range(5)], tag="c0-a1-w1")
+        upserts = rows_to_arrow(SCHEMA, [row(1, "renamed"), row(9)], tinyint1_as_boolean=True)
+        deletes = [(row(2)[1],), (row(1)[1],)]  # row 1 is upserted too
+        sink.apply_batch([(target, SCHEMA, deletes, upserts)], tag="b-arrow-1")
+        got = sink.fetch_all(target, SCHEMA)
+        assert sorted(got, key=lambda r: r[1]) == sorted(
+            [row(0), row(1, "renamed"), row(3), row(4), row(9)], key=lambda r: r[1]
+        )
+        only = rows_to_arrow(SCHEMA, [row(3, "arrow")], tinyint1_as_boolean=True)
+        sink.apply_batch([(target, SCHEMA, [], only)], tag="b-arrow-2")
+        assert row(3, "arrow") in sink.fetch_all(target, SCHEMA)
         assert sink.row_count(target) == 5
     finally:
         sink.close()

@@ -124,6 +124,39 @@ def _fixed(c: ColumnCodec) -> str | None:
     return None
 
 
+def _merge_steps(lines: list[str]) -> list[str]:
+    """Consecutive ``p += <constant>`` lines as one."""
+    out: list[str] = []
+    for line in lines:
+        step = line.strip()
+        if out and step.startswith("p += ") and step[5:].isdigit():
+            last = out[-1].strip()
+            if (
+                last.startswith("p += ")
+                and last[5:].isdigit()
+                and out[-1][: -len(last)] == line[: -len(step)]
+            ):
+                out[-1] = f"{line[: -len(step)]}p += {int(last[5:]) + int(step[5:])}"
+                continue
+        out.append(line)
+    return out
+
+
+def _width(c: ColumnCodec) -> int:
+    """Bytes of a stored value of every kind but ``text`` and ``bytes`` (length-prefixed)."""
+    if c.kind in ("int", "bit", "enum", "set"):
+        return c.size
+    if c.kind in ("bool", "year"):
+        return 1
+    fraction = (c.fsp + 1) // 2
+    widths = {"float": 4, "double": 8, "date": 3, "datetime2": 5 + fraction, "timestamp2": 4 + fraction}
+    if c.kind == "time2":
+        return 3 + fraction
+    if c.kind == "decimal":
+        return decimal_size(c.precision, c.scale)
+    return widths[c.kind]
+
+
 def decimal_size(precision: int, scale: int) -> int:
     """Bytes of MySQL's packed DECIMAL(precision, scale)."""
     intg = precision - scale
@@ -169,9 +202,12 @@ class _Gen:
             return [f"{ind}n = {self.unpack('<I')}(buf, p)[0]; p += 4"]
         return [f"{ind}n = _ifb(buf[p:p + {size}], 'little'); p += {size}"]
 
-    def value(self, c: ColumnCodec, v: str, ind: str, raw: str | None = None) -> list[str]:
+    def value(
+        self, c: ColumnCodec, v: str, ind: str, raw: str | None = None, packed: bool = False
+    ) -> list[str]:
         """Lines that read one non-NULL value of ``c`` into ``v`` and advance ``p``; with ``raw``, the
-        value was unpacked already (see :func:`_fixed`) into the variable of that name."""
+        value was unpacked already (see :func:`_fixed`) into the variable of that name. ``packed``
+        (see :func:`packed_ok`): ``v`` is the integer the value is stored as, not a Python value."""
         k = c.kind
         out: list[str]
 
@@ -198,6 +234,12 @@ class _Gen:
             out = [f"{ind}{v} = buf[p]; p += 1", f"{ind}if {v}: {v} += 1900"]
         elif k == "bit":
             out = [f"{ind}{v} = _ifb(buf[p:p + {c.size}], 'big'); p += {c.size}"]
+        elif k == "decimal" and packed:
+            out = [f"{ind}{read(decimal_size(c.precision, c.scale), 'big')}", f"{ind}{v} = n"]
+        elif k == "datetime2" and packed:
+            fraction = self._fraction(c.fsp, ind) if c.fsp else []
+            us = " | us" if c.fsp else ""
+            out = [f"{ind}{read(5, 'big')}", *fraction, f"{ind}{v} = (n & {_DATETIME_BITS}) << 24{us}"]
         elif k == "decimal":
             out = self._decimal(c, v, ind, read)
         elif k == "date":
@@ -319,8 +361,23 @@ class _Gen:
         )
         return lines
 
-    def image(self, present: list[bool], prefix: str, ind: str) -> tuple[list[str], str]:
-        """Lines decoding one row image; returns them and the tuple expression of its values."""
+    def skip(self, c: ColumnCodec, ind: str) -> list[str]:
+        """Lines that step over one non-NULL value of ``c`` without reading it."""
+        if c.kind in ("text", "bytes"):
+            return [*self._length(c.size, ind), f"{ind}p += n"]
+        return [f"{ind}p += {_width(c)}"]
+
+    def image(
+        self,
+        present: list[bool],
+        prefix: str,
+        ind: str,
+        packed: frozenset[int] = frozenset(),
+        skip: frozenset[int] = frozenset(),
+    ) -> tuple[list[str], str]:
+        """Lines decoding one row image; returns them and the tuple expression of its values. Columns in
+        ``packed`` are read as the integers they are stored as (see :func:`packed_ok`); columns in
+        ``skip`` are stepped over (their names are left unset)."""
         count = sum(present)
         nbytes = (count + 7) // 8
         lines = []
@@ -333,10 +390,11 @@ class _Gen:
         checked: list[str] = []
         bit = 0
         run: list[tuple[ColumnCodec, str]] = []  # consecutive fixed-width values, read by one unpack
+        raw_names = {f"{prefix}{i}" for i in packed}
 
         def end_run() -> None:
             if len(run) == 1:
-                plain.extend(self.value(run[0][0], run[0][1], ind + "    "))
+                plain.extend(self.value(run[0][0], run[0][1], ind + "    ", packed=run[0][1] in raw_names))
             elif run:
                 fmt = "<" + "".join(_fixed(c) or "" for c, _ in run)
                 raws = [v if c.kind in ("int", "float", "double") else f"r{v}" for c, v in run]
@@ -344,7 +402,7 @@ class _Gen:
                     f"{ind}    {', '.join(raws)} = {self.unpack(fmt)}(buf, p); p += {struct.calcsize(fmt)}"
                 )
                 for (c, v), raw in zip(run, raws, strict=True):
-                    plain.extend(self.value(c, v, ind + "    ", raw=raw))
+                    plain.extend(self.value(c, v, ind + "    ", raw=raw, packed=v in raw_names))
             run.clear()
 
         for i, c in enumerate(self.codecs):
@@ -353,17 +411,25 @@ class _Gen:
                 continue
             v = f"{prefix}{i}"
             names.append(v)
+            if i in skip:
+                end_run()
+                plain.extend(self.skip(c, ind + "    "))
+                checked.append(f"{ind}    if not nb & {1 << bit}:")
+                checked.extend(self.skip(c, ind + "        "))
+                bit += 1
+                continue
             if _fixed(c) is not None:
                 run.append((c, v))
             else:
                 end_run()
-                plain.extend(self.value(c, v, ind + "    "))
+                plain.extend(self.value(c, v, ind + "    ", packed=i in packed))
             checked.append(f"{ind}    if nb & {1 << bit}:")
             checked.append(f"{ind}        {v} = None")
             checked.append(f"{ind}    else:")
-            checked.extend(self.value(c, v, ind + "        "))
+            checked.extend(self.value(c, v, ind + "        ", packed=i in packed))
             bit += 1
         end_run()
+        plain = _merge_steps(plain)
         if nbytes:
             # the bitmap's unused high bits are not always 0 (MariaDB sets them)
             lines += [f"{ind}if not nb & {(1 << count) - 1}:", *plain, f"{ind}else:", *checked]
@@ -418,4 +484,109 @@ def compile_rows_decoder(
     exec(code, namespace)  # noqa: S102 - source generated above from column codecs, no outside text
     fn = namespace["decode"]
     fn.source = source  # type: ignore[attr-defined]  # for debugging and tests
+    return fn
+
+
+#: DATETIME2's packed value without its sign bit (always set): 39 bits, so that with 24 bits of
+#: microseconds beside it the value fits in a signed 64-bit integer
+_DATETIME_BITS = (1 << 39) - 1
+
+
+def packed_ok(c: ColumnCodec) -> bool:
+    """Whether a column may be carried in a columnar batch as the integer it is stored as, converted to
+    Arrow for a whole batch at once (:mod:`cdc_assets.core.column_batch`): a DECIMAL of at most 7 bytes
+    (e.g. DECIMAL(15,2)) and a DATETIME, each without a converter. Building a ``Decimal`` or a
+    ``datetime`` per value costs more than decoding the rest of a row."""
+    if c.post is not None:
+        return False
+    if c.kind == "decimal":
+        return decimal_size(c.precision, c.scale) <= 7
+    return c.kind == "datetime2"
+
+
+def decimal_terms(precision: int, scale: int) -> list[tuple[int, int, int]]:
+    """The packed DECIMAL as ``(shift, mask, weight)`` terms: once the sign is taken off the stored integer
+    (see ``_Gen._decimal``), the unscaled value is the sum of ``((n >> shift) & mask) * weight``."""
+    intg, frac = precision - scale, scale
+    igroups = ([(_DIG2BYTES[intg % 9], intg % 9)] if intg % 9 else []) + [(4, 9)] * (intg // 9)
+    fgroups = [(4, 9)] * (frac // 9) + ([(_DIG2BYTES[frac % 9], frac % 9)] if frac % 9 else [])
+    terms = []
+    bit, weight = 0, 1
+    for nbytes, digits in reversed(igroups + fgroups):
+        terms.append((bit, (1 << (8 * nbytes)) - 1, weight))
+        bit += 8 * nbytes
+        weight *= 10**digits
+    return terms
+
+
+def compile_columns_decoder(
+    codecs: Sequence[ColumnCodec],
+    op: str,
+    key_positions: Sequence[int],
+    packed: frozenset[int] = frozenset(),
+    name: str = "rows",
+) -> Callable[[bytes, int, int, Any], tuple[int, int]]:
+    """A function ``(buf, start, end, batch) -> (position, rows)`` for rows events of one layout with
+    every column present (full row images), appending to a :class:`cdc_assets.core.column_batch.ColumnBatch`.
+
+    Each insert, and each update's after image, is appended column by column to ``batch.cols`` and its
+    key to ``batch.keys`` (the bare value for a one-column key, else a tuple). A delete, and an update
+    whose before image has another key than its after image, appends ``(old key tuple, n, before
+    image, is_update)`` to ``batch.deletes``, ``n`` being the number of keys appended before it: the order
+    :func:`cdc_assets.core.events.collapse` needs (consistency-notes items 2 and 3). Columns in
+    ``packed`` (see :func:`packed_ok`, never key columns) are appended as the integers they are stored as.
+    """
+    if op not in ("insert", "update", "delete"):
+        raise ValueError(f"op must be insert, update or delete, not {op!r}")
+    if not key_positions:
+        raise ValueError("a columnar batch needs a key")
+    if packed & set(key_positions):
+        raise ValueError("key columns are kept as exact values")
+    gen = _Gen(codecs)
+    n = len(gen.codecs)
+    every = [True] * n
+    body = ["def decode(buf, p, end, batch):", "    cols = batch.cols"]
+    body += [f"    a{i} = cols[{i}].append" for i in range(n)]
+    body += ["    ka = batch.keys.append", "    da = batch.deletes.append", "    kn = len(batch.keys)"]
+    body += ["    rows = 0", "    while p < end:"]
+    ind = " " * 8
+
+    def key(prefix: str, bare: bool) -> str:
+        names = [f"{prefix}{i}" for i in key_positions]
+        if bare and len(names) == 1:
+            return names[0]
+        return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+
+    def upsert(prefix: str) -> list[str]:
+        appends = "; ".join(f"a{i}({prefix}{i})" for i in range(n))
+        return [f"{ind}{appends}", f"{ind}ka({key(prefix, True)}); kn += 1"]
+
+    if op == "update":
+        # The before image is read for its key only; an update that changes the key (rare) reads it
+        # again whole, as exact values, for the delete it becomes.
+        whole = _Gen(codecs)
+        lines, values = whole.image(every, "v", "    ")
+        source = "\n".join(["def before(buf, p):", *lines, f"    return {values}"]) + "\n"
+        exec(compile(source, f"<binlog before image {name}>", "exec"), whole.ns)  # noqa: S102 - generated
+        gen.ns["_before"] = whole.ns["before"]
+        others = frozenset(range(n)) - frozenset(key_positions)
+        first, _ = gen.image(every, "v", ind, skip=others)
+        second, _ = gen.image(every, "w", ind, packed)
+        body += [f"{ind}p0 = p", *first, *second]
+        body.append(f"{ind}if {key('v', False)} != {key('w', False)}:")
+        body.append(f"{ind}    da(({key('v', False)}, kn, _before(buf, p0), True))")
+        body += upsert("w")
+    elif op == "insert":
+        first, _ = gen.image(every, "v", ind, packed)
+        body += [*first, *upsert("v")]
+    else:  # a delete keeps its whole row, as exact values
+        first, before = gen.image(every, "v", ind)
+        body += [*first, f"{ind}da(({key('v', False)}, kn, {before}, False))"]
+    body += [f"{ind}rows += 1", "    return p, rows"]
+    source = "\n".join(body) + "\n"
+    code = compile(source, f"<binlog columns decoder {name}>", "exec")
+    namespace = dict(gen.ns)
+    exec(code, namespace)  # noqa: S102 - source generated above from column codecs, no outside text
+    fn = namespace["decode"]
+    fn.source = source  # type: ignore[attr-defined]
     return fn

@@ -18,9 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cdc_assets.core.column_batch import ColumnBatch
 from cdc_assets.core.events import EventChanges, RowChange, TableEvents, collapse
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.transform import match_rule
 from cdc_assets.engine.binlog_retention import RetentionWatch, ensure_restart_point_available
 from cdc_assets.engine.catalog_cache import save_catalog
 from cdc_assets.engine.context import RunContext, binlog_client_id
@@ -29,7 +31,7 @@ from cdc_assets.engine.schema_evolution import SchemaTracker
 from cdc_assets.engine.sinks import flush_interval as sink_flush_interval
 from cdc_assets.engine.snapshot import load_chunk, snapshot_new_tables
 from cdc_assets.engine.startup import OFFSET_MODES, startup_point
-from cdc_assets.engine.transform import change_buffer
+from cdc_assets.engine.transform import arrow_schema, change_buffer, parsed_rules
 from cdc_assets.engine.watermark import StreamFilter
 from cdc_assets.errors import BinlogConnectionLost, CdcError
 from cdc_assets.mysql.binlog import BinlogReader, Boundary, DdlRead, RowsRead
@@ -185,6 +187,24 @@ def stream(
         with ctx.connect() as conn:
             target = current_position(conn, ctx.settings, ctx.server)
 
+    rules = parsed_rules(ctx.cfg)
+    untransformed: dict[TableId, bool] = {}
+    tinyint1_as_boolean = ctx.cfg.source.treat_tinyint1_as_boolean
+
+    def by_columns(table: TableId, snapshot_filter: StreamFilter) -> bool:
+        """Whether ``table``'s changes may be held column by column (:class:`ColumnBatch`): written as they
+        are read (no transform rule), with no snapshot watermark left to check them against."""
+        plain = untransformed.get(table)
+        if plain is None:
+            # no transform, and one target that only this table fills (nothing to merge in the write)
+            targets = ctx.targets(table)
+            plain = untransformed[table] = (
+                match_rule(rules, table) is None
+                and len(targets) == 1
+                and len(ctx.sources_of(targets[0])) == 1
+            )
+        return plain and not snapshot_filter.filters(table)
+
     def open_reader(at: RestartPoint) -> BinlogReader:
         return BinlogReader(
             ctx.settings,
@@ -214,9 +234,10 @@ def stream(
     # While the stream catches up with the snapshot, changes older than the watermark of the chunk
     # holding their key are already in the target: applying them would take rows back in time.
     snapshot_filter = _snapshot_filter(ctx, reader)
+    reader.column_tables = {t for t in ctx.schemas if by_columns(t, snapshot_filter)}
     discover_every = NEW_TABLE_DISCOVERY_SECONDS if ctx.cfg.source.newly_added_tables else None
     last_discovery = time.monotonic()
-    pending: dict[TableId, list[RowChange]] = {}
+    pending: dict[TableId, list[RowChange] | ColumnBatch] = {}
     pending_rows = 0
     last_flush = time.monotonic()
     last_touch = last_flush
@@ -235,6 +256,13 @@ def stream(
                 batch += [
                     TableEvents(t, schema, changes, source.key_positions, keep) for t in ctx.targets(table)
                 ]
+                continue
+            if isinstance(changes, ColumnBatch):  # collapsed the same way, the rows straight into Arrow
+                keys, rows = changes.to_arrow(
+                    arrow_schema(schema, tinyint1_as_boolean=tinyint1_as_boolean), keep
+                )
+                (only,) = ctx.targets(table)  # by_columns: one target, this table its only source
+                batch.append((only, schema, keys, rows))
                 continue
             keys, rows = collapse(changes, source.key_positions)
             if keep is not None:  # the target lacks some source columns: write the others, by name
@@ -281,8 +309,11 @@ def stream(
     def reopen() -> tuple[BinlogReader, StreamFilter]:
         """A reader at the last restart point that landed, and the snapshot filter for it."""
         new_reader = open_reader(last_saved)
+        untransformed.clear()  # tables may have come or gone (DDL, new tables): targets' sources with them
         try:
-            return new_reader, _snapshot_filter(ctx, new_reader)
+            new_filter = _snapshot_filter(ctx, new_reader)
+            new_reader.column_tables = {t for t in ctx.schemas if by_columns(t, new_filter)}
+            return new_reader, new_filter
         except BaseException:
             new_reader.close()
             raise
@@ -324,14 +355,20 @@ def stream(
                 for item in reader.events():
                     if isinstance(item, RowsRead):
                         changes = snapshot_filter.apply(item)
+                        if item.table not in reader.column_tables and by_columns(item.table, snapshot_filter):
+                            reader.column_tables.add(item.table)  # past the snapshot's watermarks
                         if changes:
-                            buffered = pending.get(item.table)
-                            if buffered is None:
-                                buffered = pending[item.table] = change_buffer(ctx.sink, item.table)
-                            if buffered.__class__ is list:
-                                buffered.extend(changes)
-                            else:  # EventChanges: the table's transform reads event kinds and times
-                                buffered.add(changes, item.timestamp)
+                            held = pending.get(item.table)
+                            if held is None and not isinstance(changes, ColumnBatch):
+                                held = change_buffer(ctx.sink, item.table)
+                                if held.__class__ is EventChanges:
+                                    pending[item.table] = held
+                            if (
+                                held.__class__ is EventChanges
+                            ):  # the table's transform reads event kinds and times
+                                held.add(changes, item.timestamp)
+                            else:
+                                _hold(pending, item.table, changes)
                             pending_rows += len(changes)
                         continue
                     if isinstance(item, DdlRead):
@@ -412,6 +449,20 @@ def stream(
     return result
 
 
+def _hold(pending: dict[TableId, list[RowChange] | ColumnBatch], table: TableId, changes) -> None:
+    """Add a rows event's changes to ``table``'s pending ones: column batches of one layout are joined;
+    anything else (rows the exact path decoded, a new table map) turns the table's changes into a list."""
+    held = pending.get(table)
+    if held is None:
+        pending[table] = changes if isinstance(changes, ColumnBatch) else list(changes)
+    elif isinstance(held, ColumnBatch) and isinstance(changes, ColumnBatch) and held.joins(changes):
+        held.extend(changes)
+    else:
+        if isinstance(held, ColumnBatch):
+            held = pending[table] = held.changes()
+        held.extend(changes.changes() if isinstance(changes, ColumnBatch) else changes)
+
+
 #: changes after which rows of snapshot chunks read after the DDL are not whole in the target: a renamed
 #: column's values went nowhere (the target had the old name), a changed type's may not have fit
 _RELOAD_AFTER = ("rename.column", "alter.column.type")
@@ -444,7 +495,7 @@ def chunks_read_after(ctx: RunContext, records: list[SchemaChangeRecord]) -> lis
 class _Flush:
     """One flush handed to the writer thread: the changes per table, and the restart point after them."""
 
-    changes: dict[TableId, list[RowChange]]
+    changes: dict[TableId, list[RowChange] | ColumnBatch]
     counts: dict[TableId, int]  # changes per table
     point: RestartPoint
     tag: str

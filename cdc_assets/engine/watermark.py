@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from cdc_assets.config import PipelineConfig
 from cdc_assets.core.chunks import Chunk
+from cdc_assets.core.column_batch import ColumnBatch
 from cdc_assets.core.events import RowChange, key_of
 from cdc_assets.core.key_order import ChunkLocator, ChunkMark, in_range
 from cdc_assets.core.offsets import BinlogPosition, RestartPoint
@@ -181,11 +182,15 @@ class StreamFilter:
     def active(self) -> bool:
         return bool(self._tables)
 
+    def filters(self, table: TableId) -> bool:
+        """Whether changes of ``table`` are still checked against its chunks' watermarks."""
+        return table in self._tables
+
     def start(self) -> BinlogPosition | None:
         """The lowest high watermark: no change before it needs to be applied."""
         return min((f.lowest for f in self._tables.values()), default=None)
 
-    def apply(self, item: RowsRead) -> list[RowChange]:
+    def apply(self, item: RowsRead) -> list[RowChange] | ColumnBatch:
         """The changes of ``item`` to apply."""
         f = self._tables.get(item.table)
         if f is None or item.position is None:
@@ -199,7 +204,8 @@ class StreamFilter:
             return []
         if f.locator is None or f.sorter is None:
             return item.changes
-        pieces = [p for ch in item.changes for p in _split(ch, f.key_positions)]
+        changes = item.changes.changes() if isinstance(item.changes, ColumnBatch) else item.changes
+        pieces = [p for ch in changes for p in _split(ch, f.key_positions)]
         keys = f.sorter.sort_keys([k for k, _ in pieces])
         return [ch for (_, ch), sk in zip(pieces, keys, strict=True) if f.locator.applies(sk, item.position)]
 

@@ -24,6 +24,7 @@ from pymysqlreplication.event import (
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+from cdc_assets.core.column_batch import ColumnBatch
 from cdc_assets.core.events import RowChange
 from cdc_assets.core.offsets import BinlogPosition, RestartPoint
 from cdc_assets.core.schema import TableId, TableSchema
@@ -42,7 +43,8 @@ class RowsRead:
     is after a watermark W when ``position > W``: transactions are written to the binlog whole)."""
 
     table: TableId
-    changes: list[RowChange]
+    #: a ColumnBatch for the tables the reader was asked to read column by column (``column_tables``)
+    changes: list[RowChange] | ColumnBatch
     position: BinlogPosition | None = None
     #: the event's timestamp (Unix seconds, from its header): when the change was made on the source
     timestamp: int = 0
@@ -131,6 +133,9 @@ class BinlogReader:
             if p.position is not None and self.gtid_reason is None and p.server_id in (None, server.server_id)
         }
         self.fast_rows = FastRows(schemas, tinyint1_as_boolean=tinyint1_as_boolean)
+        #: tables whose rows events are read as ColumnBatch where the generated decoder can (the
+        #: caller's choice: it must not need RowChange objects for them); the others as RowChange lists
+        self.column_tables: set[TableId] = set()
         self._in_tx = False
         self._gtid: str | None = None
         if self.gtid_reason is not None:
@@ -295,7 +300,11 @@ class BinlogReader:
                     return  # before the table's snapshot point: in the snapshot, and maybe of older columns
                 del self._known_since[table]  # positions only grow: no need to compare again
             self._check_columns(ev, table, pos)
-            changes = self.fast_rows.changes(ev, table)
+            changes: list[RowChange] | ColumnBatch | None = None
+            if table in self.column_tables and not (self._skip_events or self._skip_rows):
+                changes = self.fast_rows.columns(ev, table)
+            if changes is None:
+                changes = self.fast_rows.changes(ev, table)
             if changes is None:
                 changes = _changes(ev, decode)
             yield RowsRead(table, changes, BinlogPosition(self._stream.log_file, pos), ev.timestamp)

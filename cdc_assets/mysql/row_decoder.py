@@ -17,6 +17,7 @@ is decoded by the exact path instead; this is logged once per table and reason, 
 from __future__ import annotations
 
 import codecs
+import functools
 import logging
 import struct
 from collections.abc import Callable, Mapping
@@ -25,8 +26,14 @@ from typing import Any
 from pymysqlreplication.constants import FIELD_TYPE
 from pymysqlreplication.row_event import DeleteRowsEvent, RowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+from cdc_assets.core.column_batch import ColumnBatch, ColumnLayout
 from cdc_assets.core.events import RowChange
-from cdc_assets.core.row_codegen import ColumnCodec, compile_rows_decoder
+from cdc_assets.core.row_codegen import (
+    ColumnCodec,
+    compile_columns_decoder,
+    compile_rows_decoder,
+    packed_ok,
+)
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.types import SPATIAL_TYPES, binlog_converter, duckdb_type
 
@@ -51,6 +58,16 @@ _SPATIAL = frozenset(SPATIAL_TYPES)
 # Charsets python-mysql-replication finds no codec for, whose bytes the project decodes itself
 # (cdc_assets.core.values._BINLOG_BYTES_CODECS): the same codecs.
 _BYTES_CODECS = {"ucs2": "utf-16-be", "utf16le": "utf-16-le"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _every_column(present: bytes | None, n: int) -> bool:
+    """Whether a columns-present bitmap names each of the ``n`` columns (a full row image)."""
+    return (
+        present is not None
+        and len(present) * 8 >= n
+        and all(present[i >> 3] >> (i & 7) & 1 for i in range(n))
+    )
 
 
 class Refused(Exception):
@@ -166,11 +183,35 @@ def _column_key(bc: Any) -> tuple:
 class _Layout:
     """One table-map content of one captured table: codecs and its compiled decoders by bitmaps."""
 
-    def __init__(self, table: TableId, codecs_: list[ColumnCodec], key: tuple):
+    def __init__(
+        self, table: TableId, codecs_: list[ColumnCodec], key: tuple, key_positions: tuple[int, ...]
+    ):
         self.table = table
         self.key = key
         self.codecs = codecs_
         self.decoders: dict[tuple, Callable[[bytes, int, int], tuple[list, int]]] = {}
+        packed = tuple(
+            (i, "decimal", c.precision, c.scale) if c.kind == "decimal" else (i, "datetime", c.fsp, 0)
+            for i, c in enumerate(codecs_)
+            if packed_ok(c) and i not in key_positions
+        )
+        #: None: the table has no key, its changes are not held column by column
+        self.columns = ColumnLayout(len(codecs_), key_positions, packed) if key_positions else None
+        self.column_decoders: dict[str, Callable[..., tuple[int, int]]] = {}
+
+    def column_decoder(self, op: str) -> Callable[..., tuple[int, int]]:
+        fn = self.column_decoders.get(op)
+        if fn is None:
+            assert self.columns is not None
+            fn = compile_columns_decoder(
+                self.codecs,
+                op,
+                self.columns.key_positions,
+                frozenset(p[0] for p in self.columns.packed),
+                name=str(self.table),
+            )
+            self.column_decoders[op] = fn
+        return fn
 
     def decoder(self, op: str, present: bytes, present_after: bytes | None):
         key = (op, present, present_after)
@@ -233,6 +274,44 @@ class FastRows:
         self.decoded[table] = self.decoded.get(table, 0) + 1
         return out
 
+    def columns(self, ev: Any, table: TableId) -> ColumnBatch | None:
+        """The changes of rows event ``ev`` of captured ``table`` as a :class:`ColumnBatch`, or None to
+        decode it as rows (:meth:`changes`): a table without a key, an event without full row images, or
+        one the fast decoder does not read (then :meth:`changes` decides between it and the exact path)."""
+        op = _OPS.get(type(ev))
+        layout = self._layout(ev, table) if op is not None else None
+        if layout is None or layout.columns is None:
+            return None
+        n = len(layout.codecs)
+        if not _every_column(ev.columns_present_bitmap, n) or (
+            op == "update" and not _every_column(getattr(ev, "columns_present_bitmap2", None), n)
+        ):
+            return None
+        wrapper = ev.packet
+        packet = wrapper.packet
+        start = _BODY_OFFSET + wrapper.read_bytes
+        end = _BODY_OFFSET + ev.event_size
+        if packet._position != start or end > len(packet._data):
+            return None
+        batch = ColumnBatch(layout.columns)
+        try:
+            pos, rows = layout.column_decoder(op)(packet._data, start, end, batch)
+        except (
+            ValueError,
+            IndexError,
+            KeyError,
+            UnicodeDecodeError,
+            ArithmeticError,
+            TypeError,
+            struct.error,
+        ):
+            return None  # the row decoder reads it again, and drops the layout if it fails too
+        if pos != end:
+            return None
+        batch.rows = rows
+        self.decoded[table] = self.decoded.get(table, 0) + 1
+        return batch
+
     def _drop(self, ev: Any, table: TableId, layout: _Layout, reason: str) -> None:
         """Never use ``layout`` again (its table goes the exact way from now on)."""
         self._layouts[layout.key] = reason
@@ -260,7 +339,8 @@ class FastRows:
         layout = self._layouts.get(key)
         if layout is None:
             try:
-                layout = _Layout(table, self._codecs(tm.columns, self.schemas[table]), key)
+                schema = self.schemas[table]
+                layout = _Layout(table, self._codecs(tm.columns, schema), key, tuple(schema.key_positions))
             except Refused as exc:
                 layout = str(exc)
             self._layouts[key] = layout

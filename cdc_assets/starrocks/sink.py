@@ -48,6 +48,11 @@ _LIVE_LABELS: set[str] = set()
 _LIVE_LOCK = threading.Lock()
 
 
+def arrow_rows(table: pa.Table) -> list[tuple]:
+    """The rows of an Arrow table as tuples of Python values."""
+    return list(zip(*(col.to_pylist() for col in table.columns), strict=True))
+
+
 class Journal(Protocol):
     """Where the sink records transactions in flight (the pipeline's state store)."""
 
@@ -251,14 +256,18 @@ class StarRocksSink:
         self, batch: Sequence[tuple[TableId, TableSchema, Sequence[tuple], Sequence[tuple]]], *, tag: str = ""
     ) -> None:
         """Apply ``(target, schema, keys_to_delete, rows_to_upsert)`` per table: one load per table, the
-        tables in parallel. A key that is also upserted is not deleted first (the upsert replaces it)."""
+        tables in parallel. A key that is also upserted is not deleted first (the upsert replaces it). The
+        rows may be an Arrow table already (``DuckDBSink.arrow_schema`` columns, keys unique)."""
         work = []
         for target, schema, keys, rows in batch:
             deletes: Sequence[tuple] = keys
-            if keys and rows:
-                inserted = {key_of(r, schema.key_positions) for r in rows}
+            if keys and len(rows):
+                if isinstance(rows, pa.Table):
+                    inserted = set(arrow_rows(rows.select(list(schema.primary_key))))
+                else:
+                    inserted = {key_of(r, schema.key_positions) for r in rows}
                 deletes = [k for k in keys if tuple(k) not in inserted]
-            if rows or deletes:
+            if len(rows) or deletes:
                 work.append((target, schema, rows, deletes))
         if not work:
             return
@@ -278,7 +287,7 @@ class StarRocksSink:
         self,
         target: TableId,
         schema: TableSchema,
-        upserts: Sequence[Sequence[Any]],
+        upserts: Sequence[Sequence[Any]] | pa.Table,
         deletes: Sequence[tuple],
         tag: str,
     ) -> None:
@@ -286,9 +295,13 @@ class StarRocksSink:
         table = self.plan(target, schema)
         fmt = choose_format(table, self.cfg.properties)
         headers = load_headers(table, fmt, self.cfg.properties)
-        pieces = encode(
-            table, fmt, upserts, deletes, time_zone=self.time_zone, max_bytes=self.cfg.buffer_flush_max_bytes
-        )
+        max_bytes = self.cfg.buffer_flush_max_bytes
+        if isinstance(upserts, pa.Table) and not deletes:  # the same bodies, encoded column by column
+            pieces = encode_arrow(table, fmt, upserts, time_zone=self.time_zone, max_bytes=max_bytes)
+        else:
+            if isinstance(upserts, pa.Table):
+                upserts = arrow_rows(upserts)
+            pieces = encode(table, fmt, upserts, deletes, time_zone=self.time_zone, max_bytes=max_bytes)
         self._load(target, pieces, headers, tag)
 
     def _load(

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
-from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema import TableId, TableSchema, keep_columns
 
 Op = Literal["insert", "update", "delete"]
 
@@ -149,5 +149,5 @@ def event_images(changes: EventChanges, keep: Sequence[int] | None = None) -> Ev
                 seqs.append(i)
                 new.append(True)
     if keep is not None:
-        out.rows[:] = [tuple(r[i] for i in keep) for r in rows]
+        out.rows[:] = keep_columns(rows, keep)
     return out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, order=True)
@@ -100,6 +102,11 @@ def schema_from_dict(data: dict) -> TableSchema:
         default_charset=data.get("default_charset"),
         default_collation=data.get("default_collation"),
     )
+
+
+def keep_columns(rows: Iterable[Sequence[Any]], keep: Sequence[int]) -> list[tuple]:
+    """Each row cut to the values at positions ``keep`` (see :func:`fit_to_target`)."""
+    return [tuple(r[i] for i in keep) for r in rows]
 
 
 def fit_to_target(

@@ -21,7 +21,7 @@ from cdc_assets.core.arrow_read import plan_arrow_read
 from cdc_assets.core.chunks import Chunk, chunks_from_boundaries
 from cdc_assets.core.events import collapse
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import TableId, fit_to_target
+from cdc_assets.core.schema import TableId, fit_to_target, keep_columns
 from cdc_assets.core.types import row_converter
 from cdc_assets.engine.allocator import release_free_memory
 from cdc_assets.engine.context import RunContext
@@ -229,7 +229,7 @@ def _read_exact(
     buffered: list[tuple] = []
 
     def write() -> None:
-        rows = buffered if keep is None else [tuple(r[i] for i in keep) for r in buffered]
+        rows = buffered if keep is None else keep_columns(buffered, keep)
         tag = next(tags)
         for target in targets:
             n = ctx.sink.upsert(target, write_schema, rows, tag=tag)
@@ -272,7 +272,7 @@ def _merge_backfill(
         keys, rows = collapse(changes, schema.key_positions)
         write_schema, keep = write
         if keep is not None:
-            rows = [tuple(r[i] for i in keep) for r in rows]
+            rows = keep_columns(rows, keep)
         ctx.sink.apply_batch(ctx.route_batch([(schema.table_id, write_schema, keys, rows)]), tag=tag)
     return len(changes)
 

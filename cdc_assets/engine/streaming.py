@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from cdc_assets.core.column_batch import ColumnBatch
 from cdc_assets.core.events import EventChanges, RowChange, TableEvents, collapse
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema import TableId, TableSchema, keep_columns
 from cdc_assets.core.transform import match_rule
 from cdc_assets.engine.binlog_retention import RetentionWatch, ensure_restart_point_available
 from cdc_assets.engine.catalog_cache import save_catalog
@@ -266,7 +266,7 @@ def stream(
                 continue
             keys, rows = collapse(changes, source.key_positions)
             if keep is not None:  # the target lacks some source columns: write the others, by name
-                rows = [tuple(r[i] for i in keep) for r in rows]
+                rows = keep_columns(rows, keep)
             parts.append((table, schema, keys, rows))
         batch += ctx.route_batch(parts)  # one entry per target: shards merged, a table to each of its targets
         # The binlog between two restart points never changes, so the range names the write: a replay

@@ -142,6 +142,10 @@ class SchemaChangeRecord:
     recorded_at: float = 0.0
 
 
+def _schema_in_force(source_schema: str, target_columns: str) -> SchemaInForce:
+    return SchemaInForce(schema_from_dict(json.loads(source_schema)), tuple(json.loads(target_columns)))
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -287,9 +291,14 @@ class StateStore:
         rows = self._conn.execute(
             "SELECT source, source_schema, target_columns FROM schemas_in_force"
         ).fetchall()
-        return {
-            r[0]: SchemaInForce(schema_from_dict(json.loads(r[1])), tuple(json.loads(r[2]))) for r in rows
-        }
+        return {r[0]: _schema_in_force(r[1], r[2]) for r in rows}
+
+    def schema_in_force(self, source: str) -> SchemaInForce | None:
+        """One table's schema in force (see :meth:`schemas_in_force`), or None."""
+        row = self._conn.execute(
+            "SELECT source_schema, target_columns FROM schemas_in_force WHERE source = ?", (source,)
+        ).fetchone()
+        return _schema_in_force(*row) if row else None
 
     def schema_changes(self, *, after_seq: int = 0, source: str | None = None) -> list[SchemaChangeRecord]:
         """Recorded schema changes, oldest first (``after_seq``: only those recorded later)."""

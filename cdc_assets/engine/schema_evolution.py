@@ -81,6 +81,8 @@ class SchemaTracker:
         self.ctx = ctx
         self.target_columns: dict[TableId, tuple[str, ...]] = {}
         self._defaults: ServerDefaults | None = None  # the server's charsets, read at the first DDL
+        #: tables with no schema in force saved yet: theirs is the catalog's (the caller saves it)
+        self.unsaved: list[TableId] = []
         saved = ctx.state.schemas_in_force()
         for table, schema in list(ctx.schemas.items()):
             sif = saved.get(str(table))
@@ -89,6 +91,7 @@ class SchemaTracker:
                 self.target_columns[table] = sif.target_columns
             else:
                 self.target_columns[table] = schema.column_names
+                self.unsaved.append(table)
 
     def track(self, tables) -> None:
         """Start tracking tables added to ``ctx.schemas`` since (snapshotted while streaming): their

@@ -177,10 +177,9 @@ def stream(
         point = start_point(ctx)
     # The schemas in force at the start point: those saved with it, else the catalog's (saved now).
     tracker = SchemaTracker(ctx)
-    unsaved = [t for t in ctx.schemas if str(t) not in ctx.state.schemas_in_force()]
-    if ctx.state.restart_point() is None or unsaved:
+    if ctx.state.restart_point() is None or tracker.unsaved:
         # where reading starts: always a safe restart point
-        ctx.state.save_restart_point(point, schemas=tracker.in_force(unsaved))
+        ctx.state.save_restart_point(point, schemas=tracker.in_force(tracker.unsaved))
     result = StreamResult(point=point)
     target = until
     if until_caught_up:

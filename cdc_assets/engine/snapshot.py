@@ -114,11 +114,26 @@ def load_chunk(ctx: RunContext, table: TableId, index: int, *, force: bool = Fal
             table, state.chunk, state.rows or 0, state.seconds or 0.0, True, state.low, state.high
         )
     schema = ctx.describe_current(table)
+    try:
+        return _load_once(ctx, table, state, schema)
+    except CdcError:
+        # A DDL between describing the table and reading it fails the read (a column it names is gone):
+        # read once more as the table is now. Any other failure is the error to report.
+        now = ctx.describe_current(table)
+        if now == schema:
+            raise
+        log.info("%s changed while chunk %d was read; reading it again as the table is now", table, index)
+        return _load_once(ctx, table, state, now)
+
+
+def _load_once(ctx: RunContext, table: TableId, state, schema) -> ChunkResult:
+    """One read of a chunk with ``schema`` (the table as described just before), written to its targets."""
+    key, index = str(table), state.chunk.index
     # The table may have changed since its target was created (DDL the stream has not applied yet):
     # the chunk is read as the table is now and written with the columns its target has. A column
     # added meanwhile gets its values from the binlog: the stream applies every change of such a table
     # from the DDL on (watermark.StreamFilter).
-    sif = ctx.state.schemas_in_force().get(key)
+    sif = ctx.state.schema_in_force(key)
     write_schema, keep = fit_to_target(schema, sif.target_columns) if sif is not None else (schema, None)
     targets = ctx.targets(table)
     started = time.monotonic()

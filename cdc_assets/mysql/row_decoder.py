@@ -70,6 +70,30 @@ def _every_column(present: bytes | None, n: int) -> bool:
     )
 
 
+#: what a generated decoder raises on bad data (the exact path raises the same) or a layout that misreads the bytes
+_DECODE_ERRORS = (
+    ValueError,
+    IndexError,
+    KeyError,
+    UnicodeDecodeError,
+    ArithmeticError,
+    TypeError,
+    struct.error,
+)
+
+
+def _body(ev: Any) -> tuple[bytes, int, int] | None:
+    """The packet bytes of rows event ``ev`` and where its rows begin and end in them, or None when the
+    event is not framed as the decoders expect (already read, or cut short)."""
+    wrapper = ev.packet
+    packet = wrapper.packet
+    start = _BODY_OFFSET + wrapper.read_bytes
+    end = _BODY_OFFSET + ev.event_size
+    if packet._position != start or end > len(packet._data):
+        return None
+    return packet._data, start, end
+
+
 class Refused(Exception):
     """The fast decoder cannot read this column exactly; the message says why."""
 
@@ -246,25 +270,15 @@ class FastRows:
         layout = self._layout(ev, table) if op is not None else None
         if layout is None:
             return self._fallback(table)
-        wrapper = ev.packet
-        packet = wrapper.packet
-        start = _BODY_OFFSET + wrapper.read_bytes
-        end = _BODY_OFFSET + ev.event_size
-        if packet._position != start or end > len(packet._data):
+        body = _body(ev)
+        if body is None:
             self._refuse(table, "the rows event is not framed as expected")
             return self._fallback(table)
+        data, start, end = body
         fn = layout.decoder(op, ev.columns_present_bitmap, getattr(ev, "columns_present_bitmap2", None))
         try:
-            out, pos = fn(packet._data, start, end)
-        except (
-            ValueError,
-            IndexError,
-            KeyError,
-            UnicodeDecodeError,
-            ArithmeticError,
-            TypeError,
-            struct.error,
-        ) as exc:
+            out, pos = fn(data, start, end)
+        except _DECODE_ERRORS as exc:
             # bad data (the exact path raises the same error) or a layout that misreads the bytes
             return self._drop(ev, table, layout, f"an event failed to decode ({type(exc).__name__})")
         if pos != end:
@@ -287,24 +301,14 @@ class FastRows:
             op == "update" and not _every_column(getattr(ev, "columns_present_bitmap2", None), n)
         ):
             return None
-        wrapper = ev.packet
-        packet = wrapper.packet
-        start = _BODY_OFFSET + wrapper.read_bytes
-        end = _BODY_OFFSET + ev.event_size
-        if packet._position != start or end > len(packet._data):
+        body = _body(ev)
+        if body is None:
             return None
+        data, start, end = body
         batch = ColumnBatch(layout.columns)
         try:
-            pos, rows = layout.column_decoder(op)(packet._data, start, end, batch)
-        except (
-            ValueError,
-            IndexError,
-            KeyError,
-            UnicodeDecodeError,
-            ArithmeticError,
-            TypeError,
-            struct.error,
-        ):
+            pos, rows = layout.column_decoder(op)(data, start, end, batch)
+        except _DECODE_ERRORS:
             return None  # the row decoder reads it again, and drops the layout if it fails too
         if pos != end:
             return None

@@ -39,6 +39,7 @@ from cdc_assets.core import schema_change as sc
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.schema_apply import (
     ALREADY_APPLIED,
+    already_renamed,
     column_default,
     created_schema,
     ignored,
@@ -385,14 +386,10 @@ class DuckDBSink:
             return ignored(f"{change.table} and {change.new} both go to {target}")
         with self._connect() as conn:
             old, new = self._columns_of(conn, target), self._columns_of(conn, renamed_to)
-            if old is None and new is not None:
+            if already_renamed(
+                "DuckDB", target, renamed_to, change, old_exists=old is not None, new_exists=new is not None
+            ):
                 return ALREADY_APPLIED
-            if old is None or new is not None:
-                state = "neither table exists" if old is None else f"{renamed_to} exists already"
-                raise SinkError(
-                    f"cannot rename the DuckDB table {target} to {renamed_to} ({change.ddl}): {state}",
-                    table=str(target),
-                )
             if renamed_to.db == target.db:
                 steps = [
                     (

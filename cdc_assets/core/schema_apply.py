@@ -152,6 +152,28 @@ def created_schema(target: TableId, change: CreateTable, after: TableSchema | No
     return schema
 
 
+def already_renamed(
+    sink: str,
+    target: TableId,
+    renamed_to: TableId,
+    change: RenameTable,
+    *,
+    old_exists: bool,
+    new_exists: bool,
+) -> bool:
+    """Whether ``target`` was renamed to ``renamed_to`` already (only the new name exists: a replay after a
+    crash); raises SinkError when the rename cannot be done (neither exists, or the new name is taken)."""
+    if not old_exists and new_exists:
+        return True
+    if not old_exists or new_exists:
+        state = "neither table exists" if not old_exists else f"{renamed_to} exists already"
+        raise SinkError(
+            f"cannot rename the {sink} table {target} to {renamed_to} ({change.ddl}): {state}",
+            table=str(target),
+        )
+    return False
+
+
 def rename_target(target: TableId, change: RenameTable, renamed_to: TableId | None) -> TableId:
     """Where a RenameTable takes ``target``: ``renamed_to`` (the routed new name), else the new table name
     in ``target``'s database."""

@@ -27,6 +27,7 @@ from cdc_assets.core import schema_change as sc
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.schema_apply import (
     ALREADY_APPLIED,
+    already_renamed,
     column_default,
     created_schema,
     ignored,
@@ -272,14 +273,10 @@ class SchemaApplier:
                 f"({change.ddl!r}); route both names to the same database, or exclude rename.table"
             )
         old, new = self._columns(target), self._columns(renamed_to)
-        if old is None and new is not None:
+        if already_renamed(
+            "StarRocks", target, renamed_to, change, old_exists=old is not None, new_exists=new is not None
+        ):
             return ALREADY_APPLIED
-        if old is None or new is not None:
-            state = "neither table exists" if old is None else f"{renamed_to} exists already"
-            raise SinkError(
-                f"cannot rename the StarRocks table {target} to {renamed_to} ({change.ddl}): {state}",
-                table=str(target),
-            )
         sql = _bindable(
             f"ALTER TABLE {self._table(target)} RENAME {quote_ident(renamed_to.table, 'starrocks')}"
         )

@@ -275,3 +275,45 @@ def test_random_text_values_round_trip_as_csv():
         b = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 10)))
         rows.append((_clean(a), None if i % 7 == 0 else _clean(b), i))
     _check_chunk(schema, rows)
+
+
+@pytest.mark.parametrize("transactions", [True, False], ids=["transaction-stream-load", "stream-load"])
+def test_a_stream_write_that_deletes_nothing_goes_as_csv_and_one_with_deletes_as_before(
+    standin,
+    state,  # noqa: F811
+    transactions,
+):
+    """``apply_batch`` with an Arrow table of upserts and no deletes (the streaming column path) takes the
+    CSV bodies of a snapshot chunk; with deletes, or a value CSV cannot carry, the rows go as before. Each
+    write leaves the rows the row-by-row ``upsert`` / ``apply_batch`` leave."""
+    sink = make_sink(standin, state, use_transaction_stream_load=transactions, buffer_flush_max_bytes=4000)
+    db = f"src_{uuid.uuid4().hex[:10]}"
+    by_rows, by_arrow = TableId(db, "by_rows"), TableId(db, "by_arrow")
+    rows = clean_rows(WIDE, 60, seed=7)
+    table = arrow_chunk(WIDE, rows)
+    plan = sink.plan(by_arrow, WIDE)
+    assert csv_bodies(plan, table, time_zone=sink.time_zone, max_bytes=4000) is not None
+    try:
+        for target in (by_rows, by_arrow):
+            sink.ensure_table(target, WIDE)
+        sink.apply_batch([(by_rows, WIDE, [], table_rows(table))], tag="b1")
+        sink.apply_batch([(by_arrow, WIDE, [], table)], tag="b1")
+        assert len(sink.fetch_all(by_arrow, WIDE)) == 60
+        assert sink.fetch_all(by_arrow, WIDE) == sink.fetch_all(by_rows, WIDE)
+        # deletes beside the upserts: one write, as before (CSV bodies carry no __op)
+        keys = [tuple(r[i] for i in WIDE.key_positions) for r in rows[:10]]
+        later = arrow_chunk(WIDE, rows[10:20])
+        sink.apply_batch([(by_rows, WIDE, keys, table_rows(later))], tag="b2")
+        sink.apply_batch([(by_arrow, WIDE, keys, later)], tag="b2")
+        # a value CSV cannot carry (a double quote): written as before
+        text = f"c{CSV_TYPES.index('varchar(40)')}"
+        quoted = [
+            tuple('say "hi"' if c.name == text else v for c, v in zip(WIDE.columns, rows[30], strict=True))
+        ]
+        assert csv_bodies(plan, arrow_chunk(WIDE, quoted), time_zone=sink.time_zone, max_bytes=BIG) is None
+        sink.apply_batch([(by_rows, WIDE, [], quoted)], tag="b3")
+        sink.apply_batch([(by_arrow, WIDE, [], arrow_chunk(WIDE, quoted))], tag="b3")
+        got = sink.fetch_all(by_arrow, WIDE)
+        assert len(got) == 50 and got == sink.fetch_all(by_rows, WIDE)
+    finally:
+        sink.close()

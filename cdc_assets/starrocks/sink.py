@@ -236,20 +236,7 @@ class StarRocksSink:
         as CSV by Arrow's writer (:func:`csv_bodies`) when its values allow; else as :meth:`upsert` writes
         it, encoded column by column (:func:`encode_arrow`)."""
         if table.num_rows:
-            self.resolve_lingering()
-            plan = self.plan(target, schema)
-            props = self.cfg.properties
-            max_bytes = self.cfg.buffer_flush_max_bytes
-            csv = None
-            if csv_layout_allowed(props):
-                csv = csv_bodies(plan, table, time_zone=self.time_zone, max_bytes=max_bytes)
-            if csv is not None:
-                headers = load_headers(plan, LoadFormat.CSV, props, doubled_quotes=True)
-                self._load(target, csv, headers, tag)
-                return table.num_rows
-            fmt = choose_format(plan, props)
-            pieces = encode_arrow(plan, fmt, table, time_zone=self.time_zone, max_bytes=max_bytes)
-            self._load(target, pieces, load_headers(plan, fmt, props), tag)
+            self._write(target, schema, table, (), tag)
         return table.num_rows
 
     def apply_batch(
@@ -291,11 +278,22 @@ class StarRocksSink:
         deletes: Sequence[tuple],
         tag: str,
     ) -> None:
+        """One load of ``upserts`` and ``deletes`` into ``target``. Upserts alone in Arrow form (snapshot
+        chunks, and stream writes that delete nothing) go as CSV written by Arrow's writer
+        (:func:`csv_bodies`) when ``sink.properties`` leave the layout to us and the values allow: several
+        times cheaper to encode than JSON, and cheaper for StarRocks to parse. Else as Flink CDC writes them
+        (JSON, or CSV for tables with VARBINARY columns), Arrow tables encoded column by column."""
         self.resolve_lingering()
         table = self.plan(target, schema)
-        fmt = choose_format(table, self.cfg.properties)
-        headers = load_headers(table, fmt, self.cfg.properties)
+        props = self.cfg.properties
         max_bytes = self.cfg.buffer_flush_max_bytes
+        if isinstance(upserts, pa.Table) and not deletes and csv_layout_allowed(props):
+            csv = csv_bodies(table, upserts, time_zone=self.time_zone, max_bytes=max_bytes)
+            if csv is not None:
+                self._load(target, csv, load_headers(table, LoadFormat.CSV, props, doubled_quotes=True), tag)
+                return
+        fmt = choose_format(table, props)
+        headers = load_headers(table, fmt, props)
         if isinstance(upserts, pa.Table) and not deletes:  # the same bodies, encoded column by column
             pieces = encode_arrow(table, fmt, upserts, time_zone=self.time_zone, max_bytes=max_bytes)
         else:

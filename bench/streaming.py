@@ -38,8 +38,14 @@ another process instead is not possible without disturbing what is measured: a D
 opened by one process at a time, and a poller holding it would make the sink wait. After the run the
 target is checked: every inserted row present, the highest transaction number (``qty``) applied.
 
-stdout: a table, the latency figures, which targets are met, and as the LAST line one JSON object
-holding every figure. Progress goes to stderr.
+Peak RSS across sizes: a second range of ``--rss-rows`` row events (default three times ``--rows``;
+0 skips it) is written, and each project path streams it once; its peak RSS is printed beside the one
+of the main range, with the ratio of the larger range's to the smaller's (bounded: within 1.25x, as
+the snapshot benchmark asks of its worker). The stream holds at most one flush's changes plus one write
+under way, whatever the size of the range.
+
+stdout: a table, the latency figures, the RSS lines, which targets are met, and as the LAST line one JSON
+object holding every figure. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -98,6 +104,8 @@ ROOT_PASSWORD_ENV = "CDC_BENCH_ROOT_PASSWORD"  # the driver writes as root (the 
 INSERT_SHARE = 0.7
 TARGET_X_PMR = 5.0
 TARGET_P99_S = 2.0
+TARGET_RSS_RATIO = 1.25
+PROJECT_PATHS = ("project-duckdb", "project-starrocks")
 #: the driver "held" the rate when it committed at least this share of it
 RATE_HELD = 0.95
 #: an update in latency transaction k changes rows inserted by transaction k - UPDATE_LAG
@@ -666,7 +674,56 @@ def worker_driver(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ the report
-def targets(results: dict[str, PathResult], latency: dict[str, Any] | None) -> dict[str, Any]:
+def measure_rss(bench: Bench, main: BinlogRange, results: dict[str, PathResult], rows: int, txn_rows: int):
+    """Peak RSS of each project path over the main range (from ``results``) and over a range of ``rows``
+    row events, streamed once, and the ratio of the larger range's to the smaller's."""
+    rng = bench.generate(rows, txn_rows)
+    out: dict[str, Any] = {"rows": [main.rows, rng.rows]}
+    for path in PROJECT_PATHS:
+        first = results.get(path)
+        progress(f"peak RSS run: {path} over {rng.rows:,} row events ...")
+        other = (
+            bench.run_project_duckdb(rng) if path == "project-duckdb" else bench.run_project_starrocks(rng)
+        )
+        if first is None or first.status != "ok" or other.status != "ok":
+            why = other.reason if other.status != "ok" else "the main range's run failed"
+            out[path] = {"status": "failed", "reason": why}
+            continue
+        peaks = {main.rows: first.peak_rss_mib, rng.rows: other.peak_rss_mib}
+        small, large = peaks[min(peaks)], peaks[max(peaks)]
+        ratio = large / small if small and large and main.rows != rng.rows else None
+        out[path] = {
+            "status": "ok",
+            "peak_rss_mib": {str(k): round(v, 1) for k, v in peaks.items() if v is not None},
+            "rows_per_s": round(other.rows_per_s),
+            "ratio": None if ratio is None else round(ratio, 3),
+        }
+        progress(f"  {other.peak_rss_mib:,.1f} MiB, {other.rows_per_s:,.0f} rows/s")
+    return out
+
+
+def render_rss(rss: dict[str, Any] | None) -> list[str]:
+    if rss is None:
+        return ["peak RSS across sizes: skipped (--rss-rows 0)"]
+    small, large = rss["rows"]
+    lines = [f"peak RSS of the streaming worker, {small:,} vs {large:,} row events:"]
+    for path in PROJECT_PATHS:
+        r = rss[path]
+        if r["status"] != "ok":
+            lines.append(f"  {LABELS[path]:<21} {r['status']}: {r['reason']}")
+            continue
+        peaks = r["peak_rss_mib"]
+        ratio = "" if r["ratio"] is None else f"  ratio {r['ratio']:.2f}"
+        lines.append(
+            f"  {LABELS[path]:<21} {peaks.get(str(small), float('nan')):,.0f} MiB vs "
+            f"{peaks.get(str(large), float('nan')):,.0f} MiB{ratio}  ({r['rows_per_s']:,} rows/s on the larger)"
+        )
+    return lines
+
+
+def targets(
+    results: dict[str, PathResult], latency: dict[str, Any] | None, rss: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Each target: true or false, or null when what it compares was not measured."""
     out: dict[str, Any] = {}
     for path in ("project-duckdb", "project-starrocks"):
@@ -676,11 +733,19 @@ def targets(results: dict[str, PathResult], latency: dict[str, Any] | None) -> d
     ok = latency is not None and latency.get("status") == "ok"
     out["latency_p99_within_2s"] = latency["p99_s"] <= TARGET_P99_S if ok else None  # type: ignore[index]
     out["driver_held_rate"] = latency["rate_held"] if ok else None  # type: ignore[index]
+    ratios = [] if rss is None else [rss[p].get("ratio") for p in PROJECT_PATHS]
+    out["rss_within_1.25x"] = (
+        None if not ratios or None in ratios else all(r <= TARGET_RSS_RATIO for r in ratios)
+    )
     return out
 
 
 def render(
-    rng: BinlogRange, results: dict[str, PathResult], latency: dict[str, Any] | None, goals: dict[str, Any]
+    rng: BinlogRange,
+    results: dict[str, PathResult],
+    latency: dict[str, Any] | None,
+    goals: dict[str, Any],
+    rss: dict[str, Any] | None = None,
 ) -> str:
     fmt = "{:<21} {:>10} {:>8} {:>10} {:>7} {:>7} {:>8} {:>6} {:>9}"
     lines = [
@@ -721,6 +786,7 @@ def render(
             f"{latency['driver_seconds']:g} s{held}; streaming worker peak RSS "
             f"{latency['worker_peak_rss_mib']:,.0f} MiB, CPU {latency['worker_cpu_s']:.1f} s",
         ]
+    lines += ["", *render_rss(rss)]
     lines += [
         "",
         "targets:",
@@ -729,6 +795,8 @@ def render(
         + yes_no(goals["project-starrocks_5x_pmr"]),
         f"  latency p99 <= {TARGET_P99_S:g} s: {yes_no(goals['latency_p99_within_2s'])}"
         + ("" if goals["driver_held_rate"] in (None, True) else " (at a lower rate than asked)"),
+        f"  peak RSS of the larger range within {TARGET_RSS_RATIO:g}x of the smaller: "
+        + yes_no(goals["rss_within_1.25x"]),
     ]
     return "\n".join(lines)
 
@@ -765,6 +833,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--latency-txn-rows", type=int, default=50, help="rows per driver transaction (default 50)"
     )
+    p.add_argument(
+        "--rss-rows",
+        type=int,
+        default=None,
+        help="row events of the second range the peak RSS is compared over (default 3 x --rows; 0 skips)",
+    )
     add_server_options(p)
     return p
 
@@ -777,14 +851,18 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             "--rows must be at least 2, --repeat and --txn-rows at least 1, --latency-seconds >= 0"
         )
+    if args.rss_rows is not None and args.rss_rows < 0:
+        raise SystemExit("--rss-rows must be 0 (skip) or more")
     if args.latency_rate < 1 or args.latency_txn_rows < 2:
         raise SystemExit("--latency-rate must be at least 1 and --latency-txn-rows at least 2")
     with Bench.running(args) as bench:
         rng = bench.generate(args.rows, args.txn_rows)
         results = bench.measure_all(list(PATHS), rng)
         latency = bench.measure_latency() if args.latency_seconds > 0 else None
-        goals = targets(results, latency)
-        print(render(rng, results, latency, goals))
+        rss_rows = 3 * args.rows if args.rss_rows is None else args.rss_rows
+        rss = measure_rss(bench, rng, results, rss_rows, args.txn_rows) if rss_rows > 0 else None
+        goals = targets(results, latency, rss)
+        print(render(rng, results, latency, goals, rss))
         summary = {
             "benchmark": "streaming",
             "table": f"{DB}.{rng.table}",
@@ -799,6 +877,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "paths": {path: r.json() for path, r in results.items()},
             "latency": latency,
+            "rss": rss,
             "targets": goals,
             "versions": versions(),
         }

@@ -18,6 +18,7 @@ from cdc_assets.local_mariadb import find_server_binary
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "streaming.py"
 ROWS = 10_000
+RSS_ROWS = 20_000
 LATENCY_SECONDS = 3
 RATE = 2_000
 
@@ -31,6 +32,7 @@ def test_streaming_bench_runs_and_ends_with_a_consistent_json_summary(tmp_path: 
         pytest.fail("no mariadb-binlog client: `apt-get install mariadb-client`", pytrace=False)
     cmd = [sys.executable, str(BENCH), "--rows", str(ROWS), "--txn-rows", "500"]
     cmd += ["--latency-seconds", str(LATENCY_SECONDS), "--latency-rate", str(RATE), "--timeout", "240"]
+    cmd += ["--rss-rows", str(RSS_ROWS)]
     env = dict(os.environ, TMPDIR=str(tmp_path))  # the bench's temp folder (server, targets) goes here
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-4000:]}"
@@ -68,7 +70,18 @@ def test_streaming_bench_runs_and_ends_with_a_consistent_json_summary(tmp_path: 
     assert 0 < latency["p50_s"] <= latency["p99_s"] <= latency["max_s"]
     assert latency["worker_peak_rss_mib"] > 0
 
+    rss = summary["rss"]
+    assert rss["rows"] == [ROWS, RSS_ROWS]
+    for name in ("project-duckdb", "project-starrocks"):
+        figures = rss[name]
+        assert figures["status"] == "ok", (name, figures)
+        peaks = figures["peak_rss_mib"]
+        assert peaks[str(ROWS)] == round(paths[name]["peak_rss_mib"], 1)  # the main range's run
+        assert figures["ratio"] == pytest.approx(peaks[str(RSS_ROWS)] / peaks[str(ROWS)], abs=0.002)
+
     targets = summary["targets"]
+    ratios = [rss[p]["ratio"] for p in ("project-duckdb", "project-starrocks")]
+    assert targets["rss_within_1.25x"] == all(r <= 1.25 for r in ratios)
     assert targets["project-duckdb_5x_pmr"] == (paths["project-duckdb"]["ratio_to_pmr"] >= 5)
     assert targets["project-starrocks_5x_pmr"] == (paths["project-starrocks"]["ratio_to_pmr"] >= 5)
     assert targets["latency_p99_within_2s"] == (latency["p99_s"] <= 2)
@@ -78,4 +91,5 @@ def test_streaming_bench_runs_and_ends_with_a_consistent_json_summary(tmp_path: 
     for label in ("mariadb-binlog (raw)", "python-mysql-repl.", "project -> DuckDB", "project -> StarRocks"):
         assert label in printed, f"{label} missing from the printed table"
     assert "latency (commit -> visible in DuckDB" in printed
+    assert f"peak RSS of the streaming worker, {ROWS:,} vs {RSS_ROWS:,} row events:" in printed
     assert not list(tmp_path.glob("cdc-bench-*")), "the bench left its temp folder behind"

@@ -336,6 +336,17 @@ def test_binlog_query_events_evolve_to_the_catalog(mariadb, ddl_db):
         mariadb.execute(f"DROP DATABASE IF EXISTS {quote_ident(other)}")
 
 
+def test_server_defaults_name_the_server(mariadb):
+    """The adapter tells the describer which server it follows: this MariaDB, at its version."""
+    conn = mariadb.connect()
+    try:
+        server = load_server_defaults(conn, SETTINGS).server
+    finally:
+        conn.close()
+    assert (server.flavor, server.version) == ("mariadb", mariadb.version_tuple)
+    assert server.utf8mb3_name == "utf8mb3" and not server.native_json
+
+
 def test_builtin_charset_table_is_the_servers(mariadb):
     """MARIADB_CHARSETS (used when the caller passes no ServerDefaults.charsets) is MariaDB 10.11's table."""
     conn = mariadb.connect()

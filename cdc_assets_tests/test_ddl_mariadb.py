@@ -68,6 +68,9 @@ CASES: list[tuple[str, str | None, list[str]]] = [
     ("create-table-collation", None, ["CREATE TABLE {t} (a VARCHAR(3), b TEXT) COLLATE utf8mb4_unicode_ci"]),
     ("create-table-charset-eq", None, ["CREATE TABLE {t} (a VARCHAR(3), b TEXT) CHARACTER SET = ucs2 COLLATE=ucs2_bin"]),
     ("create-utf8-alias", None, ["CREATE TABLE {t} (a VARCHAR(3) COLLATE utf8_bin, b TEXT) CHARSET utf8"]),
+    ("create-utf8mb3-spellings", None, [
+        "CREATE TABLE {t} (a VARCHAR(3) CHARACTER SET utf8mb3, b TEXT COLLATE utf8mb3_bin, c NCHAR(2), "
+        "d CHAR(2) CHARSET UTF8 COLLATE UTF8_UNICODE_CI, e VARCHAR(2) CHARACTER SET 'Utf8MB3') CHARSET=utf8mb3"]),
     ("create-pk-inline", None, ["CREATE TABLE {t} (a INT PRIMARY KEY, b TIMESTAMP NULL, c INT UNIQUE, d INT NULL)"]),
     ("create-pk-key-word", None, ["CREATE TABLE {t} (a VARCHAR(5) KEY, b INT NOT NULL AUTO_INCREMENT, UNIQUE KEY (b))"]),
     ("create-pk-constraint", None, [

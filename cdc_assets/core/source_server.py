@@ -92,9 +92,11 @@ class SourceServer:
     @property
     def native_json(self) -> bool:
         """JSON is its own type on MySQL 5.7.8+ (reference manual 13.5 "The JSON Data Type"): COLUMN_TYPE
-        ``json`` and no character set, since it is not a string type (the manual does not list the
-        COLUMNS row; this follows the type's definition). On MariaDB JSON is an alias for LONGTEXT with a
-        ``json_valid`` CHECK (MariaDB KB "JSON Data Type"), described as ``longtext`` in utf8mb4_bin."""
+        ``json`` and no character set. The manual does not show the COLUMNS row: CHARACTER_SET_NAME /
+        COLLATION_NAME are NULL by the view's definition (mysql-server sql/dd/impl/system_views/columns.cc
+        lists only the string and BLOB types); CHARACTER_MAXIMUM_LENGTH is taken as NULL, which is not
+        confirmed. On MariaDB JSON is an alias for LONGTEXT with a ``json_valid`` CHECK (MariaDB KB "JSON
+        Data Type"), described as ``longtext`` in utf8mb4_bin."""
         return self._mysql_since(5, 7, 8)
 
     @property

@@ -248,6 +248,34 @@ def test_session_variables_that_change_definitions(mariadb, ddl_db):
         conn.close()
 
 
+def test_old_mode_without_utf8_is_utf8mb3(mariadb, ddl_db):
+    """MariaDB 10.6+: with old_mode lacking UTF8_IS_UTF8MB3, ``utf8`` in a statement is utf8mb4 (NCHAR and
+    ``utf8mb3`` stay utf8mb3); load_server_defaults reads the connection's old_mode."""
+    conn = mariadb.connect(database=ddl_db)
+    name = f"t{uuid.uuid4().hex[:8]}"
+    try:
+        cur = conn.cursor()
+        cur.execute("SET SESSION old_mode = ''")
+        defaults = load_server_defaults(conn, SETTINGS)
+        assert defaults.utf8_is_utf8mb4
+        sql = (
+            f"CREATE TABLE {quote_ident(name)} (a VARCHAR(3) CHARACTER SET utf8, b TEXT COLLATE utf8_bin, "
+            "c NCHAR(2), d VARCHAR(2) CHARACTER SET utf8mb3, e CHAR(1) COLLATE utf8mb3_bin, f TEXT) CHARSET=utf8"
+        )
+        cur.execute(sql)
+        [change] = parse_ddl(sql, ddl_db, defaults=defaults)
+        assert isinstance(change, CreateTable)
+        _assert_same(change.schema, _schema(conn, TableId(ddl_db, name)), sql)
+        assert change.schema is not None and change.schema.column("a").charset == "utf8mb4"
+    finally:
+        conn.close()
+    conn = mariadb.connect(database=ddl_db)
+    try:
+        assert not load_server_defaults(conn, SETTINGS).utf8_is_utf8mb4  # the default old_mode has it
+    finally:
+        conn.close()
+
+
 #: statements whose binlog text (QueryEvents, as the stream reads them) is parsed in order; `{o}` is
 #: another database, the current one while some statements run (names relative to it)
 BINLOG_SCRIPT = [

@@ -152,6 +152,15 @@ def test_character_sets(server, definition, options, db_default, expected):
     assert (col.charset, col.collation) == expected
 
 
+def test_utf8_may_mean_utf8mb4_on_mariadb_by_old_mode():
+    """MariaDB 10.6+ without old_mode UTF8_IS_UTF8MB3 (checked on MariaDB in test_ddl_mariadb); never on MySQL."""
+    assert MARIADB_10_11.has_utf8_old_mode and not MARIADB_10_5.has_utf8_old_mode
+    assert not MYSQL_8_0.has_utf8_old_mode and not MYSQL_5_7.has_utf8_old_mode
+    d = ServerDefaults(utf8_is_utf8mb4=True)
+    assert (d.charset_name("UTF8"), d.charset_name("utf8mb3")) == ("utf8mb4", "utf8mb3")
+    assert (d.collation_name("utf8_bin"), d.collation_name("utf8mb3_bin")) == ("utf8mb4_bin", "utf8mb3_bin")
+
+
 def test_text_sizes_follow_the_servers_charset_table():
     """TEXT(n) picks the type that holds n characters of the set; utf8 is 3 bytes wide under either name."""
     for server in (MYSQL_5_7, MYSQL_8_0):

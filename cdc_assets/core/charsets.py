@@ -73,7 +73,9 @@ class ServerDefaults:
     (``information_schema.SCHEMATA``); a CREATE TABLE without a character set in a database not in it
     gets text columns with charset None. ``explicit_defaults_for_timestamp`` is the server variable
     (ON by default since MariaDB 10.10 and MySQL 8.0.2): when OFF, TIMESTAMP columns without ``NULL``
-    are NOT NULL. ``real_as_float`` is sql_mode REAL_AS_FLOAT. ``server`` is the source server, whose
+    are NOT NULL. ``real_as_float`` is sql_mode REAL_AS_FLOAT. ``utf8_is_utf8mb4``: MariaDB 10.6+ with
+    ``old_mode`` lacking UTF8_IS_UTF8MB3, where ``utf8`` in a statement means utf8mb4 (MariaDB KB
+    "old_mode"; NCHAR and ``utf8mb3`` stay utf8mb3). ``server`` is the source server, whose
     rules the describer follows (:class:`~cdc_assets.core.source_server.SourceServer`; default MariaDB
     10.11). ``charsets`` defaults to :func:`builtin_charsets` of ``server``.
     """
@@ -83,6 +85,7 @@ class ServerDefaults:
     explicit_defaults_for_timestamp: bool = True
     real_as_float: bool = False
     server: SourceServer = MARIADB_10_11
+    utf8_is_utf8mb4: bool = False
 
     def __post_init__(self) -> None:
         if not self.charsets:
@@ -92,11 +95,15 @@ class ServerDefaults:
         """A character set name as written in a statement -> as this server's catalog spells it
         (``utf8`` and ``utf8mb3`` are one set, :attr:`SourceServer.utf8mb3_name`)."""
         name = name.lower()
+        if name == "utf8" and self.utf8_is_utf8mb4:
+            return "utf8mb4"
         return self.server.utf8mb3_name if name in ("utf8", "utf8mb3") else name
 
     def collation_name(self, name: str) -> str:
         """A collation name as written -> as this server's catalog spells it (``utf8_bin`` / ``utf8mb3_bin``)."""
         name = name.lower()
+        if name.startswith("utf8_") and self.utf8_is_utf8mb4:
+            return "utf8mb4_" + name[len("utf8_") :]
         for alias in ("utf8_", "utf8mb3_"):
             if name.startswith(alias):
                 return f"{self.server.utf8mb3_name}_{name[len(alias) :]}"

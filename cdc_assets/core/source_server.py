@@ -90,6 +90,13 @@ class SourceServer:
         return "utf8mb3" if self.version >= (10, 6, 1) else "utf8"
 
     @property
+    def has_utf8_old_mode(self) -> bool:
+        """Whether ``utf8`` may mean utf8mb4, by the session's ``old_mode`` (MariaDB 10.6.1+: ``utf8`` is utf8mb3
+        only while old_mode has UTF8_IS_UTF8MB3, its default; MariaDB KB "old_mode"). MySQL 5.7 / 8.x: never
+        (``utf8`` is utf8mb3, MySQL 8.4 manual 12.9.3)."""
+        return not self.is_mysql and self.version >= (10, 6, 1)
+
+    @property
     def native_json(self) -> bool:
         """JSON is its own type on MySQL 5.7.8+ (reference manual 13.5 "The JSON Data Type"): COLUMN_TYPE
         ``json`` and no character set. The manual does not show the COLUMNS row: CHARACTER_SET_NAME /

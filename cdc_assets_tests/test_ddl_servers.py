@@ -3,7 +3,7 @@
 The MySQL values below come from the MySQL reference manual, release notes and worklogs, each cited
 by the rule in :mod:`cdc_assets.core.source_server`, NOT from a MySQL server: only MariaDB can be installed
 here. The MariaDB values are checked against a real MariaDB 10.11 in ``test_ddl_mariadb.py``; the MariaDB
-cases here only pin that the default server is still MariaDB and how MariaDB before 10.6 spells utf8.
+cases here pin that MariaDB stays the default and what differs by MariaDB version (utf8 before 10.6).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from cdc_assets.core.ddl import DdlParseError, parse_ddl
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.schema_change import AddColumn, CreateTable
 from cdc_assets.core.source_server import MARIADB_10_11, SourceServer
-from cdc_assets.core.types import binlog_converter
+from cdc_assets.core.starrocks_types import map_column
+from cdc_assets.core.types import binlog_converter, check_supported, duckdb_type
 from cdc_assets.mysql.row_decoder import Refused, column_codec
 
 DB = "shop"
@@ -266,6 +267,30 @@ def test_invisible_columns_are_described_on_mysql():
     sql = "ALTER TABLE t ADD y INT INVISIBLE AFTER id, ALTER COLUMN y SET VISIBLE, ALGORITHM=INSTANT"
     [add] = parse_ddl(sql, DB, known=known, defaults=ServerDefaults(server=MYSQL_8_0))
     assert isinstance(add, AddColumn) and add.column is not None and add.column.column_type == "int"
+
+
+# ------------------------------------------------------------------------------------- to the targets
+@pytest.mark.parametrize(
+    ("server", "definition"),
+    [(MYSQL_8_0, "a INT UNSIGNED"), (MYSQL_8_0, "a TINYINT(1) UNSIGNED"), (MYSQL_8_0, "a BIGINT"),
+     (MYSQL_8_0, "y YEAR"), (MYSQL_8_0, "g GEOMETRYCOLLECTION"), (MYSQL_5_7, "v VARCHAR(3) CHARACTER SET utf8"),
+     (MYSQL_5_7, "t TEXT(70000) CHARSET utf8")],
+)  # fmt: skip
+def test_mysql_descriptions_map_to_the_same_targets(server, definition):
+    """A column described by MySQL's rules is replicable and gets the same DuckDB and StarRocks types as the
+    same definition described by MariaDB's (the display width and the utf8 spelling change nothing)."""
+    mysql_col = _column(server, definition)
+    maria_col = _column(MARIADB_10_11, definition)
+    assert mysql_col != maria_col  # the descriptions do differ
+    check_supported(TableSchema(TableId(DB, "t"), (mysql_col,)))
+    assert duckdb_type(mysql_col) == duckdb_type(maria_col)
+    assert map_column(mysql_col, is_key=False).type_sql == map_column(maria_col, is_key=False).type_sql
+
+
+def test_mysql_json_maps_to_json_targets():
+    col = _column(MYSQL_8_0, "doc JSON")
+    check_supported(TableSchema(TableId(DB, "t"), (col,)))
+    assert (duckdb_type(col), map_column(col, is_key=False).type_sql) == ("JSON", "JSON")
 
 
 # ------------------------------------------------------------------------------------------ the value

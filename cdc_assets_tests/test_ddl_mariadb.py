@@ -68,6 +68,9 @@ CASES: list[tuple[str, str | None, list[str]]] = [
     ("create-table-collation", None, ["CREATE TABLE {t} (a VARCHAR(3), b TEXT) COLLATE utf8mb4_unicode_ci"]),
     ("create-table-charset-eq", None, ["CREATE TABLE {t} (a VARCHAR(3), b TEXT) CHARACTER SET = ucs2 COLLATE=ucs2_bin"]),
     ("create-utf8-alias", None, ["CREATE TABLE {t} (a VARCHAR(3) COLLATE utf8_bin, b TEXT) CHARSET utf8"]),
+    ("create-utf8mb3-spellings", None, [
+        "CREATE TABLE {t} (a VARCHAR(3) CHARACTER SET utf8mb3, b TEXT COLLATE utf8mb3_bin, c NCHAR(2), "
+        "d CHAR(2) CHARSET UTF8 COLLATE UTF8_UNICODE_CI, e VARCHAR(2) CHARACTER SET 'Utf8MB3') CHARSET=utf8mb3"]),
     ("create-pk-inline", None, ["CREATE TABLE {t} (a INT PRIMARY KEY, b TIMESTAMP NULL, c INT UNIQUE, d INT NULL)"]),
     ("create-pk-key-word", None, ["CREATE TABLE {t} (a VARCHAR(5) KEY, b INT NOT NULL AUTO_INCREMENT, UNIQUE KEY (b))"]),
     ("create-pk-constraint", None, [
@@ -245,6 +248,34 @@ def test_session_variables_that_change_definitions(mariadb, ddl_db):
         conn.close()
 
 
+def test_old_mode_without_utf8_is_utf8mb3(mariadb, ddl_db):
+    """MariaDB 10.6+: with old_mode lacking UTF8_IS_UTF8MB3, ``utf8`` in a statement is utf8mb4 (NCHAR and
+    ``utf8mb3`` stay utf8mb3); load_server_defaults reads the connection's old_mode."""
+    conn = mariadb.connect(database=ddl_db)
+    name = f"t{uuid.uuid4().hex[:8]}"
+    try:
+        cur = conn.cursor()
+        cur.execute("SET SESSION old_mode = ''")
+        defaults = load_server_defaults(conn, SETTINGS)
+        assert defaults.utf8_is_utf8mb4
+        sql = (
+            f"CREATE TABLE {quote_ident(name)} (a VARCHAR(3) CHARACTER SET utf8, b TEXT COLLATE utf8_bin, "
+            "c NCHAR(2), d VARCHAR(2) CHARACTER SET utf8mb3, e CHAR(1) COLLATE utf8mb3_bin, f TEXT) CHARSET=utf8"
+        )
+        cur.execute(sql)
+        [change] = parse_ddl(sql, ddl_db, defaults=defaults)
+        assert isinstance(change, CreateTable)
+        _assert_same(change.schema, _schema(conn, TableId(ddl_db, name)), sql)
+        assert change.schema is not None and change.schema.column("a").charset == "utf8mb4"
+    finally:
+        conn.close()
+    conn = mariadb.connect(database=ddl_db)
+    try:
+        assert not load_server_defaults(conn, SETTINGS).utf8_is_utf8mb4  # the default old_mode has it
+    finally:
+        conn.close()
+
+
 #: statements whose binlog text (QueryEvents, as the stream reads them) is parsed in order; `{o}` is
 #: another database, the current one while some statements run (names relative to it)
 BINLOG_SCRIPT = [
@@ -334,6 +365,17 @@ def test_binlog_query_events_evolve_to_the_catalog(mariadb, ddl_db):
     finally:
         conn.close()
         mariadb.execute(f"DROP DATABASE IF EXISTS {quote_ident(other)}")
+
+
+def test_server_defaults_name_the_server(mariadb):
+    """The adapter tells the describer which server it follows: this MariaDB, at its version."""
+    conn = mariadb.connect()
+    try:
+        server = load_server_defaults(conn, SETTINGS).server
+    finally:
+        conn.close()
+    assert (server.flavor, server.version) == ("mariadb", mariadb.version_tuple)
+    assert server.utf8mb3_name == "utf8mb3" and not server.native_json
 
 
 def test_builtin_charset_table_is_the_servers(mariadb):

@@ -8,8 +8,11 @@ reads all of these from the server.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from cdc_assets.core.source_server import MARIADB_10_11, SourceServer
 
 
 @dataclass(frozen=True)
@@ -22,8 +25,7 @@ class Charset:
 
 
 #: ``information_schema.CHARACTER_SETS`` of MariaDB 10.11 (MAXLEN; mbminlen is 2 for the UTF-16 family and
-#: UCS-2, 4 for UTF-32, else 1). MySQL 8 differs only in utf8mb4's default collation (utf8mb4_0900_ai_ci):
-#: pass its own table in :class:`ServerDefaults` when the source is MySQL 8.
+#: UCS-2, 4 for UTF-32, else 1). Other servers: :func:`builtin_charsets`.
 MARIADB_CHARSETS: Mapping[str, Charset] = {
     name: Charset(coll, 2 if name in ("ucs2", "utf16", "utf16le") else 4 if name == "utf32" else 1, maxlen)
     for name, coll, maxlen in (
@@ -45,6 +47,24 @@ MARIADB_CHARSETS: Mapping[str, Charset] = {
 }  # fmt: skip
 
 
+def builtin_charsets(server: SourceServer) -> Mapping[str, Charset]:
+    """The character sets of ``server`` when they are not read from it (pure tests): MariaDB 10.11's table,
+    with the 3-byte UTF-8 set spelled as the server spells it (:attr:`SourceServer.utf8mb3_name`) and, on
+    MySQL, GB18030 (MySQL 5.7.4+; MySQL reference manual "Asian Character Sets") and, on MySQL 8.0+,
+    utf8mb4's default collation utf8mb4_0900_ai_ci (MySQL 8.0 reference manual 12.10.1 "Unicode Character
+    Sets"; the 5.7 manual's utf8mb4 default is utf8mb4_general_ci, as MariaDB's)."""
+    table = dict(MARIADB_CHARSETS)
+    name = server.utf8mb3_name
+    if name != "utf8mb3":
+        del table["utf8mb3"]
+        table[name] = Charset(f"{name}_general_ci", 1, 3)
+    if server.is_mysql:
+        table["gb18030"] = Charset("gb18030_chinese_ci", 1, 4)
+        if server.version >= (8, 0, 0):
+            table["utf8mb4"] = Charset("utf8mb4_0900_ai_ci", 1, 4)
+    return table
+
+
 @dataclass(frozen=True)
 class ServerDefaults:
     """What the parser must know about the source server to describe new columns as the server does.
@@ -53,13 +73,41 @@ class ServerDefaults:
     (``information_schema.SCHEMATA``); a CREATE TABLE without a character set in a database not in it
     gets text columns with charset None. ``explicit_defaults_for_timestamp`` is the server variable
     (ON by default since MariaDB 10.10 and MySQL 8.0.2): when OFF, TIMESTAMP columns without ``NULL``
-    are NOT NULL. ``real_as_float`` is sql_mode REAL_AS_FLOAT.
+    are NOT NULL. ``real_as_float`` is sql_mode REAL_AS_FLOAT. ``utf8_is_utf8mb4``: MariaDB 10.6+ with
+    ``old_mode`` lacking UTF8_IS_UTF8MB3, where ``utf8`` in a statement means utf8mb4 (MariaDB KB
+    "old_mode"; NCHAR and ``utf8mb3`` stay utf8mb3). ``server`` is the source server, whose
+    rules the describer follows (:class:`~cdc_assets.core.source_server.SourceServer`; default MariaDB
+    10.11). ``charsets`` defaults to :func:`builtin_charsets` of ``server``.
     """
 
-    databases: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    charsets: Mapping[str, Charset] = field(default_factory=lambda: MARIADB_CHARSETS)
+    databases: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    charsets: Mapping[str, Charset] = dataclasses.field(default_factory=dict)
     explicit_defaults_for_timestamp: bool = True
     real_as_float: bool = False
+    server: SourceServer = MARIADB_10_11
+    utf8_is_utf8mb4: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.charsets:
+            object.__setattr__(self, "charsets", builtin_charsets(self.server))
+
+    def charset_name(self, name: str) -> str:
+        """A character set name as written in a statement -> as this server's catalog spells it
+        (``utf8`` and ``utf8mb3`` are one set, :attr:`SourceServer.utf8mb3_name`)."""
+        name = name.lower()
+        if name == "utf8" and self.utf8_is_utf8mb4:
+            return "utf8mb4"
+        return self.server.utf8mb3_name if name in ("utf8", "utf8mb3") else name
+
+    def collation_name(self, name: str) -> str:
+        """A collation name as written -> as this server's catalog spells it (``utf8_bin`` / ``utf8mb3_bin``)."""
+        name = name.lower()
+        if name.startswith("utf8_") and self.utf8_is_utf8mb4:
+            return "utf8mb4_" + name[len("utf8_") :]
+        for alias in ("utf8_", "utf8mb3_"):
+            if name.startswith(alias):
+                return f"{self.server.utf8mb3_name}_{name[len(alias) :]}"
+        return name
 
     def charset(self, name: str) -> Charset:
         try:
@@ -78,14 +126,3 @@ class ServerDefaults:
         if not best:
             raise ValueError(f"unknown collation {collation!r}")
         return best
-
-
-def normalize_charset(name: str) -> str:
-    """Character set names as information_schema spells them (``utf8`` is ``utf8mb3``)."""
-    name = name.lower()
-    return "utf8mb3" if name == "utf8" else name
-
-
-def normalize_collation(name: str) -> str:
-    name = name.lower()
-    return "utf8mb3" + name[4:] if name.startswith("utf8_") else name

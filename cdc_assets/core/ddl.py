@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
-from cdc_assets.core.charsets import ServerDefaults, normalize_charset, normalize_collation
+from cdc_assets.core.charsets import ServerDefaults
 from cdc_assets.core.ddl_columns import CONVERTED_TYPES, ColumnDef, converted_column, describe_column
 from cdc_assets.core.ddl_text import ColumnDefError, Tokens, tokenize, unwrap_executable_comments
 from cdc_assets.core.evolution import EvolutionError, evolve, plan_sink_changes
@@ -403,9 +403,9 @@ class _Parser:
                 if w == "COMMENT":
                     comment = value
                 elif w == "COLLATE":
-                    collation = normalize_collation(value)
+                    collation = self.defaults.collation_name(value)
                 else:
-                    charset = normalize_charset(value)
+                    charset = self.defaults.charset_name(value)
                 continue
             t.i += 1
         return charset, collation, comment
@@ -621,10 +621,10 @@ class _Parser:
             raise ValueError("CONVERT without TO")
         if not (s.accept("CHARACTER", "SET") or s.accept("CHARSET")):
             raise ValueError("CONVERT TO without CHARACTER SET")
-        cs_name = normalize_charset(s.name())
+        cs_name = self.defaults.charset_name(s.name())
         collation = None
         if s.accept("COLLATE"):
-            collation = normalize_collation(s.name())
+            collation = self.defaults.collation_name(s.name())
         cs = self._table_charset(table.db, None if cs_name == "default" else cs_name, collation)
         if cs is None:
             raise ValueError("CONVERT TO CHARACTER SET DEFAULT with an unknown database default")

@@ -3,7 +3,8 @@
 The server rewrites what the client typed: ``INT`` becomes ``int(11)``, ``BOOL`` ``tinyint(1)``,
 ``FLOAT(30)`` ``double``, ``TEXT(100)`` ``tinytext``, ``JSON`` a ``longtext`` in ``utf8mb4_bin``
 (MariaDB), ``CHAR(3) BYTE`` ``binary(3)``. This module knows those rules (MariaDB 10.11, checked column
-by column against ``information_schema`` in ``cdc_assets_tests/test_ddl_mariadb.py``), so a schema
+by column against ``information_schema`` in ``cdc_assets_tests/test_ddl_mariadb.py``; where MySQL 5.7 / 8
+describe a column differently, :class:`~cdc_assets.core.source_server.SourceServer` says how), so a schema
 evolved from the binlog's DDL equals the one :func:`cdc_assets.mysql.catalog.load_schema` reads.
 
 The column attributes (``NOT NULL``, ``DEFAULT``, ``COMMENT``, ``COLLATE``, ``PRIMARY KEY``, the
@@ -27,7 +28,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
-from cdc_assets.core.charsets import ServerDefaults, normalize_charset, normalize_collation
+from cdc_assets.core.charsets import ServerDefaults
 from cdc_assets.core.ddl_text import ColumnDefError, RawType, Tokenizer, read_raw_type, tokenize
 from cdc_assets.core.schema import Column
 from cdc_assets.core.schema_change import ColumnPosition
@@ -144,17 +145,20 @@ def _column_from_def(
         elif isinstance(kind, exp.DefaultColumnConstraint):
             value = kind.this
             if isinstance(value, exp.Collate):  # DEFAULT 'x' COLLATE c: the COLLATE is the column's
-                collate = normalize_collation(value.expression.name)
+                collate = defaults.collation_name(value.expression.name)
                 value = value.this
             default_sql = value.sql("mysql")
         elif isinstance(kind, exp.CommentColumnConstraint):
             comment = kind.this.this if isinstance(kind.this, exp.Literal) else kind.this.sql("mysql")
         elif isinstance(kind, exp.CollateColumnConstraint):
-            collate = normalize_collation(kind.this.name)
+            collate = defaults.collation_name(kind.this.name)
         elif isinstance(kind, exp.CharacterSetColumnConstraint) and raw.charset is None:
-            charset_constraint = normalize_charset(kind.this.name)
-    if raw.charset is None and charset_constraint is not None:
+            charset_constraint = defaults.charset_name(kind.this.name)
+    if raw.charset is not None:
+        raw.charset = defaults.charset_name(raw.charset)
+    elif charset_constraint is not None:
         raw.charset = charset_constraint
+    server = defaults.server
 
     t = raw.name
     p = [int(x) for x in raw.params]
@@ -167,13 +171,16 @@ def _column_from_def(
         t = "float" if defaults.real_as_float else "double"
     if t in ("nchar", "nvarchar"):
         t = t[1:]
-        raw.charset = raw.charset or "utf8mb3"
+        # utf8mb3 on both servers (MySQL manual "The National Character Set")
+        raw.charset = raw.charset or defaults.charset_name("utf8mb3")
+    if not server.has_type(t):
+        raise ColumnDefError(f"{raw.name.upper()} is a MariaDB type, which {server} does not have")
 
     if t in _INTS:
         w_s, w_u, p_s, p_u = _INTS[t]
         width = p[0] if p else (w_u if raw.unsigned else w_s)
         col = dict(
-            data_type=t, column_type=f"{t}({width}){_suffix(raw)}",
+            data_type=t, column_type=server.integer_type(t, width, raw.unsigned, raw.zerofill),
             numeric_precision=p_u if raw.unsigned else p_s, numeric_scale=0,
         )  # fmt: skip
     elif t == "decimal":
@@ -203,7 +210,9 @@ def _column_from_def(
         if t == "blob" and p:
             t = _sized("BLOB", p[0], _BLOBS)
         col = dict(data_type=t, column_type=t, char_max_length=_BLOB_BYTES[t])
-    elif t == "json":
+    elif t == "json" and server.native_json:
+        col = dict(data_type="json", column_type="json")
+    elif t == "json":  # MariaDB: an alias of LONGTEXT
         col = dict(data_type="longtext", column_type="longtext", char_max_length=_TEXT_BYTES["longtext"],
                    charset="utf8mb4", collation="utf8mb4_bin")  # fmt: skip
     elif t in _CHAR_TYPES:
@@ -214,7 +223,9 @@ def _column_from_def(
         n = p[0] if p else 0
         col = dict(data_type=t, column_type=f"{t}({n})" if n else t, datetime_precision=n)
     elif t == "year":
-        col = dict(data_type="year", column_type="year(4)")
+        col = dict(data_type="year", column_type=server.year_type)
+    elif t == "geometrycollection":
+        col = dict(data_type=server.geometrycollection_type, column_type=server.geometrycollection_type)
     elif t in _NO_PARAMS:
         col = dict(data_type=t, column_type=t)
     else:

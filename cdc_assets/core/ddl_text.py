@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.tokens import Token, TokenType
 
-from cdc_assets.core.charsets import normalize_charset
 from cdc_assets.core.schema import TableId
 
 
@@ -205,7 +204,7 @@ class RawType:
     unsigned: bool = False
     zerofill: bool = False
     binary_attr: bool = False  # BINARY after a text type: the charset's _bin collation
-    charset: str | None = None  # CHARACTER SET / ASCII / UNICODE / BYTE
+    charset: str | None = None  # CHARACTER SET (lower case, as written) / ASCII / UNICODE / BYTE
 
 
 def skip_space(text: str, pos: int) -> int:
@@ -344,7 +343,7 @@ def read_raw_type(text: str, pos: int) -> RawType:
             m = _NAME.match(text, p)
             if not m:
                 raise ColumnDefError("CHARACTER SET without a name")
-            raw.charset = normalize_charset(unquote_name(m.group(0)))
+            raw.charset = unquote_name(m.group(0)).lower()  # as written (see ServerDefaults.charset_name)
             e = m.end()
         else:
             break

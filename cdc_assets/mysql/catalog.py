@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from cdc_assets.core.charsets import MARIADB_CHARSETS, Charset, ServerDefaults
 from cdc_assets.core.schema import Column, TableId, TableSchema
+from cdc_assets.core.source_server import SourceServer
 from cdc_assets.mysql.connection import ConnectionSettings, run
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
@@ -86,7 +87,9 @@ def load_schema(conn, settings: ConnectionSettings, table: TableId) -> TableSche
 def load_server_defaults(conn, settings: ConnectionSettings) -> ServerDefaults:
     """What the DDL parser needs to describe new columns as this server does: every database's default
     character set and collation, the character sets' default collations and sizes, and the variables
-    that change column definitions (explicit_defaults_for_timestamp, sql_mode REAL_AS_FLOAT)."""
+    that change column definitions (explicit_defaults_for_timestamp, sql_mode REAL_AS_FLOAT, MariaDB's
+    old_mode UTF8_IS_UTF8MB3), and which server and version this is (MySQL and MariaDB describe some
+    columns differently). Session variables are this connection's."""
     dbs = run(
         conn,
         settings,
@@ -99,12 +102,17 @@ def load_server_defaults(conn, settings: ConnectionSettings) -> ServerDefaults:
         "SELECT CHARACTER_SET_NAME, DEFAULT_COLLATE_NAME, MAXLEN FROM information_schema.CHARACTER_SETS",
         doing="reading the server's character sets",
     )
-    (explicit_ts, sql_mode), *_ = run(
+    (explicit_ts, sql_mode, version), *_ = run(
         conn,
         settings,
-        "SELECT @@explicit_defaults_for_timestamp, @@sql_mode",
+        "SELECT @@explicit_defaults_for_timestamp, @@sql_mode, VERSION()",
         doing="reading the server's column defaults",
     )
+    server = SourceServer.parse(str(version))
+    utf8_is_utf8mb4 = False
+    if server.has_utf8_old_mode:
+        ((old_mode,),) = run(conn, settings, "SELECT @@old_mode", doing="reading the server's old_mode")
+        utf8_is_utf8mb4 = "UTF8_IS_UTF8MB3" not in str(old_mode or "").upper().split(",")
     charsets = {
         str(name): Charset(
             str(coll),
@@ -118,4 +126,6 @@ def load_server_defaults(conn, settings: ConnectionSettings) -> ServerDefaults:
         charsets=charsets,
         explicit_defaults_for_timestamp=bool(int(explicit_ts)),
         real_as_float="REAL_AS_FLOAT" in str(sql_mode).upper().split(","),
+        server=server,
+        utf8_is_utf8mb4=utf8_is_utf8mb4,
     )

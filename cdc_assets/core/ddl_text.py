@@ -44,6 +44,38 @@ def unwrap_executable_comments(sql: str) -> str:
     return "".join(out)
 
 
+# A quoted literal: '...' or "..." with backslash escapes and doubled quotes.
+_LITERAL = r"""(?:'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")"""
+_SECRET_LITERALS = re.compile(
+    # FederatedX / FEDERATED tables: CONNECTION='mysql://user:password@host/db/t'; CONNECT engine
+    # OPTION_LIST='user=..,password=..'; CREATE USER / GRANT / ALTER USER ... IDENTIFIED [WITH p] BY|AS '..';
+    # SET PASSWORD = PASSWORD('..'); CREATE SERVER ... OPTIONS (PASSWORD '..'); CHANGE MASTER TO
+    # MASTER_PASSWORD='..' (SOURCE_PASSWORD on MySQL 8)
+    r"(?P<head>\b(?:CONNECTION|OPTION_LIST)\s*=?\s*"
+    r"|\bIDENTIFIED\s+(?:WITH\s+\S+\s+)?(?:BY|AS)\s+(?:PASSWORD\s*)?"
+    r"|\b(?:MASTER_|SOURCE_)?PASSWORD\b\s*(?:=\s*)?(?:(?:OLD_)?PASSWORD\s*)?\(?\s*)"
+    rf"(?P<literal>{_LITERAL})",
+    re.IGNORECASE,
+)
+_URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s'\"]+:)[^@\s'\"]+@", re.IGNORECASE)
+MASK = "***"
+
+
+def mask_secrets(sql: str) -> str:
+    """``sql`` with the secrets a statement can hold replaced by ``***``: the literal after CONNECTION,
+    OPTION_LIST, IDENTIFIED BY/AS, PASSWORD / MASTER_PASSWORD / SOURCE_PASSWORD, and the password of a
+    ``scheme://user:password@`` URL anywhere. The statement keeps its shape (a literal stays a literal),
+    so it still parses; it is what the stream records, logs and shows (schema-change records, Dagster
+    metadata, error messages): a source's DDL text is never executed elsewhere."""
+
+    def literal(m: re.Match) -> str:
+        quote = m.group("literal")[0]
+        return f"{m.group('head')}{quote}{MASK}{quote}"
+
+    masked = _SECRET_LITERALS.sub(literal, sql)
+    return _URL_CREDENTIALS.sub(lambda m: f"{m.group('head')}{MASK}@", masked)
+
+
 class Tokens:
     """A cursor over the statement's tokens (keyword tests are on unquoted tokens only)."""
 

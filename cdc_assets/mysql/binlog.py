@@ -25,6 +25,7 @@ from pymysqlreplication.event import (
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from cdc_assets.core.column_batch import ColumnBatch
+from cdc_assets.core.ddl_text import mask_secrets
 from cdc_assets.core.events import RowChange
 from cdc_assets.core.offsets import BinlogPosition, RestartPoint
 from cdc_assets.core.schema import TableId, TableSchema
@@ -326,7 +327,7 @@ class BinlogReader:
                 boundary = self._boundary(pos, ev.timestamp, True)
                 if word not in ("COMMIT", "ROLLBACK"):
                     db = ev.schema.decode("utf-8", "replace") if isinstance(ev.schema, bytes) else ev.schema
-                    yield DdlRead(db or None, text, boundary.point)
+                    yield DdlRead(db or None, mask_secrets(text), boundary.point)
                 yield boundary
         elif isinstance(ev, RotateEvent):
             if not self._in_tx:

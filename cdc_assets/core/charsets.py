@@ -70,8 +70,9 @@ class ServerDefaults:
     """What the parser must know about the source server to describe new columns as the server does.
 
     ``databases`` maps a database to its default ``(charset, collation)``
-    (``information_schema.SCHEMATA``); a CREATE TABLE without a character set in a database not in it
-    gets text columns with charset None. ``explicit_defaults_for_timestamp`` is the server variable
+    (``information_schema.SCHEMATA``, then as ``CREATE / ALTER DATABASE`` in the binlog change it:
+    :func:`cdc_assets.core.ddl_charset.database_defaults`); a CREATE TABLE without a character set in a
+    database not in it gets text columns with charset None. ``explicit_defaults_for_timestamp`` is the server variable
     (ON by default since MariaDB 10.10 and MySQL 8.0.2): when OFF, TIMESTAMP columns without ``NULL``
     are NOT NULL. ``real_as_float`` is sql_mode REAL_AS_FLOAT. ``utf8_is_utf8mb4``: MariaDB 10.6+ with
     ``old_mode`` lacking UTF8_IS_UTF8MB3, where ``utf8`` in a statement means utf8mb4 (MariaDB KB
@@ -86,6 +87,8 @@ class ServerDefaults:
     real_as_float: bool = False
     server: SourceServer = MARIADB_10_11
     utf8_is_utf8mb4: bool = False
+    #: ``(character_set_server, collation_server)``: what a database created without one gets
+    server_charset: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if not self.charsets:

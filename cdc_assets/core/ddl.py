@@ -27,6 +27,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
 from cdc_assets.core.charsets import ServerDefaults
+from cdc_assets.core.ddl_charset import charset_options, charset_pair
 from cdc_assets.core.ddl_columns import CONVERTED_TYPES, ColumnDef, converted_column, describe_column
 from cdc_assets.core.ddl_text import ColumnDefError, Tokens, tokenize, unwrap_executable_comments
 from cdc_assets.core.evolution import EvolutionError, evolve, plan_sink_changes
@@ -383,39 +384,10 @@ class _Parser:
         return [part.name() for part in t.paren_group().split()]
 
     def _table_options(self, t: Tokens) -> tuple[str | None, str | None, str | None]:
-        """(charset, collation, comment) among table options at the cursor (the cursor moves to the end
-        or to a SELECT)."""
-        charset = collation = comment = None
-        while not t.at_end():
-            w = t.word()
-            if w in ("SELECT", "AS", "WITH", "PARTITION", "IGNORE", "REPLACE"):
-                break  # the query of CREATE ... SELECT, or partitions (whose options are not the table's)
-            if w == "DEFAULT":
-                t.i += 1
-                continue
-            if w in ("CHARACTER", "CHARSET", "COLLATE", "COMMENT"):
-                t.i += 1
-                if w == "CHARACTER":
-                    t.accept("SET")
-                if t.peek() is not None and t.peek().token_type == TokenType.EQ:  # type: ignore[union-attr]
-                    t.i += 1
-                value = t.name()
-                if w == "COMMENT":
-                    comment = value
-                elif w == "COLLATE":
-                    collation = self.defaults.collation_name(value)
-                else:
-                    charset = self.defaults.charset_name(value)
-                continue
-            t.i += 1
-        return charset, collation, comment
+        return charset_options(t, self.defaults)
 
     def _table_charset(self, db: str, charset: str | None, collation: str | None) -> tuple[str, str] | None:
-        if collation is not None:
-            return self.defaults.charset_of_collation(collation), collation
-        if charset is not None:
-            return charset, self.defaults.charset(charset).default_collation
-        return self.defaults.databases.get(db)
+        return charset_pair(self.defaults, charset, collation) or self.defaults.databases.get(db)
 
     def _column(self, text: str, table_cs: tuple[str, str] | None) -> ColumnDef:
         return describe_column(text, table_cs, self.defaults)[0]

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from cdc_assets.config.models import SchemaChangeBehavior
 from cdc_assets.core.charsets import ServerDefaults
 from cdc_assets.core.ddl import TableChange, apply_ddl
+from cdc_assets.core.ddl_charset import database_defaults
 from cdc_assets.core.evolution import accepts, tolerates
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import Column, TableId, TableSchema, fit_to_target
@@ -152,6 +153,10 @@ class SchemaTracker:
         if self._defaults is None:
             with self.ctx.connect() as conn:
                 self._defaults = load_server_defaults(conn, self.ctx.settings)
+        databases = database_defaults(sql, current_db, self._defaults)
+        if databases is not None:  # CREATE / ALTER / DROP DATABASE: what its new tables' columns get
+            self._defaults = databases
+            return out
         planned = apply_ddl(
             sql,
             current_db,

@@ -102,10 +102,11 @@ def load_server_defaults(conn, settings: ConnectionSettings) -> ServerDefaults:
         "SELECT CHARACTER_SET_NAME, DEFAULT_COLLATE_NAME, MAXLEN FROM information_schema.CHARACTER_SETS",
         doing="reading the server's character sets",
     )
-    (explicit_ts, sql_mode, version), *_ = run(
+    (explicit_ts, sql_mode, version, server_cs, server_coll), *_ = run(
         conn,
         settings,
-        "SELECT @@explicit_defaults_for_timestamp, @@sql_mode, VERSION()",
+        "SELECT @@explicit_defaults_for_timestamp, @@sql_mode, VERSION(), @@character_set_server, "
+        "@@collation_server",
         doing="reading the server's column defaults",
     )
     server = SourceServer.parse(str(version))
@@ -128,4 +129,5 @@ def load_server_defaults(conn, settings: ConnectionSettings) -> ServerDefaults:
         real_as_float="REAL_AS_FLOAT" in str(sql_mode).upper().split(","),
         server=server,
         utf8_is_utf8mb4=utf8_is_utf8mb4,
+        server_charset=(str(server_cs), str(server_coll)),
     )

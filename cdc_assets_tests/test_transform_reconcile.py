@@ -17,6 +17,7 @@ from cdc_assets.engine.sync import run_sync
 from cdc_assets.engine.transform import TransformEvaluator
 from cdc_assets.engine.verify import compare_table
 from cdc_assets_tests.pipelines import secrets_env, write_pipeline
+from cdc_assets_tests.test_resilience import _purge_all_but_newest
 
 SCHEMA = TableSchema(
     TableId("db", "t"),
@@ -158,5 +159,47 @@ def test_a_soft_delete_target_is_not_reconciled_and_says_why(mysql_source, fresh
         assert not rec.equal and "not reconciled" in rec.describe() and "SOFT_DELETE" in rec.describe()
         cmp = compare_table(ctx, TableId(fresh_db, "orders"))
         assert not cmp.identical and "SOFT_DELETE" in (cmp.blocked or "")
+    finally:
+        ctx.close()
+
+
+def test_a_purged_binlog_resnapshots_a_transformed_table(mysql_source, fresh_db, tmp_path):
+    """source.scan.binlog.purged.action: resnapshot empties the target by its own key (the rule's output)
+    and loads it again through the rule: rows deleted while the binlog was lost leave the target."""
+    run = mysql_source.server.execute
+    t = quote_table(fresh_db, "orders")
+    run(f"CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(20), qty INT)")
+    run(
+        f"INSERT INTO {t} SELECT seq, CONCAT('item', seq), seq % 3 FROM {quote_table(fresh_db, 'seq_1_to_12')}"
+    )
+    _cfg(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        f"""transform:
+  - source-table: {fresh_db}.orders
+    projection: id AS order_id, UPPER(name) AS up
+    filter: qty > 0
+""",
+    )
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        path.read_text().replace("source:\n", "source:\n  scan.binlog.purged.action: resnapshot\n", 1)
+    )
+    cfg = load_pipeline(path, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    run(f"DELETE FROM {t} WHERE id IN (1, 2)")  # never read by the pipeline
+    run(f"UPDATE {t} SET name = 'changed' WHERE id = 4")
+    _purge_all_but_newest(mysql_source.server)
+    run_sync(cfg, until_caught_up=True)
+    table = TableId(fresh_db, "orders")
+    ctx = RunContext(cfg)
+    try:
+        ctx.discover()
+        cmp = compare_table(ctx, table)
+        assert cmp.identical, (cmp.missing, cmp.extra)
+        plan = ctx.sink.plan(ctx.schemas[table])
+        rows = ctx.sink.inner.fetch_all(ctx.target(table), plan.target)
+        assert [r[0] for r in rows] == [4, 5, 7, 8, 10, 11] and rows[0][1] == "CHANGED"
     finally:
         ctx.close()

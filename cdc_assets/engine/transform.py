@@ -520,13 +520,23 @@ class TransformingSink:
     def drop_table(self, target: TableId) -> None:
         self.inner.drop_table(target)
 
+    def target_key_schema(self, schema: TableSchema) -> TableSchema | None:
+        """The target key columns (a schema of only those) of a table the source ``schema`` describes, when
+        a rule transforms it; None when none does (its target's key is the source's)."""
+        plan = self.plan(schema)
+        if plan is None:
+            return None
+        key = plan.target.primary_key
+        return TableSchema(plan.target.table_id, tuple(plan.target.column(k) for k in key), key)
+
     def fetch_all(self, target: TableId, schema: TableSchema) -> list[tuple]:
         plan = self.plan(schema)
         if plan is None:
             return self.inner.fetch_all(target, schema)
         raise CdcError(
             f"{schema.table_id} is written through transform[{plan.rule_index}], so its target rows are not "
-            "source rows: comparing or reconciling it with the source is not supported"
+            "source rows: compare them with cdc_assets.engine.reconcile.transformed_rows (the source through "
+            "the rule)"
         )
 
     def close(self) -> None:

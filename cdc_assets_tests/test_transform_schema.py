@@ -302,6 +302,14 @@ def test_lenient_keeps_a_dropped_star_column_and_a_dropped_filter_column_stops_t
         (1, "apple", 2, "a", 4),
         (2, "pear", 3, None, 6),
     ]
+    # a computed column whose type follows a retyped column is retyped too (INT * INT is INTEGER)
+    run(f"ALTER TABLE {t} MODIFY COLUMN qty BIGINT")
+    run(f"INSERT INTO {t} VALUES (3, 'fig', 10000000000)")
+    _sync(path, mysql_source)
+    assert "alter.column.type twice" in _records(path, mysql_source)[-1].outcome
+    assert _query(
+        tmp_path, None, f"SELECT id, qty, twice FROM {quote_table(fresh_db, 'orders', 'duckdb')} WHERE id = 3"
+    ) == [(3, 10000000000, 20000000000)]
     run(f"ALTER TABLE {t} DROP COLUMN qty")
     with pytest.raises(TransformColumnError, match=r"'qty'.*transform\[0\]\.projection uses it"):
         _sync(path, mysql_source)

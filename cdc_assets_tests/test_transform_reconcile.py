@@ -203,3 +203,47 @@ def test_a_purged_binlog_resnapshots_a_transformed_table(mysql_source, fresh_db,
         assert [r[0] for r in rows] == [4, 5, 7, 8, 10, 11] and rows[0][1] == "CHANGED"
     finally:
         ctx.close()
+
+
+def test_the_dagster_check_lists_what_it_left_out_and_fails_a_tampered_transformed_target(
+    mysql_source, fresh_db, tmp_path, monkeypatch
+):
+    import dagster as dg
+
+    from cdc_assets.defs.pipeline import _reconcile_check
+
+    run = mysql_source.server.execute
+    t = quote_table(fresh_db, "orders")
+    run(f"CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(20))")
+    run(f"INSERT INTO {t} VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    cfg = _cfg(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        f"""transform:
+  - source-table: {fresh_db}.orders
+    projection: \\*, UPPER(name) AS up, __data_event_type__ AS kind
+""",
+    )
+    run_sync(cfg, until_caught_up=True)
+    run(f"UPDATE {t} SET name = 'bb' WHERE id = 2")
+    run_sync(cfg, until_caught_up=True)
+    table = TableId(fresh_db, "orders")
+    for name, value in secrets_env(mysql_source).items():  # the check reads the pipeline file itself
+        monkeypatch.setenv(name, value)
+    check = _reconcile_check(tmp_path / "pipeline.yaml", None, cfg, table)
+
+    ok = check(dg.build_asset_check_context())
+    assert ok.passed, ok.description
+    assert ok.metadata["left_out_of_checksums"].text.startswith("kind: reads __data_event_type__")
+    assert ok.metadata["source_rows"].value == ok.metadata["target_rows"].value == 3
+
+    ctx = RunContext(cfg)
+    try:
+        ctx.discover()
+        plan = ctx.sink.plan(ctx.schemas[table])
+        ctx.sink.inner.upsert(ctx.target(table), plan.target, [(3, "c", "WRONG", "+I")])
+    finally:
+        ctx.close()
+    bad = check(dg.build_asset_check_context())
+    assert not bad.passed and "differ" in bad.description

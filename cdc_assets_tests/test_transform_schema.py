@@ -16,6 +16,7 @@ from cdc_assets.core.transform import parse_rule
 from cdc_assets.core.transform_schema import (
     TransformColumnError,
     check_column_change,
+    evolve_read_columns,
     target_column_changes,
 )
 from cdc_assets.engine.sync import run_sync
@@ -313,3 +314,14 @@ def test_lenient_keeps_a_dropped_star_column_and_a_dropped_filter_column_stops_t
     run(f"ALTER TABLE {t} DROP COLUMN qty")
     with pytest.raises(TransformColumnError, match=r"'qty'.*transform\[0\]\.projection uses it"):
         _sync(path, mysql_source)
+
+
+def test_a_change_of_a_column_the_rule_does_not_read_leaves_what_it_reads():
+    rule = _rule("\\*, UPPER(name) AS up")
+    retype = AlterColumnType(T, "M", name="price", column=PRICE)  # price was never taken by the target
+    assert target_column_changes(rule, SCHEMA, retype)[0] == []
+    assert evolve_read_columns(SCHEMA, retype) == SCHEMA
+    added = evolve_read_columns(
+        SCHEMA, AddColumn(T, "A", column=PRICE, position=ColumnPosition(after="gone"))
+    )
+    assert added.column_names == ("id", "name", "qty", "price")

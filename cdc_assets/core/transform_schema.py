@@ -212,8 +212,12 @@ def target_column_changes(
 
 
 def evolve_read_columns(schema: TableSchema, change: SchemaChange) -> TableSchema:
-    """What the rule reads after ``change`` of the columns it read (``schema``): an added column placed
-    after a column the target does not take goes at the end."""
+    """What the rule reads after ``change`` of the columns it read (``schema``): a change of a column it
+    does not read (one the target never took) leaves them as they are; an added column placed after such
+    a column goes at the end."""
+    name = getattr(change, "old", None) or getattr(change, "name", None)
+    if not isinstance(change, AddColumn) and name and _resolve(schema, name) is None:
+        return schema
     try:
         out = evolve(schema, change)
     except EvolutionError:

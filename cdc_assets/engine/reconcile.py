@@ -26,7 +26,7 @@ from cdc_assets.core.transform import TransformPlan, source_key_for
 from cdc_assets.core.transform_reconcile import ReconcilePlan, reconcile_plan
 from cdc_assets.core.types import row_converter
 from cdc_assets.engine.context import RunContext
-from cdc_assets.engine.transform import TransformingSink, rows_to_arrow
+from cdc_assets.engine.transform import TransformingSink, rows_of, rows_to_arrow
 from cdc_assets.mysql.key_order import KeySorter
 from cdc_assets.mysql.server import current_position
 from cdc_assets.mysql.snapshot import read_chunk
@@ -131,9 +131,7 @@ class TransformedRows:
         ev = self.sink.evaluator
         table = rows_to_arrow(self.plan.source, rows, tinyint1_as_boolean=ev.tinyint1_as_boolean)
         out = ev.evaluate(self.plan, table)
-        return self._cut(
-            list(zip(*(c.to_pylist() for c in out.columns), strict=True)) if out.num_rows else []
-        )
+        return self._cut(rows_of(out))
 
     def from_target(self, target: TableId) -> list[tuple[tuple, tuple]]:
         return self._cut(self.sink.inner.fetch_all(target, self.plan.target))

@@ -89,7 +89,8 @@ def rows_to_arrow(
     )
 
 
-def _rows(table: pa.Table) -> list[tuple]:
+def rows_of(table: pa.Table) -> list[tuple]:
+    """The rows of an Arrow table as tuples of Python values."""
     return list(zip(*(c.to_pylist() for c in table.columns), strict=True)) if table.num_rows else []
 
 
@@ -370,8 +371,8 @@ class TransformingSink:
         out = self.evaluator.evaluate_events(plan, changes, keep)
         write = out.column(_UPSERT)
         out = out.drop_columns([_UPSERT])
-        rows = _rows(out.filter(write))
-        keys = _rows(out.filter(pc.invert(write)).select(list(plan.target.primary_key)))
+        rows = rows_of(out.filter(write))
+        keys = rows_of(out.filter(pc.invert(write)).select(list(plan.target.primary_key)))
         return (target, plan.target, keys, rows)
 
     # ---- the Sink protocol
@@ -441,11 +442,13 @@ class TransformingSink:
                 out = out.drop_columns([_KEEP])
                 kept = out.filter(keep)
                 dropped = out.filter(pc.invert(keep))
-                upserts = _rows(kept)
+                upserts = rows_of(kept)
                 if dropped.num_rows:
                     key_names = list(plan.target.primary_key)
                     known = set(deletes)
-                    deletes += [k for k in dict.fromkeys(_rows(dropped.select(key_names))) if k not in known]
+                    deletes += [
+                        k for k in dict.fromkeys(rows_of(dropped.select(key_names))) if k not in known
+                    ]
                 # a key both kept and dropped (several source rows, one target key): the kept row wins
                 if upserts and deletes:
                     positions = plan.target.key_positions

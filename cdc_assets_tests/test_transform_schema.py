@@ -4,6 +4,8 @@ servers."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import duckdb
 import pymysql
 import pytest
@@ -325,3 +327,53 @@ def test_a_change_of_a_column_the_rule_does_not_read_leaves_what_it_reads():
         SCHEMA, AddColumn(T, "A", column=PRICE, position=ColumnPosition(after="gone"))
     )
     assert added.column_names == ("id", "name", "qty", "price")
+
+
+@pytest.mark.parametrize(
+    "behavior, sink_extra, columns",
+    [
+        # an excluded add: the star does not take the column, rows go on without it; the rename passes
+        ("evolve", "  exclude.schema.changes: [add.column]\n", ["id", "name", "amount", "up"]),
+        # IGNORE: nothing reaches the target; a renamed star column keeps its old target column (NULL)
+        ("ignore", "", ["id", "name", "qty", "up"]),
+        # LENIENT: the added column is added; the renamed one is added under its new name, the old kept
+        ("lenient", "", ["id", "name", "qty", "up", "price", "amount"]),
+    ],
+)
+def test_a_star_projection_follows_the_behavior_and_include_exclude_as_any_table(
+    mysql_source, fresh_db, tmp_path, behavior, sink_extra, columns
+):
+    run = mysql_source.server.execute
+    t = quote_table(fresh_db, "orders")
+    run(f"CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(20), qty INT)")
+    run(f"INSERT INTO {t} VALUES (1, 'apple', 2)")
+    path = _pipeline(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        f"""transform:
+  - source-table: {fresh_db}.orders
+    projection: \\*, UPPER(name) AS up
+""",
+        behavior,
+    )
+    if sink_extra:
+        path.write_text(path.read_text().replace("sink:\n", "sink:\n" + sink_extra))
+    _sync(path, mysql_source)
+    run(f"ALTER TABLE {t} ADD COLUMN price DECIMAL(8,2) DEFAULT 1.50")
+    run(f"ALTER TABLE {t} RENAME COLUMN qty TO amount")
+    run(f"INSERT INTO {t} VALUES (2, 'pear', 3, 2.00)")
+    _sync(path, mysql_source)
+    assert _columns(tmp_path, None, fresh_db, "orders") == columns
+    got = _query(tmp_path, None, f"SELECT * FROM {quote_table(fresh_db, 'orders', 'duckdb')} ORDER BY id")
+    values = {
+        "id": (1, 2),
+        "name": ("apple", "pear"),
+        "up": ("APPLE", "PEAR"),
+        "price": (Decimal("1.50"), Decimal("2.00")),
+        # EVOLVE renames the target column; LENIENT adds the new name, filled from the rename on
+        "amount": (2, 3) if behavior == "evolve" else (None, 3),
+        # LENIENT and IGNORE keep the old name: its value before the rename, NULL after
+        "qty": (2, None),
+    }
+    assert got == [tuple(values[c][i] for c in columns) for i in range(2)]

@@ -21,6 +21,7 @@ from cdc_assets.core.offsets import RestartPoint, other_server
 from cdc_assets.core.schema import TableId
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.snapshot import snapshot_all
+from cdc_assets.engine.transform import TransformingSink
 from cdc_assets.errors import BinlogPurgedError, TerminalError
 from cdc_assets.mysql.resume import gtid_resume_reason
 from cdc_assets.mysql.retention import PurgedRestartPoint, binlog_retention_seconds, find_purged
@@ -98,11 +99,15 @@ def ensure_restart_point_available(ctx: RunContext, point: RestartPoint) -> bool
 def _empty_target(ctx: RunContext, table: TableId, target: TableId) -> None:
     """Delete every row of ``target``, a target of ``table`` (rows deleted in the source while the binlog
     was lost would otherwise stay there after the re-snapshot)."""
-    schema = ctx.schemas[table]
-    keys = [tuple(r[i] for i in schema.key_positions) for r in ctx.sink.fetch_all(target, schema)]
+    sink, schema = ctx.sink, ctx.schemas[table]
+    if isinstance(sink, TransformingSink):
+        key_schema = sink.target_key_schema(schema)
+        if key_schema is not None:  # a transformed table: its target's keys, deleted in the target itself
+            sink, schema = sink.inner, key_schema
+    keys = [tuple(r[i] for i in schema.key_positions) for r in sink.fetch_all(target, schema)]
     stamp = int(time.time() * 1000)
     for n, start in enumerate(range(0, len(keys), _EMPTY_BATCH)):
-        ctx.sink.apply_batch(
+        sink.apply_batch(
             [(target, schema, keys[start : start + _EMPTY_BATCH], [])], tag=f"purged-{stamp}-{n}"
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -14,7 +15,7 @@ from cdc_assets.core.transform import match_rule, source_key_for
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.allocator import bound_malloc_arenas
 from cdc_assets.engine.sinks import Batch, Sink, make_sink
-from cdc_assets.engine.transform import parsed_rules
+from cdc_assets.engine.transform import TransformingSink, parsed_rules
 from cdc_assets.errors import ConfigError, SchemaError
 from cdc_assets.mysql import catalog
 from cdc_assets.mysql.connection import ConnectionSettings, connect
@@ -29,6 +30,8 @@ SUPPORTED_STARTUP_MODES = (
     "specific-offset",
     "timestamp",
 )
+
+log = logging.getLogger(__name__)
 
 
 def connection_settings(cfg: PipelineConfig) -> ConnectionSettings:
@@ -231,7 +234,20 @@ class RunContext:
         for t, schema in schemas.items():
             sif = saved.get(str(t))
             for target in self.targets(t):
-                self.sink.ensure_table(target, schema if sif is None else sif.writable)
+                try:
+                    self.sink.ensure_table(target, schema if sif is None else sif.writable)
+                except ConfigError:
+                    if sif is None or not isinstance(self.sink, TransformingSink):
+                        raise
+                    # A rule edited for a column change the stream stopped at (TransformColumnError): it
+                    # fits the table as it is now, not the schema in force before that statement. The
+                    # target exists (the stream wrote it); rows after the statement use the edited rule.
+                    self.sink.plan(schema)  # raises when the rule does not fit the table now either
+                    log.warning(
+                        "the transform rule of %s does not fit its schema in force at the restart point (a column "
+                        "change the stream has not applied yet) but fits the table as it is now: going on",
+                        t,
+                    )
         return schemas
 
     def _check_merges(self, schemas: dict[TableId, TableSchema], *, streamed: set[TableId]) -> None:

@@ -21,9 +21,12 @@ from typing import Any
 
 from cdc_assets.core.chunks import Chunk, chunks_from_boundaries
 from cdc_assets.core.key_order import in_range
-from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema import TableId, TableSchema, fit_to_target
+from cdc_assets.core.transform import TransformPlan, source_key_for
+from cdc_assets.core.transform_reconcile import ReconcilePlan, reconcile_plan
 from cdc_assets.core.types import row_converter
 from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.transform import TransformingSink, rows_of, rows_to_arrow
 from cdc_assets.mysql.key_order import KeySorter
 from cdc_assets.mysql.server import current_position
 from cdc_assets.mysql.snapshot import read_chunk
@@ -84,14 +87,21 @@ class Reconciliation:
     ranges: int
     differing: list[Chunk]  # key ranges that still differ after the rechecks
     rounds: int
+    #: a transformed target: its columns left out of the checksums, with why (``name: why; ...``)
+    left_out: str = ""
+    #: why the target cannot be reconciled exactly (its rule; nothing was compared), or None
+    blocked: str | None = None
 
     @property
     def equal(self) -> bool:
-        return not self.differing
+        return not self.differing and self.blocked is None
 
     def describe(self) -> str:
+        if self.blocked is not None:
+            return f"{self.table}: not reconciled: {self.blocked}"
         if self.equal:
-            return f"{self.table}: {self.source_rows:,} rows, equal in all {self.ranges} key ranges"
+            kept = f" (left out: {self.left_out})" if self.left_out else ""
+            return f"{self.table}: {self.source_rows:,} rows, equal in all {self.ranges} key ranges{kept}"
         shown = ", ".join(f"[{c.start}, {c.end})" for c in self.differing[:5])
         return (
             f"{self.table}: {len(self.differing)} of {self.ranges} key ranges differ after {self.rounds} checks "
@@ -103,29 +113,93 @@ def _json_positions(schema: TableSchema) -> list[int]:
     return [i for i, c in enumerate(schema.columns) if c.data_type == "json"]
 
 
-def _source_sums(ctx: RunContext, schema: TableSchema, chunks: Iterable[Chunk]) -> dict[int, RangeSum]:
+@dataclass(frozen=True)
+class TransformedRows:
+    """A transformed table's rows as its target holds them: the source passed through the rule (the
+    stream's plan and DuckDB evaluation), cut to the columns a recomputation reproduces."""
+
+    plan: TransformPlan
+    check: ReconcilePlan
+    sink: TransformingSink
+
+    def _cut(self, rows: Sequence[tuple]) -> list[tuple[tuple, tuple]]:
+        """(compared values, source key) of target rows."""
+        key_at = [self.plan.target.key_positions[i] for i in self.check.source_key_from_target or ()]
+        return [(tuple(r[i] for i in self.check.compared), tuple(r[i] for i in key_at)) for r in rows]
+
+    def from_source(self, rows: Sequence[tuple]) -> list[tuple[tuple, tuple]]:
+        ev = self.sink.evaluator
+        table = rows_to_arrow(self.plan.source, rows, tinyint1_as_boolean=ev.tinyint1_as_boolean)
+        out = ev.evaluate(self.plan, table)
+        return self._cut(rows_of(out))
+
+    def from_target(self, target: TableId) -> list[tuple[tuple, tuple]]:
+        return self._cut(self.sink.inner.fetch_all(target, self.plan.target))
+
+    @property
+    def json_at(self) -> list[int]:
+        cols = [self.plan.target.columns[i] for i in self.check.compared]
+        return [i for i, c in enumerate(cols) if c.data_type == "json"]
+
+
+def transformed_rows(
+    ctx: RunContext, table: TableId, schema: TableSchema
+) -> tuple[TableSchema, TransformedRows | None]:
+    """The schema ``table`` (described as ``schema``) is read with, and how its target holds it when a rule
+    transforms it: the columns its target takes (as the stream writes them), through the stream's plan."""
+    sink = ctx.sink
+    rule = sink.transforms(table) if isinstance(sink, TransformingSink) else None
+    if rule is None:
+        return schema, None
+    if not schema.primary_key:  # the key the rule's primary-keys give it (as discovery reads it)
+        schema = dataclasses.replace(schema, primary_key=source_key_for(rule, schema) or ())
+    sif = ctx.state.schema_in_force(str(table))
+    if sif is not None:
+        schema = fit_to_target(schema, sif.target_columns)[0]
+    plan = sink.plan(schema)
+    assert plan is not None
+    return schema, TransformedRows(plan, reconcile_plan(plan), sink)
+
+
+def _source_sums(
+    ctx: RunContext, schema: TableSchema, chunks: Iterable[Chunk], view: TransformedRows | None = None
+) -> dict[int, RangeSum]:
     convert = row_converter(schema, "snapshot", tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
-    json_at = _json_positions(schema)
+    json_at = view.json_at if view is not None else _json_positions(schema)
     sums: dict[int, RangeSum] = {}
     with ctx.connect(streaming=True) as conn:
         for chunk in chunks:
             s = sums[chunk.index] = RangeSum()
             for batch in read_chunk(ctx.settings, conn, schema, chunk, ctx.cfg.source.fetch_size):
-                for raw in batch:
-                    row = convert(raw)
+                rows = [convert(raw) for raw in batch]
+                if view is not None:
+                    for row, key in view.from_source(rows):
+                        s.add(row, key, json_at)
+                    continue
+                for row in rows:
                     s.add(row, tuple(row[i] for i in schema.key_positions), json_at)
     return sums
 
 
 def _target_sums(
-    ctx: RunContext, target: TableId, schema: TableSchema, chunks: Sequence[Chunk], sorter: KeySorter
+    ctx: RunContext,
+    target: TableId,
+    schema: TableSchema,
+    chunks: Sequence[Chunk],
+    sorter: KeySorter,
+    view: TransformedRows | None = None,
 ) -> dict[int, RangeSum]:
-    json_at = _json_positions(schema)
     bounds = [(c, sorter.sort_key(c.start), sorter.sort_key(c.end)) for c in chunks]
     sums = {c.index: RangeSum() for c in chunks}
-    rows = ctx.sink.fetch_all(target, schema)
-    keys = [tuple(r[i] for i in schema.key_positions) for r in rows]
-    for row, key, sk in zip(rows, keys, sorter.sort_keys(keys), strict=True):
+    if view is not None:
+        json_at = view.json_at
+        pairs = view.from_target(target)
+    else:
+        json_at = _json_positions(schema)
+        rows = ctx.sink.fetch_all(target, schema)
+        pairs = [(r, tuple(r[i] for i in schema.key_positions)) for r in rows]
+    keys = [key for _row, key in pairs]
+    for (row, key), sk in zip(pairs, sorter.sort_keys(keys), strict=True):
         for chunk, lo, hi in bounds:
             if in_range(sk, lo, hi):
                 sums[chunk.index].add(row, key, json_at)
@@ -199,8 +273,17 @@ def reconcile_target(
     range: the bounds of every source's snapshot chunks. The same key in two sources counts twice in the
     source and once in the target (the later write replaced the other), so the range differs."""
     assert ctx.server is not None, "discover() first"
-    schemas = [ctx.schemas[t] for t in sources]
+    read = [transformed_rows(ctx, t, ctx.schemas[t]) for t in sources]
+    schemas = [schema for schema, _view in read]
+    views = [view for _schema, view in read]
     schema = schemas[0]
+    view = views[0]
+    if view is not None:
+        blocked = view.check.blocked
+        if blocked is None and len(sources) > 1:
+            blocked = "several tables are routed to this transformed target; each is reconciled alone only"
+        if blocked is not None:
+            return Reconciliation(target, 0, 0, 0, [], 0, view.check.describe_left_out(), blocked)
     with ctx.connect() as conn:
         sorter = KeySorter(conn, ctx.settings, schema)
         if not sorter.ordered:  # no order for the key here: one range, the whole table
@@ -214,10 +297,10 @@ def reconcile_target(
             rounds += 1
             started_at = current_position(conn, ctx.settings, ctx.server)
             src: dict[int, RangeSum] = {c.index: RangeSum() for c in todo}
-            for one in schemas:
-                for index, part in _source_sums(ctx, one, todo).items():
+            for one, one_view in zip(schemas, views, strict=True):
+                for index, part in _source_sums(ctx, one, todo, one_view).items():
                     src[index].merge(part)
-            dst = _target_sums(ctx, target, schema, todo, sorter)
+            dst = _target_sums(ctx, target, schema, todo, sorter, view)
             if rounds == 1:
                 source_total = sum(s.rows for s in src.values())
                 target_total = sum(s.rows for s in dst.values())
@@ -239,4 +322,5 @@ def reconcile_target(
                     except ValueError:
                         break
                 sleep(min(1.0, wait_seconds))
-    return Reconciliation(target, source_total, target_total, len(chunks), todo, rounds)
+    left_out = view.check.describe_left_out() if view is not None else ""
+    return Reconciliation(target, source_total, target_total, len(chunks), todo, rounds, left_out)

@@ -42,8 +42,11 @@ from cdc_assets.core.schema_change import (
     TruncateTable,
     UnsupportedSchemaChange,
 )
+from cdc_assets.core.transform import ParsedRule
+from cdc_assets.core.transform_schema import COLUMN_CHANGES, check_column_change, has_star
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.transform import TransformingSink
 from cdc_assets.errors import SchemaError
 from cdc_assets.mysql.catalog import load_server_defaults
 from cdc_assets.state import SchemaChangeRecord, SchemaInForce
@@ -201,8 +204,15 @@ class SchemaTracker:
             assert after is not None
             if after != before:
                 check_supported(after, tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
+            rule = self._rule(table)
+            if rule is not None:  # whatever the behaviour: rows after it could not be transformed
+                check_column_change(rule, self.write_schema(table)[0], ev)
             self._send(ev, tc.sink, before, after, point, out)
             ctx.schemas[table] = after
+            if rule is not None and not has_star(rule):
+                # An explicit projection reads the columns it names from the source as it is now (a rule
+                # edited after a rename reads the new name); the target's columns are the projection's.
+                self.target_columns[table] = after.column_names
 
     def _create(
         self, ev: CreateTable, schema: TableSchema, planned, point: RestartPoint, out: StatementOutcome
@@ -317,7 +327,7 @@ class SchemaTracker:
         for sev in planned:
             try:
                 # every target of a table routed to several (route-mode ALL_MATCH): one sink, one verdict
-                outcomes = [ctx.sink.apply_schema_change(t, sev, after) for t in targets]
+                outcomes = [self._apply_to(t, sev, after) for t in targets]
                 outcome = (
                     outcomes[0]
                     if len(set(outcomes)) == 1
@@ -337,6 +347,18 @@ class SchemaTracker:
                 self._track_target(sev)
             done.append(f"{sev.tag}: {outcome}")
         out.records.append(self._record(ev, before, after, point, "; ".join(done)))
+
+    def _rule(self, table: TableId) -> ParsedRule | None:
+        sink = self.ctx.sink
+        return sink.transforms(table) if isinstance(sink, TransformingSink) else None
+
+    def _apply_to(self, target: TableId, sev: SchemaChange, after: TableSchema | None) -> str:
+        """Apply one planned change to one target; a transformed table's column change with the columns its
+        rule reads before it (the sink derives the target's changes from the rule)."""
+        if isinstance(sev, COLUMN_CHANGES) and self._rule(sev.table) is not None:
+            source = self.write_schema(sev.table)[0]
+            return self.ctx.sink.apply_schema_change(target, sev, after, source=source)
+        return self.ctx.sink.apply_schema_change(target, sev, after)
 
     def _shared(self, table: TableId) -> list[TableId]:
         """The other captured tables routed to a target of ``table`` (shards merged with it)."""

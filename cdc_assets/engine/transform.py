@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from cdc_assets.config import PipelineConfig
 from cdc_assets.core.events import EventChanges, TableEvents, collapse, event_images
 from cdc_assets.core.schema import TableId, TableSchema, keep_columns
-from cdc_assets.core.schema_change import CreateTable, DropTable, RenameTable, TruncateTable
+from cdc_assets.core.schema_change import CreateTable
 from cdc_assets.core.sql import quote_ident
 from cdc_assets.core.transform import (
     METADATA_COLUMNS,
@@ -50,6 +50,13 @@ from cdc_assets.core.transform import (
     compile_rule,
     match_rule,
     parse_rule,
+)
+from cdc_assets.core.transform_schema import (
+    COLUMN_CHANGES,
+    TransformColumnError,
+    computed_type_changes,
+    evolve_read_columns,
+    target_column_changes,
 )
 from cdc_assets.core.types import arrow_type
 from cdc_assets.errors import CdcError, ConfigError
@@ -82,7 +89,8 @@ def rows_to_arrow(
     )
 
 
-def _rows(table: pa.Table) -> list[tuple]:
+def rows_of(table: pa.Table) -> list[tuple]:
+    """The rows of an Arrow table as tuples of Python values."""
     return list(zip(*(c.to_pylist() for c in table.columns), strict=True)) if table.num_rows else []
 
 
@@ -363,8 +371,8 @@ class TransformingSink:
         out = self.evaluator.evaluate_events(plan, changes, keep)
         write = out.column(_UPSERT)
         out = out.drop_columns([_UPSERT])
-        rows = _rows(out.filter(write))
-        keys = _rows(out.filter(pc.invert(write)).select(list(plan.target.primary_key)))
+        rows = rows_of(out.filter(write))
+        keys = rows_of(out.filter(pc.invert(write)).select(list(plan.target.primary_key)))
         return (target, plan.target, keys, rows)
 
     # ---- the Sink protocol
@@ -434,11 +442,13 @@ class TransformingSink:
                 out = out.drop_columns([_KEEP])
                 kept = out.filter(keep)
                 dropped = out.filter(pc.invert(keep))
-                upserts = _rows(kept)
+                upserts = rows_of(kept)
                 if dropped.num_rows:
                     key_names = list(plan.target.primary_key)
                     known = set(deletes)
-                    deletes += [k for k in dict.fromkeys(_rows(dropped.select(key_names))) if k not in known]
+                    deletes += [
+                        k for k in dict.fromkeys(rows_of(dropped.select(key_names))) if k not in known
+                    ]
                 # a key both kept and dropped (several source rows, one target key): the kept row wins
                 if upserts and deletes:
                     positions = plan.target.key_positions
@@ -450,11 +460,18 @@ class TransformingSink:
     def supported_schema_changes(self) -> frozenset[str]:
         return self.inner.supported_schema_changes()
 
-    def apply_schema_change(self, target: TableId, change, after: TableSchema | None, **kw) -> str:
-        """Schema changes of a table no rule matches pass through. A transformed table's target columns
-        come from its projection: a new table is created through the rule, table-level changes pass,
-        column changes are not applied (rows are fitted to the target's columns before the transform,
-        so a ``\\*`` projection keeps the columns it had)."""
+    def transforms(self, table: TableId) -> ParsedRule | None:
+        """The rule ``table``'s rows go through (None: they pass unchanged)."""
+        return match_rule(self.rules, table)
+
+    def apply_schema_change(
+        self, target: TableId, change, after: TableSchema | None, *, source: TableSchema | None = None, **kw
+    ) -> str:
+        """Schema changes of a table no rule matches pass through. A transformed table: a new table is
+        created through the rule, table-level changes pass, and a column change becomes the target changes
+        the rule makes of it (:mod:`cdc_assets.core.transform_schema`). ``source`` is what the rule read
+        before the change (the source columns the target takes, ``SchemaTracker.write_schema``); a column
+        change without it is refused."""
         rule = match_rule(self.rules, change.table)
         if rule is None:
             return self.inner.apply_schema_change(target, change, after, **kw)
@@ -462,9 +479,43 @@ class TransformingSink:
             assert after is not None
             self.ensure_table(target, after)
             return "applied through the transform"
-        if isinstance(change, (TruncateTable, DropTable, RenameTable)):
+        if not isinstance(change, COLUMN_CHANGES):
             return self.inner.apply_schema_change(target, change, after, **kw)
-        return f"ignored: {change.table} is transformed, its target's columns come from the transform's projection"
+        if source is None:
+            raise CdcError(
+                f"{change.tag} on {change.table}: a transformed table's column change needs the columns its "
+                "rule read before the change"
+            )
+        changes, why = target_column_changes(rule, source, change)
+        new_source = evolve_read_columns(source, change)
+        old_plan = self._plan_or_none(source)
+        try:
+            new_plan = self.plan(new_source)
+        except ConfigError as exc:
+            raise TransformColumnError(
+                f"{change.tag} on {change.table} ({change.ddl.strip()}): transform[{rule.index}] cannot be "
+                f"evaluated over the table as it is now: {exc}. Edit the rule and restart: the stream resumes "
+                "before this statement",
+                table=str(change.table),
+                rule=f"transform[{rule.index}]",
+            ) from exc
+        assert new_plan is not None
+        if old_plan is not None:
+            changes += computed_type_changes(old_plan, new_plan, [getattr(c, "name", "") for c in changes])
+        if not changes:
+            return f"ignored: {why}"
+        outcomes = [self.inner.apply_schema_change(target, c, new_plan.target, **kw) for c in changes]
+        if len(changes) == 1 and changes[0] == change:
+            return outcomes[0]
+        return "; ".join(f"{_describe(c)}: {o}" for c, o in zip(changes, outcomes, strict=True))
+
+    def _plan_or_none(self, schema: TableSchema) -> TransformPlan | None:
+        """The plan for ``schema``, or None when the rule does not compile for it (a rule being fixed
+        for the schema after a change)."""
+        try:
+            return self.plan(schema)
+        except ConfigError:
+            return None
 
     def row_count(self, target: TableId) -> int | None:
         return self.inner.row_count(target)
@@ -472,14 +523,31 @@ class TransformingSink:
     def drop_table(self, target: TableId) -> None:
         self.inner.drop_table(target)
 
+    def target_key_schema(self, schema: TableSchema) -> TableSchema | None:
+        """The target key columns (a schema of only those) of a table the source ``schema`` describes, when
+        a rule transforms it; None when none does (its target's key is the source's)."""
+        plan = self.plan(schema)
+        if plan is None:
+            return None
+        key = plan.target.primary_key
+        return TableSchema(plan.target.table_id, tuple(plan.target.column(k) for k in key), key)
+
     def fetch_all(self, target: TableId, schema: TableSchema) -> list[tuple]:
         plan = self.plan(schema)
         if plan is None:
             return self.inner.fetch_all(target, schema)
         raise CdcError(
             f"{schema.table_id} is written through transform[{plan.rule_index}], so its target rows are not "
-            "source rows: comparing or reconciling it with the source is not supported"
+            "source rows: compare them with cdc_assets.engine.reconcile.transformed_rows (the source through "
+            "the rule)"
         )
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _describe(change) -> str:
+    """How a target change reads in an outcome: its tag and the target column."""
+    name = getattr(change, "name", None) or getattr(change, "new", None)
+    column = getattr(change, "column", None)
+    return f"{change.tag} {name or (column.name if column is not None else '')}".strip()

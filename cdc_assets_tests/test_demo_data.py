@@ -248,13 +248,18 @@ def test_workload_in_the_background(
     mariadb: LocalMariaDB, conn: pymysql.connections.Connection, shop: str
 ) -> None:
     before = table_row_counts(conn, shop)
+    started = time.monotonic()
     work = Workload(mariadb.connect, shop, seed=2, rate_per_s=100).start()
-    time.sleep(0.5)
+    deadline = started + 60
+    while work.transactions < 10 and time.monotonic() < deadline:  # however busy the machine is
+        time.sleep(0.01)
     assert work.running
     work.stop()
+    elapsed = time.monotonic() - started
     assert not work.running
-    # Paced at 100/s for ~0.5 s: clearly more than a handful, clearly fewer than unpaced.
-    assert 10 <= work.transactions <= 150
+    # Paced at 100/s: never ahead of the clock. The pacer catches up when it is less than 1 s behind
+    # (at most 100 transactions at once), so an unpaced run would exceed this bound, a paced one cannot.
+    assert 10 <= work.transactions <= 100 * elapsed + 101
     after = table_row_counts(conn, shop)
     assert sum(after.values()) - sum(before.values()) == work.inserts - work.deletes
     _assert_consistent(conn, shop)

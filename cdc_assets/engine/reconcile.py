@@ -22,6 +22,7 @@ from typing import Any
 from cdc_assets.core.chunks import Chunk, chunks_from_boundaries
 from cdc_assets.core.key_order import in_range
 from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema_merge import merged_schema, row_mapper
 from cdc_assets.core.types import row_converter
 from cdc_assets.engine.context import RunContext
 from cdc_assets.mysql.key_order import KeySorter
@@ -103,9 +104,14 @@ def _json_positions(schema: TableSchema) -> list[int]:
     return [i for i, c in enumerate(schema.columns) if c.data_type == "json"]
 
 
-def _source_sums(ctx: RunContext, schema: TableSchema, chunks: Iterable[Chunk]) -> dict[int, RangeSum]:
+def _source_sums(
+    ctx: RunContext, schema: TableSchema, chunks: Iterable[Chunk], target: TableSchema
+) -> dict[int, RangeSum]:
+    """Per range, the rows of source ``schema`` as the target holds them (``target``: the merged schema
+    of the sources routed there)."""
     convert = row_converter(schema, "snapshot", tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
-    json_at = _json_positions(schema)
+    to_target = row_mapper(schema, target)
+    json_at = _json_positions(target)
     sums: dict[int, RangeSum] = {}
     with ctx.connect(streaming=True) as conn:
         for chunk in chunks:
@@ -113,7 +119,9 @@ def _source_sums(ctx: RunContext, schema: TableSchema, chunks: Iterable[Chunk]) 
             for batch in read_chunk(ctx.settings, conn, schema, chunk, ctx.cfg.source.fetch_size):
                 for raw in batch:
                     row = convert(raw)
-                    s.add(row, tuple(row[i] for i in schema.key_positions), json_at)
+                    if to_target is not None:
+                        row = to_target(row)
+                    s.add(row, tuple(row[i] for i in target.key_positions), json_at)
     return sums
 
 
@@ -195,12 +203,12 @@ def reconcile_target(
     wait_seconds: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Reconciliation:
-    """Compare ``target`` with the union of ``sources`` (the tables routed to it, one definition) per key
+    """Compare ``target`` with the union of ``sources`` (the tables routed to it, in their merged schema) per key
     range: the bounds of every source's snapshot chunks. The same key in two sources counts twice in the
     source and once in the target (the later write replaced the other), so the range differs."""
     assert ctx.server is not None, "discover() first"
     schemas = [ctx.schemas[t] for t in sources]
-    schema = schemas[0]
+    schema = merged_schema(schemas)  # the target's columns (one source's own when they all agree)
     with ctx.connect() as conn:
         sorter = KeySorter(conn, ctx.settings, schema)
         if not sorter.ordered:  # no order for the key here: one range, the whole table
@@ -215,7 +223,7 @@ def reconcile_target(
             started_at = current_position(conn, ctx.settings, ctx.server)
             src: dict[int, RangeSum] = {c.index: RangeSum() for c in todo}
             for one in schemas:
-                for index, part in _source_sums(ctx, one, todo).items():
+                for index, part in _source_sums(ctx, one, todo, schema).items():
                     src[index].merge(part)
             dst = _target_sums(ctx, target, schema, todo, sorter)
             if rounds == 1:

@@ -43,6 +43,7 @@ from cdc_assets.core.schema_change import (
 )
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.target_merge import prepare_target
 from cdc_assets.errors import SchemaError
 from cdc_assets.mysql.catalog import load_server_defaults
 from cdc_assets.state import SchemaChangeRecord, SchemaInForce
@@ -212,6 +213,12 @@ class SchemaTracker:
             )
             return
         check_supported(schema, tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
+        for target in ctx.targets(ev.table):
+            # a shard created next to others routed to its target: the target is widened for it first
+            shards = [t for t in self._shared(ev.table) if target in ctx.targets(t)]
+            if shards:
+                sources = {t: self.write_schema(t)[0] for t in shards} | {ev.table: schema}
+                prepare_target(ctx.sink, ctx.cfg, target, sources, shards)
         ctx.schemas[ev.table] = schema
         self.target_columns[ev.table] = ()
         self._send(ev, planned, None, schema, point, out)

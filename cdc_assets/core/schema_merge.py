@@ -204,7 +204,7 @@ def merge_problems(schemas: Sequence[TableSchema]) -> list[str]:
         if col.data_type != "decimal" or not col.numeric_scale:
             continue
         for s in schemas:
-            have = _find(s, name)
+            have = find_column(s, name)
             if have is not None and (have.data_type != "decimal" or have.numeric_scale != col.numeric_scale):
                 problems.append(
                     f"key column {name} is {have.column_type} in {s.table_id}, but the merged key is "
@@ -214,7 +214,8 @@ def merge_problems(schemas: Sequence[TableSchema]) -> list[str]:
     return problems
 
 
-def _find(schema: TableSchema, name: str) -> Column | None:
+def find_column(schema: TableSchema, name: str) -> Column | None:
+    """``schema``'s column ``name`` (case-insensitive, as MySQL names are), or None."""
     low = name.lower()
     return next((c for c in schema.columns if c.name.lower() == low), None)
 
@@ -319,7 +320,7 @@ def widening_changes(
     as its DDL text."""
     out: list[SchemaChange] = []
     for c in after.columns:
-        have = _find(before, c.name)
+        have = find_column(before, c.name)
         if have is None:
             out.append(AddColumn(source, why, column=dataclasses.replace(c, nullable=True)))
         elif not _same_type(have, c):
@@ -349,7 +350,7 @@ def key_mapper(source: TableSchema, target: TableSchema) -> Callable[[Sequence[A
 
 
 def _column_of(schema: TableSchema, name: str) -> Column:
-    found = _find(schema, name)
+    found = find_column(schema, name)
     if found is None:
         raise KeyError(f"{schema.table_id} has no column {name!r}")
     return found

@@ -31,6 +31,7 @@ from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import Column, TableId, TableSchema, fit_to_target
 from cdc_assets.core.schema_change import (
     AddColumn,
+    AlterColumnType,
     AlterTableCharset,
     CreateTable,
     DropColumn,
@@ -41,6 +42,7 @@ from cdc_assets.core.schema_change import (
     TruncateTable,
     UnsupportedSchemaChange,
 )
+from cdc_assets.core.schema_merge import MergeError, find_column, least_common_column
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.target_merge import prepare_target
@@ -319,7 +321,7 @@ class SchemaTracker:
         for sev in planned:
             try:
                 # every target of a table routed to several (route-mode ALL_MATCH): one sink, one verdict
-                outcomes = [ctx.sink.apply_schema_change(t, sev, after) for t in targets]
+                outcomes = [ctx.sink.apply_schema_change(t, self._for_target(sev, t), after) for t in targets]
                 outcome = (
                     outcomes[0]
                     if len(set(outcomes)) == 1
@@ -340,6 +342,26 @@ class SchemaTracker:
             done.append(f"{sev.tag}: {outcome}")
         out.records.append(self._record(ev, before, after, point, "; ".join(done)))
 
+    def _for_target(self, sev: SchemaChange, target: TableId) -> SchemaChange:
+        """``sev`` as ``target`` takes it: a type change of a column other tables routed there have too
+        becomes the least common type of them all (the target must keep holding their values: a rolling
+        ``ALTER`` narrowing one shard does not narrow the merged table)."""
+        if not isinstance(sev, AlterColumnType) or sev.column is None:
+            return sev
+        col = sev.column
+        for t in self._shared(sev.table):
+            other = find_column(self.write_schema(t)[0], sev.name) if target in self.ctx.targets(t) else None
+            if other is not None:
+                try:
+                    col = least_common_column(col, other)
+                except MergeError as exc:
+                    raise SchemaError(
+                        f"{sev.ddl.strip()} on {sev.table}: column {sev.name} of {target} cannot hold both it and "
+                        f"{t}'s {other.column_type}: {exc}. Give the tables routed to {target} one definition",
+                        table=str(sev.table),
+                    ) from None
+        return sev if col == sev.column else replace(sev, column=col)
+
     def _shared(self, table: TableId) -> list[TableId]:
         """The other captured tables routed to a target of ``table`` (shards merged with it)."""
         targets = set(self.ctx.targets(table))
@@ -347,8 +369,10 @@ class SchemaTracker:
 
     def _track_target(self, sev: SchemaChange) -> None:
         """The target's columns after a change the sink applied (also for the other tables merged into
-        it: their rows are written with the columns the target has now)."""
-        for table in (sev.table, *self._shared(sev.table)):
+        it: their rows are written with the columns the target has now). A created table's columns are its
+        own: the others routed to its target keep theirs (:func:`prepare_target` widened it for them all)."""
+        shared = [] if isinstance(sev, CreateTable) else self._shared(sev.table)
+        for table in (sev.table, *shared):
             self._track_one(replace(sev, table=table) if table != sev.table else sev)
 
     def _track_one(self, sev: SchemaChange) -> None:

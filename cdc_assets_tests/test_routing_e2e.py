@@ -4,6 +4,7 @@ pipeline's ``db.\\.*`` -> ``db.<>`` over several tables."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from decimal import Decimal
@@ -512,5 +513,52 @@ def test_schema_changes_reach_a_merged_target_and_every_fanned_out_target(
         _assert_same(
             compare_table(ctx, TableId(fresh_db, "order_1"), target=TableId(f"{fresh_db}_copy", "order_1"))
         )
+    finally:
+        ctx.close()
+
+
+def test_shards_whose_types_mix_are_merged_into_the_least_common_types(
+    mysql_source, fresh_db, tmp_path, target
+):
+    """Every widening family in one target, through the snapshot and the stream: integer and text ->
+    LONGTEXT, DATE and DATETIME -> DATETIME, two decimals -> one with room for both, TINYINT(1) (read as a
+    boolean) and INT -> LONGTEXT ('true', '7'), FLOAT and DOUBLE -> DOUBLE, INT UNSIGNED and INT -> BIGINT."""
+    server = mysql_source.server
+    a, b = quote_table(fresh_db, "part_1"), quote_table(fresh_db, "part_2")
+    server.execute(
+        f"CREATE TABLE {a} (id INT PRIMARY KEY, v INT, d DATE, amount DECIMAL(10,2), flag TINYINT(1), "
+        "f FLOAT, n INT UNSIGNED)"
+    )
+    server.execute(
+        f"CREATE TABLE {b} (id INT PRIMARY KEY, v VARCHAR(10), d DATETIME(3), amount DECIMAL(8,4), flag INT, "
+        "f DOUBLE, n INT)"
+    )
+    insert_a = f"INSERT INTO {a} VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    insert_b = f"INSERT INTO {b} VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    server.execute(insert_a, [1, 42, "2024-02-29", "12345678.25", 1, 0.5, 4_000_000_000])
+    server.execute(insert_a, [2, None, None, None, None, None, None])
+    server.execute(insert_b, [101, "text", "2024-03-01 10:11:12.345", "1234.5678", 7, 0.1, -5])
+    merged = TableId(f"{fresh_db}_ods", "parts")
+    route = f"route:\n  - source-table: {fresh_db}.part_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, standin=target, route=route)
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    server.execute(insert_a, [3, -7, "1999-12-31", "-0.01", 0, 2.25, 3])  # streamed alone
+    server.execute(f"UPDATE {a} SET v = v + 1 WHERE id = 1")
+    server.execute(insert_b, [102, "streamed", "2001-01-01 00:00:00.5", "-0.0001", -2, 1e300, 0])
+    run_sync(cfg, until_caught_up=True)
+    shards = [TableId(fresh_db, "part_1"), TableId(fresh_db, "part_2")]
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        wide = merged_schema([ctx.schemas[s] for s in shards])
+        assert [c.column_type for c in wide.columns] == [
+            "int(11)", "longtext", "datetime(3)", "decimal(12,4)", "longtext", "double", "bigint(20)",
+        ]  # fmt: skip
+        _assert_same(compare_target(ctx, merged, shards))
+        rec = reconcile_target(ctx, merged, shards, rechecks=0)
+        assert rec.equal, rec.describe()
+        rows = {r[0]: r for r in ctx.sink.fetch_all(merged, wide)}
+        assert rows[1][1:5] == ("43", dt.datetime(2024, 2, 29), Decimal("12345678.25"), "true")
+        assert rows[3][1] == "-7" and rows[101][1] == "text" and rows[1][6] == 4_000_000_000
     finally:
         ctx.close()

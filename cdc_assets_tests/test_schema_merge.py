@@ -49,7 +49,8 @@ def schema(table: str, *definitions: str, key: tuple[str, ...] = ("id",)) -> Tab
         ("int unsigned", "bigint unsigned", "bigint(20) unsigned"),
         ("tinyint unsigned", "int unsigned", "int(10) unsigned"),
         ("bigint", "bigint unsigned", "decimal(20,0)"),
-        ("tinyint(1)", "int", "int(11)"),
+        ("tinyint(1)", "tinyint(1)", "tinyint(1)"),
+        ("tinyint(1) unsigned", "int", "int(11)"),  # not a boolean: TINYINT(1) UNSIGNED stays a number
         # decimals: the larger integer part and the larger scale
         ("decimal(10,2)", "decimal(12,4)", "decimal(12,4)"),
         ("decimal(10,2)", "decimal(8,4)", "decimal(12,4)"),
@@ -86,6 +87,7 @@ def schema(table: str, *definitions: str, key: tuple[str, ...] = ("id",)) -> Tab
         ("json", "varchar(10)", "longtext"),
         ("date", "time", "longtext"),
         ("year", "int", "longtext"),
+        ("tinyint(1)", "int", "longtext"),  # a boolean (treat-tinyint1-as-boolean) and a number
     ],
 )
 def test_least_common_type(a: str, b: str, merged: str) -> None:
@@ -95,6 +97,11 @@ def test_least_common_type(a: str, b: str, merged: str) -> None:
         # both sinks take the widened type
         duckdb_type(out)
         map_column(out, is_key=False)
+
+
+def test_tinyint1_is_a_number_when_not_read_as_a_boolean() -> None:
+    out = least_common_column(col("x tinyint(1)"), col("x int"), tinyint1_as_boolean=False)
+    assert out.column_type == "int(11)"
 
 
 def test_decimals_beyond_65_digits_are_refused() -> None:
@@ -159,7 +166,7 @@ def test_row_mapper_fills_missing_columns_and_coerces_values() -> None:
     to_m = row_mapper(a, m)
     assert to_m is not None
     assert to_m((7, dt.date(2024, 1, 2), True, 5)) == (
-        Decimal(7), dt.datetime(2024, 1, 2), 1, "5", None,
+        Decimal(7), dt.datetime(2024, 1, 2), "true", "5", None,
     )  # fmt: skip
     assert to_m((7, None, None, None)) == (Decimal(7), None, None, None, None)
     assert row_mapper(m, m) is None

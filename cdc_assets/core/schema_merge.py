@@ -16,7 +16,8 @@ type (:func:`least_common_column`):
   type -> the smallest text type that holds both; ``BINARY``/``VARBINARY``/``BLOB`` likewise;
 - ``DATE`` + ``DATETIME(p)`` -> ``DATETIME(p)``; ``DATETIME``, ``TIMESTAMP``, ``TIME`` of different
   precisions -> the larger precision;
-- any other mix (a number and a text, ``DATETIME`` and ``TIMESTAMP``, ``FLOAT`` and ``INT``...) ->
+- any other mix (a number and a text, ``DATETIME`` and ``TIMESTAMP``, ``FLOAT`` and ``INT``, a ``TINYINT(1)``
+  read as a boolean and an integer...) ->
   ``LONGTEXT`` (Flink's final resort, ``STRING``): values are written as their text.
 
 The primary keys must be the same; a key column merged into a ``DECIMAL`` with decimals must have that
@@ -41,6 +42,7 @@ from cdc_assets.core.ddl_columns import describe_column
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.schema_change import AddColumn, AlterColumnType, SchemaChange
 from cdc_assets.core.sql import quote_ident
+from cdc_assets.core.types import is_boolean
 
 #: MySQL's widest DECIMAL
 MAX_DECIMAL_DIGITS = 65
@@ -127,9 +129,11 @@ def _decimal_type(a: Column, b: Column) -> str:
     return f"decimal({whole + s},{s})" if whole + s <= MAX_DECIMAL_DIGITS else _FALLBACK
 
 
-def _least_common_type(a: Column, b: Column) -> str:
+def _least_common_type(a: Column, b: Column, t1b: bool) -> str:
     """The MySQL type text of the least common type of ``a`` and ``b`` (see the module docstring)."""
     ta, tb = a.data_type, b.data_type
+    if is_boolean(a, t1b) or is_boolean(b, t1b):
+        return _FALLBACK  # a boolean and anything else: Flink's BOOLEAN merges into STRING only
     if ta in _INT_BITS and tb in _INT_BITS:
         return _int_type(a, b)
     if {ta, tb} <= {"decimal", *_INT_BITS}:
@@ -160,15 +164,17 @@ def _same_type(a: Column, b: Column) -> bool:
     return a.column_type.lower() == b.column_type.lower()
 
 
-def least_common_column(a: Column, b: Column) -> Column:
+def least_common_column(a: Column, b: Column, *, tinyint1_as_boolean: bool = True) -> Column:
     """``a`` (its name, its position) with the least common type of ``a`` and ``b``; nullable if either
-    is. Raises MergeError for two decimals that need more than 65 digits."""
+    is. ``tinyint1_as_boolean``: TINYINT(1) is a boolean (``treat-tinyint1-as-boolean.enabled``), which
+    merges with another type into LONGTEXT. Raises MergeError for two decimals that need more than 65
+    digits."""
     nullable = a.nullable or b.nullable
     if _same_type(a, b):
         if a.charset != b.charset and _mbmax(b) > _mbmax(a):
             a = dataclasses.replace(a, charset=b.charset, collation=b.collation)
         return dataclasses.replace(a, nullable=nullable)
-    text = _least_common_type(a, b)
+    text = _least_common_type(a, b, tinyint1_as_boolean)
     for c in (a, b):
         if text.lower() == c.column_type.lower():
             return dataclasses.replace(c, name=a.name, nullable=nullable)
@@ -180,7 +186,7 @@ def least_common_column(a: Column, b: Column) -> Column:
     return describe_column(definition, charset, _DEFAULTS)[0].column
 
 
-def merge_problems(schemas: Sequence[TableSchema]) -> list[str]:
+def merge_problems(schemas: Sequence[TableSchema], *, tinyint1_as_boolean: bool = True) -> list[str]:
     """Why ``schemas`` cannot share one target, or ``[]``: a different primary key (case-insensitive),
     a key column whose merged type is a decimal with decimals some source does not have, two decimals
     that need more than 65 digits."""
@@ -196,7 +202,7 @@ def merge_problems(schemas: Sequence[TableSchema]) -> list[str]:
     if problems:
         return problems
     try:
-        merged = merged_schema(schemas)
+        merged = merged_schema(schemas, tinyint1_as_boolean=tinyint1_as_boolean)
     except MergeError as exc:
         return [str(exc)]
     for name in merged.primary_key:
@@ -220,9 +226,11 @@ def find_column(schema: TableSchema, name: str) -> Column | None:
     return next((c for c in schema.columns if c.name.lower() == low), None)
 
 
-def merged_schema(schemas: Sequence[TableSchema], table_id: TableId | None = None) -> TableSchema:
+def merged_schema(
+    schemas: Sequence[TableSchema], table_id: TableId | None = None, *, tinyint1_as_boolean: bool = True
+) -> TableSchema:
     """The target schema of ``schemas`` (see the module docstring), named ``table_id`` (default: the
-    first's). The primary key is the first's; call :func:`merge_problems` first to refuse sources whose
+    first's); ``tinyint1_as_boolean`` as in :func:`least_common_column`. The primary key is the first's; call :func:`merge_problems` first to refuse sources whose
     keys differ. Raises MergeError when two decimals need more than 65 digits."""
     first = schemas[0]
     columns: dict[str, Column] = {c.name.lower(): c for c in first.columns}
@@ -236,7 +244,7 @@ def merged_schema(schemas: Sequence[TableSchema], table_id: TableId | None = Non
                 seen_in[low] = 1
             else:
                 try:
-                    columns[low] = least_common_column(have, c)
+                    columns[low] = least_common_column(have, c, tinyint1_as_boolean=tinyint1_as_boolean)
                 except MergeError as exc:
                     raise MergeError(f"column {have.name}: {exc}") from None
                 seen_in[low] += 1
@@ -284,8 +292,6 @@ def value_coercer(source: Column, target: Column) -> Callable[[Any], Any] | None
         return lambda v: None if v is None else _text(v)
     if target.data_type == "decimal" and source.data_type != "decimal":
         return lambda v: None if v is None else Decimal(int(v))
-    if target.data_type in _INT_BITS and source.column_type.lower() == "tinyint(1)":
-        return lambda v: None if v is None else int(v)  # TINYINT(1) read as a boolean
     if target.data_type == "datetime" and source.data_type == "date":
         return lambda v: None if v is None else dt.datetime.combine(v, dt.time())
     return None

@@ -45,12 +45,14 @@ def connection_settings(cfg: PipelineConfig) -> ConnectionSettings:
 
 
 @lru_cache(maxsize=256)
-def _merged(schemas: tuple[TableSchema, ...]) -> TableSchema:
-    return merged_schema(schemas)
+def _merged(schemas: tuple[TableSchema, ...], tinyint1_as_boolean: bool) -> TableSchema:
+    return merged_schema(schemas, tinyint1_as_boolean=tinyint1_as_boolean)
 
 
 def widen(
     parts: list[tuple[TableSchema, Sequence[tuple], Sequence[tuple]]],
+    *,
+    tinyint1_as_boolean: bool = True,
 ) -> tuple[TableSchema, list[tuple[TableSchema, Sequence[tuple], Sequence[tuple]]]]:
     """One schema for the writes of several sources to one target: the first's when they all have it,
     else their merged schema (:func:`cdc_assets.core.schema_merge.merged_schema`: the union of their
@@ -60,7 +62,7 @@ def widen(
     first = parts[0][0]
     if all(p[0] == first for p in parts):
         return first, parts
-    wide = _merged(tuple(dict.fromkeys(p[0] for p in parts)))
+    wide = _merged(tuple(dict.fromkeys(p[0] for p in parts)), tinyint1_as_boolean)
     out = []
     for schema, keys, rows in parts:
         to_row, to_key = row_mapper(schema, wide), key_mapper(schema, wide)
@@ -153,7 +155,7 @@ class RunContext:
                 parts.setdefault(target, []).append((schema, keys, rows))
         batch = []
         for target, found in parts.items():
-            schema, found = widen(found)
+            schema, found = widen(found, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
             keys, rows = combine_changes([(k, r) for _, k, r in found], schema.key_positions)
             batch.append((target, schema, keys, rows))
         return batch

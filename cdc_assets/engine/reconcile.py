@@ -208,7 +208,8 @@ def reconcile_target(
     source and once in the target (the later write replaced the other), so the range differs."""
     assert ctx.server is not None, "discover() first"
     schemas = [ctx.schemas[t] for t in sources]
-    schema = merged_schema(schemas)  # the target's columns (one source's own when they all agree)
+    # the target's columns (one source's own when they all agree)
+    schema = merged_schema(schemas, tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
     with ctx.connect() as conn:
         sorter = KeySorter(conn, ctx.settings, schema)
         if not sorter.ordered:  # no order for the key here: one range, the whole table

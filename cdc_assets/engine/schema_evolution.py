@@ -353,7 +353,9 @@ class SchemaTracker:
             other = find_column(self.write_schema(t)[0], sev.name) if target in self.ctx.targets(t) else None
             if other is not None:
                 try:
-                    col = least_common_column(col, other)
+                    col = least_common_column(
+                        col, other, tinyint1_as_boolean=self.ctx.cfg.source.treat_tinyint1_as_boolean
+                    )
                 except MergeError as exc:
                     raise SchemaError(
                         f"{sev.ddl.strip()} on {sev.table}: column {sev.name} of {target} cannot hold both it and "

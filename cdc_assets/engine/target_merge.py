@@ -32,9 +32,11 @@ def _names(tables: Sequence[TableId]) -> str:
     return ", ".join(map(str, tables))
 
 
-def check_mergeable(target: TableId, sources: Mapping[TableId, TableSchema]) -> None:
+def check_mergeable(
+    target: TableId, sources: Mapping[TableId, TableSchema], *, tinyint1_as_boolean: bool = True
+) -> None:
     """Raise SchemaError when ``sources`` (what each writes to ``target``) cannot share it."""
-    problems = merge_problems(list(sources.values()))
+    problems = merge_problems(list(sources.values()), tinyint1_as_boolean=tinyint1_as_boolean)
     if problems:
         first, *others = sources
         raise SchemaError(
@@ -57,13 +59,14 @@ def prepare_target(
     that defines the column order), or widen it for the sources not in ``established`` (those the target
     was made for already). Returns the merged schema. Raises SchemaError when the sources cannot be merged,
     when the behaviour forbids widening the target, or when the sink cannot widen it."""
-    check_mergeable(target, sources)
-    after = merged_schema(list(sources.values()))
+    t1b = cfg.source.treat_tinyint1_as_boolean
+    check_mergeable(target, sources, tinyint1_as_boolean=t1b)
+    after = merged_schema(list(sources.values()), tinyint1_as_boolean=t1b)
     known = [sources[t] for t in established if t in sources]
     if not known:
         sink.ensure_table(target, after)
         return after
-    before = merged_schema(known)
+    before = merged_schema(known, tinyint1_as_boolean=t1b)
     sink.ensure_table(target, before)
     joining = [t for t in sources if t not in established]
     if not joining:

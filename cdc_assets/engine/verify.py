@@ -81,7 +81,9 @@ def compare_target(
     read = [_source_rows(ctx, table) for table in sources]
     assert read, "no source tables"
     # sources with different definitions are compared in their merged schema (the target's)
-    schema = merged_schema([found for found, _ in read])
+    schema = merged_schema(
+        [found for found, _ in read], tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean
+    )
     source: list[tuple] = []
     for found, rows in read:
         to_target = row_mapper(found, schema)

@@ -562,3 +562,42 @@ def test_shards_whose_types_mix_are_merged_into_the_least_common_types(
         assert rows[3][1] == "-7" and rows[101][1] == "text" and rows[1][6] == 4_000_000_000
     finally:
         ctx.close()
+
+
+def test_binary_json_enum_and_time_columns_merged_with_text(mysql_source, fresh_db, tmp_path, target):
+    """Bytes merged with text are written as upper-case hex (Flink's rule), JSON and ENUM with text as
+    their text, TIME of two precisions as the larger; through the snapshot and the stream."""
+    server = mysql_source.server
+    a, b = quote_table(fresh_db, "part_1"), quote_table(fresh_db, "part_2")
+    server.execute(
+        f"CREATE TABLE {a} (id INT PRIMARY KEY, v VARBINARY(8), t TIME(1), j JSON, e ENUM('x','yy'))"
+    )
+    server.execute(
+        f"CREATE TABLE {b} (id INT PRIMARY KEY, v VARCHAR(10), t TIME(3), j VARCHAR(20), e VARCHAR(1))"
+    )
+    server.execute(f"INSERT INTO {a} VALUES (1, X'01FF', '10:11:12.5', '{{\"a\": 1}}', 'yy')")
+    server.execute(f"INSERT INTO {b} VALUES (101, 'text', '-01:00:00.125', 'plain', 'z')")
+    merged = TableId(f"{fresh_db}_ods", "parts")
+    route = f"route:\n  - source-table: {fresh_db}.part_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, standin=target, route=route)
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    server.execute(f"INSERT INTO {a} VALUES (2, X'00AB', '00:00:01', '[1, 2]', 'x')")
+    server.execute(f"INSERT INTO {b} VALUES (102, 'more', '00:00:02.002', 'x', 'w')")
+    run_sync(cfg, until_caught_up=True)
+    shards = [TableId(fresh_db, "part_1"), TableId(fresh_db, "part_2")]
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        wide = merged_schema([ctx.schemas[s] for s in shards])
+        assert [c.column_type for c in wide.columns] == [
+            "int(11)",
+            "longtext",
+            "time(3)",
+            "longtext",
+            "varchar(2)",
+        ]
+        _assert_same(compare_target(ctx, merged, shards))
+        rows = {r[0]: r for r in ctx.sink.fetch_all(merged, wide)}
+        assert (rows[1][1], rows[2][1], rows[101][1]) == ("01FF", "00AB", "text")
+    finally:
+        ctx.close()

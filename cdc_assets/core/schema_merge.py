@@ -275,7 +275,7 @@ def _text(v: Any) -> str:
     if isinstance(v, dt.datetime):
         return v.isoformat(sep=" ")
     if isinstance(v, (bytes, bytearray)):
-        return bytes(v).hex()
+        return bytes(v).hex().upper()  # Flink's hexlify: base16, upper case
     return v.isoformat() if isinstance(v, dt.date) else str(v)
 
 

@@ -601,3 +601,54 @@ def test_binary_json_enum_and_time_columns_merged_with_text(mysql_source, fresh_
         assert (rows[1][1], rows[2][1], rows[101][1]) == ("01FF", "00AB", "text")
     finally:
         ctx.close()
+
+
+def test_a_shard_joining_wider_widens_a_starrocks_36_target(
+    mysql_source, fresh_db, tmp_path, tmp_path_factory
+):
+    """StarRocks 3.6 changes a column's type (Flink CDC's StarRocks sink applies alter.column.type from 3.6):
+    the joining shard's longer VARCHAR reaches the target as a MODIFY COLUMN job, its new column as ADD
+    COLUMN. StarRocks changes no DECIMAL into another DECIMAL: a shard that needs it is refused, naming it
+    and the fix."""
+    from cdc_assets.standin import StandIn
+    from cdc_assets_tests.conftest import STARROCKS_PASSWORD
+
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 10_000, 20, customer_type="VARCHAR(10)")
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n"
+    with StandIn(
+        password=STARROCKS_PASSWORD,
+        data_dir=tmp_path_factory.mktemp("sr36"),
+        version="3.6.1",
+        alter_job_seconds=0.3,
+    ) as sr36:
+        pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, standin=sr36, route=route)
+        cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+        run_sync(cfg, until_caught_up=True)
+        server.execute(
+            f"CREATE TABLE {quote_table(fresh_db, 'order_2')} (id INT PRIMARY KEY, customer VARCHAR(60) NOT NULL, "
+            "amount DECIMAL(10,2), note TEXT, region CHAR(2))"
+        )
+        server.execute(
+            f"INSERT INTO {quote_table(fresh_db, 'order_2')} VALUES (20001, %s, 12.5, 'wide', 'eu')",
+            ["y" * 60],
+        )
+        run_sync(cfg, until_caught_up=True)
+        shards = [TableId(fresh_db, "order_1"), TableId(fresh_db, "order_2")]
+        ctx = _ctx(pipeline, mysql_source)
+        try:
+            _assert_same(compare_target(ctx, merged, shards))
+            assert ctx.sink.row_count(merged) == 21
+            rec = reconcile_target(ctx, merged, shards, rechecks=0)
+            assert rec.equal, rec.describe()
+        finally:
+            ctx.close()
+        _orders(server, fresh_db, "order_3", 30_000, 5)
+        server.execute(f"ALTER TABLE {quote_table(fresh_db, 'order_3')} MODIFY amount DECIMAL(10,4)")
+        with pytest.raises(SchemaError) as err:
+            run_sync(cfg, until_caught_up=True)
+        message = str(err.value)
+        assert f"{fresh_db}.order_3 is routed to {merged}" in message
+        assert "column amount widened to decimal(12,4)" in message and "Can not change" in message
+        assert "ALTER TABLE the tables routed to" in message

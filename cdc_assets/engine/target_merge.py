@@ -20,7 +20,7 @@ from cdc_assets.core.evolution import accepts
 from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.schema_change import UnsupportedSchemaChange
 from cdc_assets.core.schema_merge import describe_widening, merge_problems, merged_schema, widening_changes
-from cdc_assets.errors import SchemaError
+from cdc_assets.errors import SchemaError, SinkError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,9 @@ def prepare_target(
     for change in changes:
         try:
             outcome = sink.apply_schema_change(target, change, after)
-        except UnsupportedSchemaChange as exc:
+        except (UnsupportedSchemaChange, SinkError) as exc:
+            if isinstance(exc, TransientError):
+                raise
             raise SchemaError(
                 f"{_names(joining)} is routed to {target}, whose columns must be widened ({difference}), but "
                 f"the sink cannot: {exc}. {fix}",

@@ -497,8 +497,29 @@ class DuckDBSink:
             return
         conn.register("__cdc_rows", table)
         cols = ", ".join(quote_ident(c.name, "duckdb") for c in schema.columns)
-        conn.execute(f"INSERT INTO {self._qualified(target)} ({cols}) SELECT {cols} FROM __cdc_rows")
+        values = ", ".join(self._value_exprs(conn, target, table))
+        conn.execute(f"INSERT INTO {self._qualified(target)} ({cols}) SELECT {values} FROM __cdc_rows")
         conn.unregister("__cdc_rows")
+
+    def _value_exprs(self, conn, target: TableId, table: pa.Table) -> list[str]:
+        """What each column of ``table`` is inserted as: itself (DuckDB casts it to the column's type), but
+        bytes going into a text column (a binary source column merged with a text one into a target of
+        several tables, :mod:`cdc_assets.core.schema_merge`) as their upper-case hex, as Flink CDC writes
+        them, not DuckDB's escaped text."""
+        names = [quote_ident(n, "duckdb") for n in table.column_names]
+        binary = [
+            i
+            for i, f in enumerate(table.schema)
+            if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)
+        ]
+        if not binary:
+            return names
+        columns = self._columns_of(conn, target) or {}
+        for i in binary:
+            found = columns.get(table.column_names[i].lower())
+            if found is not None and found.type.upper() == "VARCHAR":
+                names[i] = f"upper(hex({names[i]}))"
+        return names
 
     def upsert(
         self, target: TableId, schema: TableSchema, rows: Sequence[Sequence[Any]], *, tag: str = ""

@@ -4,14 +4,17 @@ pipeline's ``db.\\.*`` -> ``db.<>`` over several tables."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
+from decimal import Decimal
 
 import pytest
 
 from cdc_assets.config import load_pipeline
 from cdc_assets.core.offsets import BinlogPosition
 from cdc_assets.core.schema import TableId
+from cdc_assets.core.schema_merge import merged_schema
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.engine import streaming
 from cdc_assets.engine.catalog_cache import load_catalog
@@ -33,9 +36,19 @@ def target(request):
     return request.getfixturevalue("standin") if request.param == "starrocks" else None
 
 
-def _orders(server, db: str, table: str, first_id: int, rows: int, *, extra_column: str = "") -> None:
+def _orders(
+    server,
+    db: str,
+    table: str,
+    first_id: int,
+    rows: int,
+    *,
+    extra_column: str = "",
+    id_type: str = "INT",
+    customer_type: str = "VARCHAR(40)",
+) -> None:
     server.execute(
-        f"CREATE TABLE {quote_table(db, table)} (id INT PRIMARY KEY, customer VARCHAR(40) NOT NULL, "
+        f"CREATE TABLE {quote_table(db, table)} (id {id_type} PRIMARY KEY, customer {customer_type} NOT NULL, "
         f"amount DECIMAL(10,2), note TEXT{extra_column})"
     )
     server.execute(
@@ -143,19 +156,65 @@ def test_colliding_keys_overwrite_and_the_check_says_so(mysql_source, fresh_db, 
         ctx.close()
 
 
-def test_a_shard_with_another_definition_is_refused_naming_the_difference(mysql_source, fresh_db, tmp_path):
+def test_shards_with_different_definitions_merge_in_snapshot_and_stream(
+    mysql_source, fresh_db, tmp_path, target
+):
+    """A rolling ALTER half applied: order_1 as it was (INT key, VARCHAR(10)), order_2 with a BIGINT key, a
+    VARCHAR(40) and a new column. The target is their merged schema; order_1's rows have NULL in region."""
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 10_000, 60, customer_type="VARCHAR(10)")
+    _orders(server, fresh_db, "order_2", 20_000, 60, id_type="BIGINT", extra_column=", region CHAR(2)")
+    o2 = quote_table(fresh_db, "order_2")
+    server.execute(
+        f"UPDATE {o2} SET region = 'eu', customer = CONCAT('a-much-longer-name-', id) WHERE id % 2 = 0"
+    )
+    server.execute(f"INSERT INTO {o2} (id, customer, region) VALUES (%s, 'big', 'us')", [5_000_000_000])
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, chunk_size=25, standin=target, route=route)
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    shards = [TableId(fresh_db, "order_1"), TableId(fresh_db, "order_2")]
+    run_sync(cfg, until_caught_up=True)
+    for n, shard in enumerate(("order_1", "order_2"), 1):
+        _changes(server, fresh_db, shard, n * 10_000)
+    server.execute(f"UPDATE {o2} SET region = 'ap', customer = 'streamed-longer-than-ten' WHERE id = 20030")
+    server.execute(f"INSERT INTO {o2} (id, customer, region) VALUES (%s, 'big2', 'us')", [6_000_000_000])
+    run_sync(cfg, until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        cmp = compare_target(ctx, merged, shards)
+        _assert_same(cmp)
+        assert cmp.target_rows == 2 * (60 + 1 - 5) + 2
+        rec = reconcile_target(ctx, merged, shards, rechecks=0)
+        assert rec.equal, rec.describe()
+        wide = merged_schema([ctx.schemas[s] for s in shards])
+        assert [(c.name, c.column_type) for c in wide.columns] == [
+            ("id", "bigint(20)"), ("customer", "varchar(40)"), ("amount", "decimal(10,2)"), ("note", "text"),
+            ("region", "char(2)"),
+        ]  # fmt: skip
+        rows = {r[0]: r for r in ctx.sink.fetch_all(merged, wide)}
+        assert rows[10_002][4] is None and rows[20_002][4] == "eu" and rows[6_000_000_000][4] == "us"
+        assert rows[20_030][1:] == ("streamed-longer-than-ten", Decimal("37.50"), "order_230", "ap")
+    finally:
+        ctx.close()
+
+
+def test_shards_with_different_primary_keys_are_refused(mysql_source, fresh_db, tmp_path):
     server = mysql_source.server
     _orders(server, fresh_db, "order_1", 0, 5)
-    _orders(server, fresh_db, "order_2", 100, 5, extra_column=", region CHAR(2)")
+    server.execute(
+        f"CREATE TABLE {quote_table(fresh_db, 'order_2')} (id INT, customer VARCHAR(40) NOT NULL, "
+        "amount DECIMAL(10,2), note TEXT, PRIMARY KEY (id, customer))"
+    )
     merged = TableId(f"{fresh_db}_ods", "orders")
     route = f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n"
     pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, route=route)
     with pytest.raises(SchemaError) as err:
         run_sync(load_pipeline(pipeline, env=secrets_env(mysql_source)), until_caught_up=True)
     message = str(err.value)
-    assert f"{fresh_db}.order_1 and {fresh_db}.order_2 are both routed to {merged}" in message
-    assert f"columns region only in {fresh_db}.order_2" in message
-    assert "ALTER TABLE" in message
+    assert f"{fresh_db}.order_1, {fresh_db}.order_2 are all routed to {merged}" in message
+    assert f"primary key (id) in {fresh_db}.order_1 but (id, customer) in {fresh_db}.order_2" in message
+    assert "ALTER TABLE" in message and "source.tables.exclude" in message
 
 
 def _events(server, db: str) -> None:
@@ -303,7 +362,8 @@ def test_a_shard_created_while_streaming_joins_its_merged_target(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (cfg.state_dir / "catalog.json").exists():
             time.sleep(0.2)
-        _orders(server, fresh_db, "order_3", 30_000, 50)  # found by the stream, snapshotted, streamed
+        # found by the stream, snapshotted, streamed; with a column the others lack (the target gains it)
+        _orders(server, fresh_db, "order_3", 30_000, 50, extra_column=", region CHAR(2) DEFAULT 'eu'")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and "order_3" not in {t.table for t in load_catalog(cfg) or []}:
             time.sleep(0.2)
@@ -323,9 +383,68 @@ def test_a_shard_created_while_streaming_joins_its_merged_target(
     assert not runner.is_alive()
     ctx = _ctx(pipeline, mysql_source)
     try:
-        cmp = compare_target(ctx, merged, [TableId(fresh_db, s) for s in SHARDS])
+        shards = [TableId(fresh_db, s) for s in SHARDS]
+        cmp = compare_target(ctx, merged, shards)
         _assert_same(cmp)
         assert cmp.target_rows == 3 * (50 + 1 - 5)
+        rec = reconcile_target(ctx, merged, shards, rechecks=0)
+        assert rec.equal, rec.describe()
+        wide = merged_schema([ctx.schemas[s] for s in shards])
+        regions = {r[0]: r[-1] for r in ctx.sink.fetch_all(merged, wide)}
+        assert regions[10_001] is None and regions[30_001] == "eu" and regions[30_900] == "eu"
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("behavior", ["lenient", "exception"])
+def test_a_shard_created_with_wider_types_widens_its_target(
+    mysql_source, fresh_db, tmp_path, target, behavior
+):
+    """order_3, created in the binlog after order_1 and order_2 were merged, has a BIGINT key and a longer
+    VARCHAR: LENIENT widens the target's columns (AlterColumnType) before its rows land; EXCEPTION
+    refuses it, as does a StarRocks older than 3.6 (it cannot change a column's type)."""
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 10_000, 20)
+    _orders(server, fresh_db, "order_2", 20_000, 20)
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(
+        tmp_path, mysql_source, fresh_db, standin=target, route=route,
+        extra_pipeline=f"  schema.change.behavior: {behavior}\n",
+    )  # fmt: skip
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    _orders(server, fresh_db, "order_3", 30_000, 20, id_type="BIGINT", customer_type="VARCHAR(60)")
+    o3 = quote_table(fresh_db, "order_3")
+    server.execute(f"INSERT INTO {o3} (id, customer) VALUES (%s, %s)", [7_000_000_000, "x" * 60])
+    shards = [TableId(fresh_db, s) for s in SHARDS]
+    if behavior == "exception" or target is not None:
+        with pytest.raises(SchemaError) as err:
+            run_sync(cfg, until_caught_up=True)
+        message = str(err.value)
+        assert f"{fresh_db}.order_3 is routed to {merged}" in message
+        assert (
+            "column id widened to bigint(20)" in message
+            and "column customer widened to varchar(60)" in message
+        )
+        if behavior == "exception":
+            assert "schema.change.behavior EXCEPTION does not change the target" in message
+        else:
+            assert "alter.column.type" in message and "StarRocks 3.3.5" in message
+        assert "ALTER TABLE the tables routed to" in message
+        return
+    run_sync(cfg, until_caught_up=True)
+    server.execute(f"UPDATE {o3} SET note = 'later' WHERE id = %s", [7_000_000_000])
+    # a rolling ALTER that narrows one shard does not narrow the merged target: the others' values stay
+    server.execute(f"ALTER TABLE {quote_table(fresh_db, 'order_1')} MODIFY amount DECIMAL(8,2)")
+    server.execute(f"INSERT INTO {o3} (id, customer, amount) VALUES (30500, 'wide', 99999999.99)")
+    run_sync(cfg, until_caught_up=True)
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        _assert_same(compare_target(ctx, merged, shards))
+        assert ctx.sink.row_count(merged) == 62
+        rec = reconcile_target(ctx, merged, shards, rechecks=0)
+        assert rec.equal, rec.describe()
     finally:
         ctx.close()
 
@@ -396,3 +515,140 @@ def test_schema_changes_reach_a_merged_target_and_every_fanned_out_target(
         )
     finally:
         ctx.close()
+
+
+def test_shards_whose_types_mix_are_merged_into_the_least_common_types(
+    mysql_source, fresh_db, tmp_path, target
+):
+    """Every widening family in one target, through the snapshot and the stream: integer and text ->
+    LONGTEXT, DATE and DATETIME -> DATETIME, two decimals -> one with room for both, TINYINT(1) (read as a
+    boolean) and INT -> LONGTEXT ('true', '7'), FLOAT and DOUBLE -> DOUBLE, INT UNSIGNED and INT -> BIGINT."""
+    server = mysql_source.server
+    a, b = quote_table(fresh_db, "part_1"), quote_table(fresh_db, "part_2")
+    server.execute(
+        f"CREATE TABLE {a} (id INT PRIMARY KEY, v INT, d DATE, amount DECIMAL(10,2), flag TINYINT(1), "
+        "f FLOAT, n INT UNSIGNED)"
+    )
+    server.execute(
+        f"CREATE TABLE {b} (id INT PRIMARY KEY, v VARCHAR(10), d DATETIME(3), amount DECIMAL(8,4), flag INT, "
+        "f DOUBLE, n INT)"
+    )
+    insert_a = f"INSERT INTO {a} VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    insert_b = f"INSERT INTO {b} VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    server.execute(insert_a, [1, 42, "2024-02-29", "12345678.25", 1, 0.5, 4_000_000_000])
+    server.execute(insert_a, [2, None, None, None, None, None, None])
+    server.execute(insert_b, [101, "text", "2024-03-01 10:11:12.345", "1234.5678", 7, 0.1, -5])
+    merged = TableId(f"{fresh_db}_ods", "parts")
+    route = f"route:\n  - source-table: {fresh_db}.part_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, standin=target, route=route)
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    server.execute(insert_a, [3, -7, "1999-12-31", "-0.01", 0, 2.25, 3])  # streamed alone
+    server.execute(f"UPDATE {a} SET v = v + 1 WHERE id = 1")
+    server.execute(insert_b, [102, "streamed", "2001-01-01 00:00:00.5", "-0.0001", -2, 1e300, 0])
+    run_sync(cfg, until_caught_up=True)
+    shards = [TableId(fresh_db, "part_1"), TableId(fresh_db, "part_2")]
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        wide = merged_schema([ctx.schemas[s] for s in shards])
+        assert [c.column_type for c in wide.columns] == [
+            "int(11)", "longtext", "datetime(3)", "decimal(12,4)", "longtext", "double", "bigint(20)",
+        ]  # fmt: skip
+        _assert_same(compare_target(ctx, merged, shards))
+        rec = reconcile_target(ctx, merged, shards, rechecks=0)
+        assert rec.equal, rec.describe()
+        rows = {r[0]: r for r in ctx.sink.fetch_all(merged, wide)}
+        assert rows[1][1:5] == ("43", dt.datetime(2024, 2, 29), Decimal("12345678.25"), "true")
+        assert rows[3][1] == "-7" and rows[101][1] == "text" and rows[1][6] == 4_000_000_000
+    finally:
+        ctx.close()
+
+
+def test_binary_json_enum_and_time_columns_merged_with_text(mysql_source, fresh_db, tmp_path, target):
+    """Bytes merged with text are written as upper-case hex (Flink's rule), JSON and ENUM with text as
+    their text, TIME of two precisions as the larger; through the snapshot and the stream."""
+    server = mysql_source.server
+    a, b = quote_table(fresh_db, "part_1"), quote_table(fresh_db, "part_2")
+    server.execute(
+        f"CREATE TABLE {a} (id INT PRIMARY KEY, v VARBINARY(8), t TIME(1), j JSON, e ENUM('x','yy'))"
+    )
+    server.execute(
+        f"CREATE TABLE {b} (id INT PRIMARY KEY, v VARCHAR(10), t TIME(3), j VARCHAR(20), e VARCHAR(1))"
+    )
+    server.execute(f"INSERT INTO {a} VALUES (1, X'01FF', '10:11:12.5', '{{\"a\": 1}}', 'yy')")
+    server.execute(f"INSERT INTO {b} VALUES (101, 'text', '-01:00:00.125', 'plain', 'z')")
+    merged = TableId(f"{fresh_db}_ods", "parts")
+    route = f"route:\n  - source-table: {fresh_db}.part_[0-9]+\n    sink-table: {merged}\n"
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, standin=target, route=route)
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    server.execute(f"INSERT INTO {a} VALUES (2, X'00AB', '00:00:01', '[1, 2]', 'x')")
+    server.execute(f"INSERT INTO {b} VALUES (102, 'more', '00:00:02.002', 'x', 'w')")
+    run_sync(cfg, until_caught_up=True)
+    shards = [TableId(fresh_db, "part_1"), TableId(fresh_db, "part_2")]
+    ctx = _ctx(pipeline, mysql_source)
+    try:
+        wide = merged_schema([ctx.schemas[s] for s in shards])
+        assert [c.column_type for c in wide.columns] == [
+            "int(11)",
+            "longtext",
+            "time(3)",
+            "longtext",
+            "varchar(2)",
+        ]
+        _assert_same(compare_target(ctx, merged, shards))
+        rows = {r[0]: r for r in ctx.sink.fetch_all(merged, wide)}
+        assert (rows[1][1], rows[2][1], rows[101][1]) == ("01FF", "00AB", "text")
+    finally:
+        ctx.close()
+
+
+def test_a_shard_joining_wider_widens_a_starrocks_36_target(
+    mysql_source, fresh_db, tmp_path, tmp_path_factory
+):
+    """StarRocks 3.6 changes a column's type (Flink CDC's StarRocks sink applies alter.column.type from 3.6):
+    the joining shard's longer VARCHAR reaches the target as a MODIFY COLUMN job, its new column as ADD
+    COLUMN. StarRocks changes no DECIMAL into another DECIMAL: a shard that needs it is refused, naming it
+    and the fix."""
+    from cdc_assets.standin import StandIn
+    from cdc_assets_tests.conftest import STARROCKS_PASSWORD
+
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 10_000, 20, customer_type="VARCHAR(10)")
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    route = f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n"
+    with StandIn(
+        password=STARROCKS_PASSWORD,
+        data_dir=tmp_path_factory.mktemp("sr36"),
+        version="3.6.1",
+        alter_job_seconds=0.3,
+    ) as sr36:
+        pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, standin=sr36, route=route)
+        cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+        run_sync(cfg, until_caught_up=True)
+        server.execute(
+            f"CREATE TABLE {quote_table(fresh_db, 'order_2')} (id INT PRIMARY KEY, customer VARCHAR(60) NOT NULL, "
+            "amount DECIMAL(10,2), note TEXT, region CHAR(2))"
+        )
+        server.execute(
+            f"INSERT INTO {quote_table(fresh_db, 'order_2')} VALUES (20001, %s, 12.5, 'wide', 'eu')",
+            ["y" * 60],
+        )
+        run_sync(cfg, until_caught_up=True)
+        shards = [TableId(fresh_db, "order_1"), TableId(fresh_db, "order_2")]
+        ctx = _ctx(pipeline, mysql_source)
+        try:
+            _assert_same(compare_target(ctx, merged, shards))
+            assert ctx.sink.row_count(merged) == 21
+            rec = reconcile_target(ctx, merged, shards, rechecks=0)
+            assert rec.equal, rec.describe()
+        finally:
+            ctx.close()
+        _orders(server, fresh_db, "order_3", 30_000, 5)
+        server.execute(f"ALTER TABLE {quote_table(fresh_db, 'order_3')} MODIFY amount DECIMAL(10,4)")
+        with pytest.raises(SchemaError) as err:
+            run_sync(cfg, until_caught_up=True)
+        message = str(err.value)
+        assert f"{fresh_db}.order_3 is routed to {merged}" in message
+        assert "column amount widened to decimal(12,4)" in message and "Can not change" in message
+        assert "ALTER TABLE the tables routed to" in message

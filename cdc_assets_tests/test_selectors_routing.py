@@ -10,11 +10,10 @@ from cdc_assets.core.routing import (
     RouteRule,
     RouteRuleError,
     combine_changes,
-    merge_conflicts,
     resolve_target,
     resolve_targets,
 )
-from cdc_assets.core.schema import Column, TableId, TableSchema
+from cdc_assets.core.schema import TableId
 from cdc_assets.core.selectors import TableFilter, TableSelector, parse_selectors
 from cdc_assets.errors import ConfigError
 
@@ -274,29 +273,6 @@ def test_route_mode_parse_rejects_unknown() -> None:
 # ---- tables merged into one target ------------------------------------------------------------
 
 
-def _schema(name: str, *columns: tuple[str, str], key: tuple[str, ...] = ("id",)) -> TableSchema:
-    return TableSchema(
-        T("db", name), tuple(Column(n, t.split("(")[0], t) for n, t in columns), primary_key=key
-    )
-
-
-def test_merge_conflicts_name_each_difference() -> None:
-    base = _schema("s1", ("id", "int(11)"), ("v", "varchar(20)"))
-    assert merge_conflicts(base, _schema("s2", ("ID", "INT(11)"), ("v", "varchar(20)"), key=("ID",))) == []
-    assert merge_conflicts(base, _schema("s2", ("id", "bigint(20)"), ("v", "varchar(20)"))) == [
-        "column id is int(11) in db.s1 but bigint(20) in db.s2"
-    ]
-    assert merge_conflicts(
-        base, _schema("s2", ("id", "int(11)"), ("v", "varchar(20)"), ("x", "int(11)"))
-    ) == ["columns x only in db.s2"]
-    assert merge_conflicts(base, _schema("s2", ("v", "varchar(20)"), ("id", "int(11)"))) == [
-        "columns in another order (id, v in db.s1)"
-    ]
-    assert merge_conflicts(base, _schema("s2", ("id", "int(11)"), ("v", "varchar(20)"), key=("id", "v"))) == [
-        "primary key (id) in db.s1 but (id, v) in db.s2"
-    ]
-
-
 def test_combine_changes_keeps_one_row_per_key_the_last_part_winning() -> None:
     one = ([(1,)], [(2, "a"), (3, "a")])  # shard 1: delete 1, upsert 2 and 3
     assert combine_changes([one], (0,)) == ([(1,)], [(2, "a"), (3, "a")])
@@ -325,16 +301,3 @@ def test_partition_keys_of_one_chunk_alone_and_malformed_ones() -> None:
     for bad in ("chunk-x", "db:chunk-000001", "db.t:3", ""):
         with pytest.raises(ValueError, match="not a snapshot chunk partition key"):
             parse_source_chunk_partition_key(bad)
-
-
-def test_widen_gives_shards_whose_columns_parted_one_schema() -> None:
-    from cdc_assets.engine.context import widen
-
-    a = _schema("s1", ("id", "int(11)"), ("v", "varchar(20)"), ("region", "varchar(8)"))
-    b = _schema("s2", ("id", "int(11)"), ("v", "varchar(20)"))
-    same = [(b, [], [(1, "x")]), (b, [(2,)], [])]
-    assert widen(same) == (b, same)
-    wide, parts = widen([(b, [], [(1, "x")]), (a, [(3,)], [(2, "y", "eu")])])
-    assert wide.column_names == ("id", "v", "region") and wide.primary_key == ("id",)
-    assert [rows for _, _, rows in parts] == [[(1, "x", None)], [(2, "y", "eu")]]
-    assert [keys for _, keys, _ in parts] == [[], [(3,)]]

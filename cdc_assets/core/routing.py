@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema import TableId
 from cdc_assets.core.selectors import SelectorMatch, TableSelector, parse_selectors
 from cdc_assets.errors import ConfigError
 
@@ -214,35 +214,6 @@ def resolve_target(
             targets=[str(t) for t in targets],
         )
     return targets[0]
-
-
-def merge_conflicts(first: TableSchema, other: TableSchema) -> list[str]:
-    """Why ``other`` cannot be written into the target table ``first`` created (both routed to it), or
-    ``[]``: the two must have the same columns in the same order with the same types (case-insensitive),
-    and the same primary key. Nullability, charset and collation may differ (each source's rows are
-    decoded with its own schema; the target's column types do not depend on them)."""
-    problems: list[str] = []
-    a, b = first.table_id, other.table_id
-    if [k.lower() for k in first.primary_key] != [k.lower() for k in other.primary_key]:
-        problems.append(
-            f"primary key ({', '.join(first.primary_key)}) in {a} but ({', '.join(other.primary_key)}) in {b}"
-        )
-    names_a = [c.name.lower() for c in first.columns]
-    names_b = [c.name.lower() for c in other.columns]
-    if names_a != names_b:
-        only_a = [c.name for c in first.columns if c.name.lower() not in names_b]
-        only_b = [c.name for c in other.columns if c.name.lower() not in names_a]
-        if only_a:
-            problems.append(f"columns {', '.join(only_a)} only in {a}")
-        if only_b:
-            problems.append(f"columns {', '.join(only_b)} only in {b}")
-        if not only_a and not only_b:
-            problems.append(f"columns in another order ({', '.join(first.column_names)} in {a})")
-        return problems
-    for ca, cb in zip(first.columns, other.columns, strict=True):
-        if ca.column_type.lower() != cb.column_type.lower():
-            problems.append(f"column {ca.name} is {ca.column_type} in {a} but {cb.column_type} in {b}")
-    return problems
 
 
 def combine_changes(

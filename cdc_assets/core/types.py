@@ -185,7 +185,8 @@ _TINYINT_WIDTH = re.compile(r"^\s*tinyint\s*\(\s*(\d+)\s*\)", re.IGNORECASE)
 _TYPE_ARGS = re.compile(r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 
 
-def _is_tinyint1(col: Column, tinyint1_as_boolean: bool) -> bool:
+def is_boolean(col: Column, tinyint1_as_boolean: bool) -> bool:
+    """Whether ``col`` is read as a boolean: a signed TINYINT(1) (BOOL) under treat-tinyint1-as-boolean."""
     if not tinyint1_as_boolean or col.data_type != "tinyint" or col.unsigned:
         return False
     m = _TINYINT_WIDTH.match(col.column_type)
@@ -205,7 +206,7 @@ def _decimal_args(col: Column) -> tuple[int, int]:
 OVERRIDES: tuple[Override, ...] = (
     Override(
         "tinyint(1) as boolean",
-        _is_tinyint1,
+        is_boolean,
         "BOOLEAN",
         "treat-tinyint1-as-boolean.enabled (default true, as in Flink CDC): signed TINYINT(1) and BOOL are "
         "booleans; any non-zero value is true. TINYINT(1) UNSIGNED stays UTINYINT, as in Flink CDC",

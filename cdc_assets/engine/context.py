@@ -6,15 +6,17 @@ import logging
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from cdc_assets.config import PipelineConfig
-from cdc_assets.core.routing import combine_changes, merge_conflicts
+from cdc_assets.core.routing import combine_changes
 from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema_merge import key_mapper, merged_schema, row_mapper
 from cdc_assets.core.transform import match_rule, source_key_for
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.allocator import bound_malloc_arenas
 from cdc_assets.engine.sinks import Batch, Sink, make_sink
+from cdc_assets.engine.target_merge import prepare_target
 from cdc_assets.engine.transform import TransformingSink, parsed_rules
 from cdc_assets.errors import ConfigError, SchemaError
 from cdc_assets.mysql import catalog
@@ -45,29 +47,35 @@ def connection_settings(cfg: PipelineConfig) -> ConnectionSettings:
     )
 
 
+@lru_cache(maxsize=256)
+def _merged(schemas: tuple[TableSchema, ...], tinyint1_as_boolean: bool) -> TableSchema:
+    return merged_schema(schemas, tinyint1_as_boolean=tinyint1_as_boolean)
+
+
 def widen(
     parts: list[tuple[TableSchema, Sequence[tuple], Sequence[tuple]]],
+    *,
+    tinyint1_as_boolean: bool = True,
 ) -> tuple[TableSchema, list[tuple[TableSchema, Sequence[tuple], Sequence[tuple]]]]:
-    """One schema for the writes of several sources to one target: the first's when they all have its
-    columns, else the first's columns followed by the others' new ones (by name), each row given NULL
-    for the columns its source lacks. (Shards start with one definition; a schema change the stream
-    applied to the target from one of them makes them differ.)"""
+    """One schema for the writes of several sources to one target: the first's when they all have it,
+    else their merged schema (:func:`cdc_assets.core.schema_merge.merged_schema`: the union of their
+    columns, each type the least common one), each row and key given NULL for the columns its source
+    lacks and its values coerced to the wider types. (Shards may differ from the start, or part by
+    schema changes the stream applied to the target from one of them.)"""
     first = parts[0][0]
-    if all(p[0].column_names == first.column_names for p in parts):
+    if all(p[0] == first for p in parts):
         return first, parts
-    columns = list(first.columns)
-    names = set(first.column_names)
-    for schema, _, _ in parts[1:]:
-        for c in schema.columns:
-            if c.name not in names:
-                columns.append(c)
-                names.add(c.name)
-    wide = TableSchema(first.table_id, tuple(columns), first.primary_key)
+    wide = _merged(tuple(dict.fromkeys(p[0] for p in parts)), tinyint1_as_boolean)
     out = []
     for schema, keys, rows in parts:
-        at = {n: i for i, n in enumerate(schema.column_names)}
-        pick = [at.get(c.name) for c in columns]
-        out.append((wide, keys, [tuple(None if i is None else r[i] for i in pick) for r in rows]))
+        to_row, to_key = row_mapper(schema, wide), key_mapper(schema, wide)
+        out.append(
+            (
+                wide,
+                keys if to_key is None else [to_key(k) for k in keys],
+                rows if to_row is None else [to_row(r) for r in rows],
+            )
+        )
     return wide, out
 
 
@@ -150,7 +158,7 @@ class RunContext:
                 parts.setdefault(target, []).append((schema, keys, rows))
         batch = []
         for target, found in parts.items():
-            schema, found = widen(found)
+            schema, found = widen(found, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
             keys, rows = combine_changes([(k, r) for _, k, r in found], schema.key_positions)
             batch.append((target, schema, keys, rows))
         return batch
@@ -227,54 +235,43 @@ class RunContext:
 
     def _describe(self, conn, tables: list[TableId]) -> dict[TableId, TableSchema]:
         schemas = {t: self._checked_schema(conn, t) for t in tables}
-        # A target the stream already writes is checked against the schema in force at the restart
-        # point (the catalog may be ahead of it: DDL the stream has not read yet), as the target has it.
+        # A target the stream already writes is prepared from the schema in force at the restart point
+        # (the catalog may be ahead of it: DDL the stream has not read yet), as the target has it.
         saved = self.state.schemas_in_force()
-        self._check_merges(schemas, streamed={TableId.parse(name) for name in saved})
-        for t, schema in schemas.items():
-            sif = saved.get(str(t))
-            for target in self.targets(t):
-                try:
-                    self.sink.ensure_table(target, schema if sif is None else sif.writable)
-                except ConfigError:
-                    if sif is None or not isinstance(self.sink, TransformingSink):
-                        raise
-                    # A rule edited for a column change the stream stopped at (TransformColumnError): it
-                    # fits the table as it is now, not the schema in force before that statement. The
-                    # target exists (the stream wrote it); rows after the statement use the edited rule.
-                    self.sink.plan(schema)  # raises when the rule does not fit the table now either
-                    log.warning(
-                        "the transform rule of %s does not fit its schema in force at the restart point (a column "
-                        "change the stream has not applied yet) but fits the table as it is now: going on",
-                        t,
-                    )
-        return schemas
-
-    def _check_merges(self, schemas: dict[TableId, TableSchema], *, streamed: set[TableId]) -> None:
-        """Sources routed to one target must have one definition (:func:`merge_conflicts`) when they join
-        it: the first (in name order) defines the target; a source that differs is refused, naming the
-        difference. Tables the stream already writes (``streamed``) are not compared with each other:
-        their definitions may have parted since by schema changes the stream applied to the target."""
         known = {**self.schemas, **schemas}
         by_target: dict[TableId, list[TableId]] = {}
         for t in sorted(known):
             for target in self.targets(t):
                 by_target.setdefault(target, []).append(t)
+
+        def writes(t: TableId) -> TableSchema:
+            if t in self.schemas and t not in schemas:
+                return self.schemas[t]
+            sif = saved.get(str(t))
+            return schemas[t] if sif is None else sif.writable
+
         for target, sources in by_target.items():
-            first = known[sources[0]]
-            for other in sources[1:]:
-                if {other, sources[0]} <= streamed or (other not in schemas and sources[0] not in schemas):
-                    continue  # both written by the stream already, or both checked before
-                problems = merge_conflicts(first, known[other])
-                if problems:
-                    raise SchemaError(
-                        f"tables {sources[0]} and {other} are both routed to {target}, but their definitions "
-                        f"differ: {'; '.join(problems)}. Give the tables the same columns, types and primary "
-                        "key (ALTER TABLE), route them to different targets, or exclude one with "
-                        "source.tables.exclude",
-                        table=str(other),
-                        target=str(target),
-                    )
+            if not any(t in schemas for t in sources):
+                continue
+            # the target was made for the sources known before, or streamed already; the others join it
+            established = [t for t in sources if t not in schemas or str(t) in saved]
+            try:
+                prepare_target(self.sink, self.cfg, target, {t: writes(t) for t in sources}, established)
+            except ConfigError:
+                streamed = [t for t in sources if t in schemas and str(t) in saved]
+                if not streamed or not isinstance(self.sink, TransformingSink):
+                    raise
+                # A rule edited for a column change the stream stopped at (TransformColumnError): it fits
+                # the table as it is now, not the schema in force before that statement. The target
+                # exists (the stream wrote it); rows after the statement use the edited rule.
+                for t in streamed:
+                    self.sink.plan(schemas[t])  # raises when the rule does not fit the table now either
+                log.warning(
+                    "the transform rule of %s does not fit its schema in force at the restart point (a column "
+                    "change the stream has not applied yet) but fits the table as it is now: going on",
+                    ", ".join(map(str, streamed)),
+                )
+        return schemas
 
     def close(self) -> None:
         if "sink" in self.__dict__:

@@ -22,6 +22,7 @@ from typing import Any
 from cdc_assets.core.chunks import Chunk, chunks_from_boundaries
 from cdc_assets.core.key_order import in_range
 from cdc_assets.core.schema import TableId, TableSchema, fit_to_target
+from cdc_assets.core.schema_merge import merged_schema, row_mapper
 from cdc_assets.core.transform import TransformPlan, source_key_for
 from cdc_assets.core.transform_reconcile import ReconcilePlan, reconcile_plan
 from cdc_assets.core.types import row_converter
@@ -162,10 +163,17 @@ def transformed_rows(
 
 
 def _source_sums(
-    ctx: RunContext, schema: TableSchema, chunks: Iterable[Chunk], view: TransformedRows | None = None
+    ctx: RunContext,
+    schema: TableSchema,
+    chunks: Iterable[Chunk],
+    target: TableSchema,
+    view: TransformedRows | None = None,
 ) -> dict[int, RangeSum]:
+    """Per range, the rows of source ``schema`` as the target holds them (``target``: the merged schema
+    of the sources routed there; ``view``: through the table's transform rule)."""
     convert = row_converter(schema, "snapshot", tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
-    json_at = view.json_at if view is not None else _json_positions(schema)
+    to_target = row_mapper(schema, target) if view is None else None
+    json_at = view.json_at if view is not None else _json_positions(target)
     sums: dict[int, RangeSum] = {}
     with ctx.connect(streaming=True) as conn:
         for chunk in chunks:
@@ -177,7 +185,9 @@ def _source_sums(
                         s.add(row, key, json_at)
                     continue
                 for row in rows:
-                    s.add(row, tuple(row[i] for i in schema.key_positions), json_at)
+                    if to_target is not None:
+                        row = to_target(row)
+                    s.add(row, tuple(row[i] for i in target.key_positions), json_at)
     return sums
 
 
@@ -269,14 +279,13 @@ def reconcile_target(
     wait_seconds: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Reconciliation:
-    """Compare ``target`` with the union of ``sources`` (the tables routed to it, one definition) per key
+    """Compare ``target`` with the union of ``sources`` (the tables routed to it, in their merged schema) per key
     range: the bounds of every source's snapshot chunks. The same key in two sources counts twice in the
     source and once in the target (the later write replaced the other), so the range differs."""
     assert ctx.server is not None, "discover() first"
     read = [transformed_rows(ctx, t, ctx.schemas[t]) for t in sources]
     schemas = [schema for schema, _view in read]
     views = [view for _schema, view in read]
-    schema = schemas[0]
     view = views[0]
     if view is not None:
         blocked = view.check.blocked
@@ -284,6 +293,12 @@ def reconcile_target(
             blocked = "several tables are routed to this transformed target; each is reconciled alone only"
         if blocked is not None:
             return Reconciliation(target, 0, 0, 0, [], 0, view.check.describe_left_out(), blocked)
+    # the target's columns: the merged schema of the sources (one source's own when they all agree), or
+    # the transformed table's source as its rule reads it
+    tinyint1_as_boolean = ctx.cfg.source.treat_tinyint1_as_boolean
+    schema = (
+        schemas[0] if view is not None else merged_schema(schemas, tinyint1_as_boolean=tinyint1_as_boolean)
+    )
     with ctx.connect() as conn:
         sorter = KeySorter(conn, ctx.settings, schema)
         if not sorter.ordered:  # no order for the key here: one range, the whole table
@@ -298,7 +313,7 @@ def reconcile_target(
             started_at = current_position(conn, ctx.settings, ctx.server)
             src: dict[int, RangeSum] = {c.index: RangeSum() for c in todo}
             for one, one_view in zip(schemas, views, strict=True):
-                for index, part in _source_sums(ctx, one, todo, one_view).items():
+                for index, part in _source_sums(ctx, one, todo, schema, one_view).items():
                     src[index].merge(part)
             dst = _target_sums(ctx, target, schema, todo, sorter, view)
             if rounds == 1:

@@ -32,6 +32,7 @@ from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import Column, TableId, TableSchema, fit_to_target
 from cdc_assets.core.schema_change import (
     AddColumn,
+    AlterColumnType,
     AlterTableCharset,
     CreateTable,
     DropColumn,
@@ -42,10 +43,12 @@ from cdc_assets.core.schema_change import (
     TruncateTable,
     UnsupportedSchemaChange,
 )
+from cdc_assets.core.schema_merge import MergeError, find_column, least_common_column
 from cdc_assets.core.transform import ParsedRule
 from cdc_assets.core.transform_schema import COLUMN_CHANGES, check_column_change, has_star
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.target_merge import prepare_target
 from cdc_assets.engine.transform import TransformingSink
 from cdc_assets.errors import SchemaError
 from cdc_assets.mysql.catalog import load_server_defaults
@@ -227,6 +230,12 @@ class SchemaTracker:
             )
             return
         check_supported(schema, tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
+        for target in ctx.targets(ev.table):
+            # a shard created next to others routed to its target: the target is widened for it first
+            shards = [t for t in self._shared(ev.table) if target in ctx.targets(t)]
+            if shards:
+                sources = {t: self.write_schema(t)[0] for t in shards} | {ev.table: schema}
+                prepare_target(ctx.sink, ctx.cfg, target, sources, shards)
         ctx.schemas[ev.table] = schema
         self.target_columns[ev.table] = ()
         self._send(ev, planned, None, schema, point, out)
@@ -327,7 +336,7 @@ class SchemaTracker:
         for sev in planned:
             try:
                 # every target of a table routed to several (route-mode ALL_MATCH): one sink, one verdict
-                outcomes = [self._apply_to(t, sev, after) for t in targets]
+                outcomes = [self._apply_to(t, self._for_target(sev, t), after) for t in targets]
                 outcome = (
                     outcomes[0]
                     if len(set(outcomes)) == 1
@@ -360,6 +369,28 @@ class SchemaTracker:
             return self.ctx.sink.apply_schema_change(target, sev, after, source=source)
         return self.ctx.sink.apply_schema_change(target, sev, after)
 
+    def _for_target(self, sev: SchemaChange, target: TableId) -> SchemaChange:
+        """``sev`` as ``target`` takes it: a type change of a column other tables routed there have too
+        becomes the least common type of them all (the target must keep holding their values: a rolling
+        ``ALTER`` narrowing one shard does not narrow the merged table)."""
+        if not isinstance(sev, AlterColumnType) or sev.column is None:
+            return sev
+        col = sev.column
+        for t in self._shared(sev.table):
+            other = find_column(self.write_schema(t)[0], sev.name) if target in self.ctx.targets(t) else None
+            if other is not None:
+                try:
+                    col = least_common_column(
+                        col, other, tinyint1_as_boolean=self.ctx.cfg.source.treat_tinyint1_as_boolean
+                    )
+                except MergeError as exc:
+                    raise SchemaError(
+                        f"{sev.ddl.strip()} on {sev.table}: column {sev.name} of {target} cannot hold both it and "
+                        f"{t}'s {other.column_type}: {exc}. Give the tables routed to {target} one definition",
+                        table=str(sev.table),
+                    ) from None
+        return sev if col == sev.column else replace(sev, column=col)
+
     def _shared(self, table: TableId) -> list[TableId]:
         """The other captured tables routed to a target of ``table`` (shards merged with it)."""
         targets = set(self.ctx.targets(table))
@@ -367,8 +398,10 @@ class SchemaTracker:
 
     def _track_target(self, sev: SchemaChange) -> None:
         """The target's columns after a change the sink applied (also for the other tables merged into
-        it: their rows are written with the columns the target has now)."""
-        for table in (sev.table, *self._shared(sev.table)):
+        it: their rows are written with the columns the target has now). A created table's columns are its
+        own: the others routed to its target keep theirs (:func:`prepare_target` widened it for them all)."""
+        shared = [] if isinstance(sev, CreateTable) else self._shared(sev.table)
+        for table in (sev.table, *shared):
             self._track_one(replace(sev, table=table) if table != sev.table else sev)
 
     def _track_one(self, sev: SchemaChange) -> None:

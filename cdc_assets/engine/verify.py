@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema_merge import merged_schema, row_mapper
 from cdc_assets.core.sql import quote_table
 from cdc_assets.core.types import row_converter, snapshot_select_expr
 from cdc_assets.engine.context import RunContext
@@ -87,17 +88,16 @@ def compare_target(
     sample: int = 5,
     name: TableId | None = None,
 ) -> TableComparison:
-    """A target against the union of the source tables routed to it (the same key in two sources
-    counts twice in the source: the target holds one row, so they differ)."""
+    """A target against the union of the source tables routed to it, in their merged schema (a source's
+    rows have NULL in the columns it lacks; the same key in two sources counts twice in the source: the
+    target holds one row, so they differ)."""
+    read = [_source_rows(ctx, table) for table in sources]
+    assert read, "no source tables"
+    view = next((v for _found, _rows, v in read if v is not None), None)
     source: list[tuple] = []
-    schema: TableSchema | None = None
-    view: TransformedRows | None = None
-    for table in sources:
-        found, rows, found_view = _source_rows(ctx, table)
-        schema, view = schema or found, view or found_view
-        source.extend(rows)
-    assert schema is not None, "no source tables"
     if view is not None:  # a transformed target: in its columns that a recomputation reproduces
+        for _found, rows, _v in read:
+            source.extend(rows)
         blocked = view.check.blocked or (
             "several tables are routed to this transformed target" if len(sources) > 1 else None
         )
@@ -106,6 +106,13 @@ def compare_target(
         target_rows = [row for row, _key in view.from_target(target)]
         json_at = view.json_at
     else:
+        # sources with different definitions are compared in their merged schema (the target's)
+        schema = merged_schema(
+            [found for found, _rows, _v in read], tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean
+        )
+        for found, rows, _v in read:
+            to_target = row_mapper(found, schema)
+            source.extend(rows if to_target is None else map(to_target, rows))
         target_rows = [tuple(r) for r in ctx.sink.fetch_all(target, schema)]
         # JSON documents are compared as documents: targets may store them re-serialised (StarRocks does).
         json_at = [i for i, c in enumerate(schema.columns) if c.data_type.lower() == "json"]

@@ -1,0 +1,200 @@
+"""Schema changes that meet the snapshot, against a real MariaDB and both sinks (DuckDB, the StarRocks
+stand-in): a column widened while the chunks are read, and a reload of chunks lost to a crash.
+
+A chunk is read with the table as it is now; a column widened since the target was created holds
+values the target's column cannot (a longer text, a bigger number): the chunk loader widens the target
+first (when the behaviour allows it), or fails with an error that says what to do.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cdc_assets.config import load_pipeline
+from cdc_assets.core.sql import quote_table
+from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.snapshot import snapshot_all
+from cdc_assets.engine.streaming import stream
+from cdc_assets.engine.sync import run_sync
+from cdc_assets.errors import TerminalError
+from cdc_assets.standin import StandIn
+from cdc_assets.state import StateStore
+from cdc_assets_tests.conftest import STARROCKS_PASSWORD
+from cdc_assets_tests.pipelines import assert_identical, secrets_env, write_pipeline
+
+
+@pytest.fixture(scope="module")
+def standin36(tmp_path_factory):
+    """A stand-in reporting StarRocks 3.6, which takes alter.column.type (the session's reports 3.3.5)."""
+    with StandIn(
+        password=STARROCKS_PASSWORD,
+        data_dir=tmp_path_factory.mktemp("standin36"),
+        version="3.6.1",
+        alter_job_seconds=0.3,
+    ) as server:
+        yield server
+
+
+def _pipeline(tmp_path, mysql_source, db, behavior: str, standin=None, sink_extra: str = ""):
+    path = write_pipeline(tmp_path, mysql_source, db, standin=standin)
+    text = path.read_text().replace("pipeline:\n", f"pipeline:\n  schema.change.behavior: {behavior}\n")
+    if sink_extra:
+        text = text.replace("sink:\n", "sink:\n" + sink_extra)
+    path.write_text(text)
+    return path
+
+
+def _create(run, t: str) -> None:
+    run(f"CREATE TABLE {t} (id INT PRIMARY KEY, qty INT NOT NULL, note VARCHAR(10), amount DECIMAL(5,2))")
+    rows = ", ".join(f"({i}, {i * 10}, 'n{i}', {i}.25)" for i in range(1, 201))
+    run(f"INSERT INTO {t} VALUES {rows}")
+
+
+#: a widening DDL and an UPDATE that gives some rows values only the wider column holds
+WIDENINGS = {
+    "varchar": ("MODIFY COLUMN note VARCHAR(100)", "note = CONCAT(REPEAT('w', 60), id)"),
+    "int": ("MODIFY COLUMN qty BIGINT NOT NULL", "qty = 5000000000 + id"),
+    "decimal": ("MODIFY COLUMN amount DECIMAL(12,2)", "amount = 1234567.89 + id"),
+    "added": ("ADD COLUMN price DECIMAL(12,2) NOT NULL DEFAULT 1.50", "price = 99999.5 + id"),
+}
+
+
+def _widen_after_first_chunk(run, t: str, which: str):
+    ddl, fill = WIDENINGS[which]
+    done = []
+
+    def after_chunk(progress) -> None:
+        done.append(progress)
+        if len(done) == 1:
+            run(f"ALTER TABLE {t} {ddl}")
+            # rows in the chunk read already (3) and in chunks read later (120, 190)
+            run(f"UPDATE {t} SET {fill} WHERE id IN (3, 120, 190)")
+            run(f"DELETE FROM {t} WHERE id IN (5, 122)")
+
+    return after_chunk, done
+
+
+@pytest.mark.parametrize("which", sorted(WIDENINGS))
+@pytest.mark.parametrize("sink", ["duckdb", "starrocks"])
+def test_a_column_widened_while_the_snapshot_runs(mysql_source, fresh_db, tmp_path, standin36, which, sink):
+    """EVOLVE: rows read after the DDL hold values the target's column as created cannot; the chunk
+    loader widens the target first, the snapshot completes, and the stream finds the change applied."""
+    t = quote_table(fresh_db, "orders")
+    run = mysql_source.server.execute
+    _create(run, t)
+    path = _pipeline(
+        tmp_path, mysql_source, fresh_db, "evolve", standin=standin36 if sink == "starrocks" else None
+    )
+    after_chunk, done = _widen_after_first_chunk(run, t, which)
+    cfg = load_pipeline(path, env=secrets_env(mysql_source))
+    if sink == "starrocks" and which == "decimal":
+        # StarRocks changes no DECIMAL's precision ("Can not change DECIMAL32(5,2) to DECIMAL64(12,2)"):
+        # the chunk whose values do not fit fails, saying so and what to do
+        with pytest.raises(TerminalError) as err:
+            run_sync(cfg, until_caught_up=True, on_chunk=after_chunk)
+        text = str(err.value)
+        assert f"{fresh_db}.orders" in text and "column amount" in text and "Can not change" in text
+        assert "resnapshot" in text and "chunk 2 of" in text and len(done) == 2
+        return
+    run_sync(cfg, until_caught_up=True, on_chunk=after_chunk)
+    assert len(done) == 4
+    assert_identical(path, mysql_source, fresh_db, ["orders"])
+    with StateStore(cfg.state_dir) as st:
+        records = st.schema_changes()
+    kinds = [(r.kind, r.origin) for r in records]
+    if which == "added":  # the stream adds it (the chunks leave it out): nothing for the loader to do
+        assert kinds == [("add.column", "stream")]
+        return
+    if sink == "duckdb" and which == "varchar":  # a DuckDB VARCHAR has no length: nothing to change
+        assert kinds == [("alter.column.type", "stream")]
+        return
+    # the loader widened the target (once, however many chunks saw it); the stream found it done
+    assert kinds == [("alter.column.type", "snapshot"), ("alter.column.type", "stream")]
+    assert records[0].outcome.startswith("applied") and "chunk 1" in records[0].outcome
+    assert "already applied" in records[1].outcome
+
+
+@pytest.mark.parametrize(
+    ("behavior", "sink_extra", "why"),
+    [
+        ("exception", "", "EXCEPTION"),
+        ("ignore", "", "IGNORE"),
+        ("evolve", "  exclude.schema.changes: alter.column.type\n", "exclude.schema.changes"),
+    ],
+)
+def test_a_widening_the_behaviour_forbids_fails_the_chunk_clearly(
+    mysql_source, fresh_db, tmp_path, standin36, behavior, sink_extra, why
+):
+    """The target keeps its narrower column; a chunk with values it cannot hold fails with an error that
+    names the table, the column, the change and the way on, and is not retried as if it could pass."""
+    t = quote_table(fresh_db, "orders")
+    run = mysql_source.server.execute
+    _create(run, t)
+    path = _pipeline(tmp_path, mysql_source, fresh_db, behavior, standin=standin36, sink_extra=sink_extra)
+    after_chunk, done = _widen_after_first_chunk(run, t, "varchar")
+    cfg = load_pipeline(path, env=secrets_env(mysql_source))
+    with pytest.raises(TerminalError) as err:
+        run_sync(cfg, until_caught_up=True, on_chunk=after_chunk)
+    text = str(err.value)
+    assert f"{fresh_db}.orders" in text and "note" in text and "varchar(100)" in text.lower()
+    assert why in text and "resnapshot" in text
+    # chunk 1 (ids 51-100) holds no wide value and loads; chunk 2 (id 120) fails, and no later one starts
+    assert "chunk 2 of" in text and len(done) == 2
+
+
+def test_a_widening_starrocks_cannot_apply_fails_the_chunk_clearly(mysql_source, fresh_db, tmp_path, standin):
+    """StarRocks 3.3 (the session's stand-in) takes no alter.column.type: the chunk fails naming it."""
+    t = quote_table(fresh_db, "orders")
+    run = mysql_source.server.execute
+    _create(run, t)
+    path = _pipeline(tmp_path, mysql_source, fresh_db, "evolve", standin=standin)
+    after_chunk, done = _widen_after_first_chunk(run, t, "int")
+    cfg = load_pipeline(path, env=secrets_env(mysql_source))
+    with pytest.raises(TerminalError) as err:
+        run_sync(cfg, until_caught_up=True, on_chunk=after_chunk)
+    text = str(err.value)
+    assert f"{fresh_db}.orders" in text and "qty" in text and "bigint" in text.lower()
+    assert "3.3.5" in text and "3.6" in text
+    assert "chunk 2 of" in text and len(done) == 2
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_chunks_to_read_again_after_a_rename_survive_a_crash(mysql_source, fresh_db, tmp_path):
+    """A column renamed while the snapshot ran: chunks read after it are read again once the stream has
+    renamed the target's column. The stream dies right after saving the rename's restart point (the
+    schema-change callback, which the Dagster op uses to materialize the schema asset, raises): the
+    next run reads those chunks again from the state, and the target ends equal to the source."""
+    t = quote_table(fresh_db, "orders")
+    run = mysql_source.server.execute
+    _create(run, t)
+    path = _pipeline(tmp_path, mysql_source, fresh_db, "evolve")
+    done = []
+
+    def after_chunk(progress) -> None:
+        done.append(progress)
+        if len(done) == 1:
+            run(f"ALTER TABLE {t} RENAME COLUMN note TO remark")
+            run(f"UPDATE {t} SET qty = qty + 1 WHERE id IN (4, 121, 191)")
+
+    def crash(records) -> None:
+        raise _Crash("killed right after the rename's restart point was saved")
+
+    cfg = load_pipeline(path, env=secrets_env(mysql_source))
+    ctx = RunContext(cfg)
+    try:
+        ctx.discover()
+        snapshot_all(ctx, after_chunk)
+        with pytest.raises(_Crash):
+            stream(ctx, until_caught_up=True, on_schema_change=crash)
+        with StateStore(cfg.state_dir) as st:
+            pending = st.chunk_reloads()
+        assert pending == [(f"{fresh_db}.orders", i) for i in (1, 2, 3)]
+    finally:
+        ctx.close()
+    run_sync(cfg, until_caught_up=True)  # a new process: the chunks are read again from the state
+    assert_identical(path, mysql_source, fresh_db, ["orders"])
+    with StateStore(cfg.state_dir) as st:
+        assert st.chunk_reloads() == []

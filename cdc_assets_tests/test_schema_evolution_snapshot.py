@@ -8,6 +8,9 @@ first (when the behaviour allows it), or fails with an error that says what to d
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from cdc_assets.config import load_pipeline
@@ -198,3 +201,103 @@ def test_chunks_to_read_again_after_a_rename_survive_a_crash(mysql_source, fresh
     assert_identical(path, mysql_source, fresh_db, ["orders"])
     with StateStore(cfg.state_dir) as st:
         assert st.chunk_reloads() == []
+
+
+def test_snapshot_partitions_widen_the_target_once_and_materialize_the_schema_asset(
+    mysql_source, fresh_db, tmp_path, monkeypatch
+):
+    """Through Dagster: each chunk is a partition run; the first partition loaded after the widening
+    changes the target and materializes the table's schema asset with the change; the later ones find
+    it applied (no second record)."""
+    import dagster as dg
+
+    from cdc_assets.core.schema import TableId
+    from cdc_assets.defs.locate import PIPELINE_ENV, build_definitions
+    from cdc_assets.defs.names import schema_asset_key, table_asset_key
+    from cdc_assets.defs.pipeline import partitions_def_name
+
+    t = quote_table(fresh_db, "orders")
+    run = mysql_source.server.execute
+    _create(run, t)
+    path = _pipeline(tmp_path, mysql_source, fresh_db, "evolve")
+    for name, value in secrets_env(mysql_source).items():
+        monkeypatch.setenv(name, value)
+    defs = build_definitions({PIPELINE_ENV: str(path)})
+    (pid,) = [
+        j.name.removesuffix("_stream") for j in defs.resolve_all_job_defs() if j.name.endswith("_stream")
+    ]
+    target = TableId(fresh_db, "orders")
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "dagster.yaml", home / "dagster.yaml")
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        planner = defs.resolve_sensor_def(f"{pid}_snapshot_planner")
+        for req in planner(dg.build_sensor_context(instance=instance)).dynamic_partitions_requests:
+            instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+        asset = defs.resolve_assets_def(table_asset_key(target))
+        keys = instance.get_dynamic_partitions(partitions_def_name(pid, target))
+        assert len(keys) == 4
+        for n, key in enumerate(keys):
+            assert dg.materialize([asset], partition_key=key, instance=instance).success
+            if n == 0:
+                run(f"ALTER TABLE {t} MODIFY COLUMN qty BIGINT NOT NULL")
+                run(f"UPDATE {t} SET qty = 5000000000 + id WHERE id IN (3, 120, 190)")
+        records = instance.fetch_materializations(schema_asset_key(target), limit=10).records
+    assert len(records) == 1
+    meta = records[0].asset_materialization.metadata
+    assert meta["change"].value == "alter.column.type" and meta["origin"].value == "snapshot"
+    assert "qty bigint(20) NOT NULL" in meta["columns_after"].value
+    assert "qty int(11) NOT NULL" in meta["columns_before"].value
+    assert meta["outcome"].value.startswith("applied by the snapshot: chunk 1")
+    run_sync(load_pipeline(path, env=secrets_env(mysql_source)), until_caught_up=True)
+    assert_identical(path, mysql_source, fresh_db, ["orders"])
+
+
+def test_loaders_in_parallel_apply_one_widening_safely(mysql_source, fresh_db, tmp_path, standin36):
+    """Chunks of one table loaded at once by loaders of their own (as Dagster runs them, each with its own
+    sink and state connections) all see the widened column: the StarRocks ALTER job runs once, the
+    others wait for it or find it done, every chunk lands, and the change is recorded once."""
+    import threading
+
+    from cdc_assets.core.schema import TableId
+    from cdc_assets.engine.snapshot import load_chunk, plan_table
+
+    t = quote_table(fresh_db, "orders")
+    run = mysql_source.server.execute
+    _create(run, t)
+    path = _pipeline(tmp_path, mysql_source, fresh_db, "evolve", standin=standin36)
+    cfg = load_pipeline(path, env=secrets_env(mysql_source))
+    table = TableId(fresh_db, "orders")
+    ctx = RunContext(cfg)
+    try:
+        ctx.discover()
+        assert len(plan_table(ctx, table)) == 4
+        load_chunk(ctx, table, 0)
+    finally:
+        ctx.close()
+    run(f"ALTER TABLE {t} MODIFY COLUMN note VARCHAR(100)")
+    run(f"UPDATE {t} SET note = CONCAT(REPEAT('w', 60), id) WHERE id IN (3, 60, 120, 190)")
+    start, errors = threading.Barrier(3), []
+
+    def loader(index: int) -> None:
+        own = RunContext(cfg)
+        try:
+            own.discover(only=[table])
+            start.wait()
+            load_chunk(own, table, index)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=loader, args=(i,)) for i in (1, 2, 3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    with StateStore(cfg.state_dir) as st:
+        assert all(c.done for c in st.chunks(str(table)))
+        assert [(r.kind, r.origin) for r in st.schema_changes()] == [("alter.column.type", "snapshot")]
+    run_sync(cfg, until_caught_up=True)
+    assert_identical(path, mysql_source, fresh_db, ["orders"])

@@ -8,12 +8,14 @@ first (when the behaviour allows it), or fails with an error that says what to d
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from cdc_assets.config import load_pipeline
+from cdc_assets.core.offsets import BinlogPosition, RestartPoint
 from cdc_assets.core.sql import quote_table
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.snapshot import snapshot_all
@@ -21,7 +23,7 @@ from cdc_assets.engine.streaming import stream
 from cdc_assets.engine.sync import run_sync
 from cdc_assets.errors import TerminalError
 from cdc_assets.standin import StandIn
-from cdc_assets.state import StateStore
+from cdc_assets.state import SchemaChangeRecord, StateStore
 from cdc_assets_tests.conftest import STARROCKS_PASSWORD
 from cdc_assets_tests.pipelines import assert_identical, secrets_env, write_pipeline
 
@@ -301,3 +303,45 @@ def test_loaders_in_parallel_apply_one_widening_safely(mysql_source, fresh_db, t
         assert [(r.kind, r.origin) for r in st.schema_changes()] == [("alter.column.type", "snapshot")]
     run_sync(cfg, until_caught_up=True)
     assert_identical(path, mysql_source, fresh_db, ["orders"])
+
+
+def _record(origin: str, after: list[str], pos: int = 4) -> SchemaChangeRecord:
+    return SchemaChangeRecord(
+        source="db.t",
+        target="db.t",
+        kind="alter.column.type",
+        ddl="ALTER TABLE t MODIFY c BIGINT",
+        position=RestartPoint(BinlogPosition("mysql-bin.000001", pos)),
+        columns_before=["c int(11)"],
+        columns_after=after,
+        outcome="applied",
+        origin=origin,
+    )
+
+
+def test_state_keeps_reloads_with_the_restart_point_and_snapshot_changes_once(tmp_path):
+    """Pure state: chunks to read again are saved with the restart point and forgotten one by one (and
+    with their table); a change two loaders applied is recorded once; an older state folder, whose
+    schema_changes table has no origin column, gets it with its records taken as the stream's."""
+    folder = tmp_path / "state"
+    with StateStore(folder) as st:
+        st._conn.execute("ALTER TABLE schema_changes DROP COLUMN origin")  # as a folder of an older release
+        st._conn.execute(
+            "INSERT INTO schema_changes (source, target, kind, ddl, position, outcome, recorded_at) "
+            "VALUES ('db.t', 'db.t', 'add.column', 'x', ?, 'applied', 0)",
+            (json.dumps(RestartPoint(BinlogPosition("mysql-bin.000001", 4)).to_dict()),),
+        )
+    with StateStore(folder) as st:
+        assert [r.origin for r in st.schema_changes()] == ["stream"]
+        point = RestartPoint(BinlogPosition("mysql-bin.000001", 900))
+        st.save_restart_point(point, reload=[("db.t", 2), ("db.t", 1), ("db.u", 0)])
+        assert st.restart_point() == point
+        assert st.chunk_reloads() == [("db.t", 1), ("db.t", 2), ("db.u", 0)]
+        st.chunk_reloaded("db.t", 1)
+        st.forget_table("db.u")
+        assert st.chunk_reloads() == [("db.t", 2)]
+        first = st.record_snapshot_changes([_record("snapshot", ["c bigint(20)"])])
+        again = st.record_snapshot_changes([_record("snapshot", ["c bigint(20)"], pos=99)])
+        later = st.record_snapshot_changes([_record("snapshot", ["c decimal(30,0)"])])
+        assert (len(first), len(again), len(later)) == (1, 0, 1)
+        assert [r.origin for r in st.schema_changes()] == ["stream", "snapshot", "snapshot"]

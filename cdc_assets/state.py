@@ -133,10 +133,9 @@ class SchemaChangeRecord:
 
     ``kind`` is the event tag (``add.column``...); ``columns_before`` / ``columns_after`` are the source
     table's columns as ``name type [NOT NULL]`` texts (None for a table created or dropped);
-    ``outcome`` says what the sink did, e.g. ``applied: ALTER ...``, ``ignored (IGNORE)``. ``origin`` is
-    ``stream`` (the statement read from the binlog, at ``position``) or ``snapshot`` (a chunk loader found
-    the table changed and brought the target up to it first; ``position`` is where that chunk's read
-    began, the statement itself is read by the stream later and then found applied)."""
+    ``outcome`` says what the sink did, e.g. ``applied: ALTER ...``, ``ignored (IGNORE)``. ``origin``:
+    ``stream`` (the statement read from the binlog at ``position``) or ``snapshot`` (a chunk loader widened
+    the target first; ``position``: where the chunk's read began; the stream later finds it applied)."""
 
     source: str
     target: str
@@ -289,15 +288,16 @@ class StateStore:
         """Record changes a chunk loader applied to a target (origin ``snapshot``), each once: one that
         another loader recorded already (the same table, kind and columns after) is left out. Returns
         those recorded."""
+        seen = (
+            "SELECT 1 FROM schema_changes WHERE source = ? AND kind = ? AND origin = ? AND columns_after = ?"
+        )
         with self._tx() as c:
             new = [
                 ch
                 for ch in changes
-                if c.execute(
-                    "SELECT 1 FROM schema_changes WHERE source = ? AND kind = ? AND origin = ? AND columns_after IS ?",
-                    (ch.source, ch.kind, ch.origin, json.dumps(ch.columns_after)),
+                if not c.execute(
+                    seen, (ch.source, ch.kind, ch.origin, json.dumps(ch.columns_after))
                 ).fetchone()
-                is None
             ]
             self._insert_changes(c, new)
         return new

@@ -470,9 +470,11 @@ _RELOAD_AFTER = ("rename.column", "alter.column.type")
 
 def reload_chunks(ctx: RunContext) -> None:
     """Read again the snapshot chunks saved with a DDL's restart point (:func:`chunks_read_after`), each
-    forgotten once it is loaded. The target has the change by then (it was applied before the point was
-    saved); the stream reads on from that point, after the chunks' new high watermarks, and applies
-    only later changes of their keys. A table no longer captured (dropped, renamed) is passed over."""
+    forgotten once it is loaded (a crash in between reads it once more: harmless, upserts by key). The
+    target has the change by then (it was applied before the point was saved). The stream reads on from
+    that point and, the table having changed during its snapshot, applies every later change of it
+    (watermark.StreamFilter), so rows the reload already holds newer get the same changes again, in
+    order, and end as the source has them. A table no longer captured (dropped, renamed) is passed over."""
     for source, index in ctx.state.chunk_reloads():
         table = TableId.parse(source)
         if table in ctx.schemas and ctx.state.chunk(source, index) is not None:

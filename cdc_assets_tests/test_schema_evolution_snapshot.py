@@ -258,11 +258,28 @@ def test_snapshot_partitions_widen_the_target_once_and_materialize_the_schema_as
     assert_identical(path, mysql_source, fresh_db, ["orders"])
 
 
+def _load_in_a_process(path: str, env: dict, db: str, index: int, start, errors) -> None:
+    """One chunk loaded by a process of its own, as a Dagster partition run loads it."""
+    from cdc_assets.core.schema import TableId
+    from cdc_assets.engine.snapshot import load_chunk
+
+    table = TableId(db, "orders")
+    ctx = RunContext(load_pipeline(Path(path), env=env))
+    try:
+        ctx.discover(only=[table])
+        start.wait()
+        load_chunk(ctx, table, index)
+    except BaseException as exc:  # reported by the test
+        errors.put(f"chunk {index}: {exc!r}")
+    finally:
+        ctx.close()
+
+
 def test_loaders_in_parallel_apply_one_widening_safely(mysql_source, fresh_db, tmp_path, standin36):
-    """Two chunks of one table loaded at once by loaders of their own (as Dagster runs them, each with its own
-    sink and state connections) all see the widened column: the StarRocks ALTER job runs once, the
-    others wait for it or find it done, every chunk lands, and the change is recorded once."""
-    import threading
+    """Two chunks of one table loaded at once by processes of their own (as Dagster runs them, each with
+    its own sink and state connections) both see the widened column: the StarRocks ALTER job runs once,
+    the other loader waits for it or finds it done, every chunk lands, and the change is recorded once."""
+    import multiprocessing
 
     from cdc_assets.core.schema import TableId
     from cdc_assets.engine.snapshot import load_chunk, plan_table
@@ -282,25 +299,18 @@ def test_loaders_in_parallel_apply_one_widening_safely(mysql_source, fresh_db, t
         ctx.close()
     run(f"ALTER TABLE {t} MODIFY COLUMN note VARCHAR(100)")
     run(f"UPDATE {t} SET note = CONCAT(REPEAT('w', 60), id) WHERE id IN (3, 60, 120, 190)")
-    start, errors = threading.Barrier(2), []
-
-    def loader(index: int) -> None:
-        own = RunContext(cfg)
-        try:
-            own.discover(only=[table])
-            start.wait()
-            load_chunk(own, table, index)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            own.close()
-
-    threads = [threading.Thread(target=loader, args=(i,)) for i in (1, 2)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert errors == []
+    spawn = multiprocessing.get_context("spawn")
+    start, failures = spawn.Barrier(2), spawn.Queue()
+    args = (str(path), secrets_env(mysql_source), fresh_db)
+    loaders = [spawn.Process(target=_load_in_a_process, args=(*args, i, start, failures)) for i in (1, 2)]
+    for p in loaders:
+        p.start()
+    for p in loaders:
+        p.join()
+    errors = []
+    while not failures.empty():  # every loader has ended, its queue fed
+        errors.append(failures.get())
+    assert errors == [] and [p.exitcode for p in loaders] == [0, 0]
     # a later write, then the last chunk: its watermark is past the point the loaders recorded the change at
     run(f"UPDATE {t} SET qty = qty + 1 WHERE id = 200")
     ctx = RunContext(cfg)

@@ -108,7 +108,7 @@ def widen_targets(
             log.warning("chunk %d of %s: %s, and the sink refused it: %s", index, table, what, exc)
             out.refused.append(f"{what}: the sink refused it: {exc}")
             continue
-        log.info("chunk %d of %s: %s before it is written (%s)", index, table, what, "; ".join(outcomes))
+        log.info("chunk %d of %s: %s; its target: %s", index, table, what, "; ".join(outcomes))
         if any(o.startswith(APPLIED) for o in outcomes):
             after = evolve(before, change)
             assert after is not None

@@ -13,8 +13,8 @@ from cdc_assets.core.evolution import (
     accepts,
     evolve,
     plan_sink_changes,
+    retyped_columns,
     tolerates,
-    widened_columns,
     widens,
 )
 from cdc_assets.core.schema import Column, TableId, TableSchema, fit_to_target
@@ -392,13 +392,17 @@ def test_widens(old, new, wider):
     assert widens(old, new) is wider
 
 
-def test_widened_columns_are_matched_by_name_among_the_targets_columns():
-    before = TableSchema(T, (ID, _col("Qty", "int", "int(11)"), _vc(10)), ("id",))
-    now = TableSchema(T, (ID, _col("qty", "bigint", "bigint(20)"), _vc(50)), ("id",))
-    got = widened_columns(before, now, ("id", "Qty", "c"))
+def test_retyped_columns_are_matched_by_name_among_the_targets_columns():
+    before = TableSchema(
+        T, (ID, _col("Qty", "int", "int(11)"), _vc(10), _col("d", "int", "int(11)")), ("id",)
+    )
+    now = TableSchema(
+        T, (ID, _col("qty", "bigint", "bigint(20)"), _vc(50), _col("d", "int", "int(11)")), ("id",)
+    )
+    got = retyped_columns(before, now, ("id", "Qty", "c", "d"))
     assert [(o.column_type, n.column_type) for o, n in got] == [
         ("int(11)", "bigint(20)"),
         ("varchar(10)", "varchar(50)"),
     ]
-    # c is not among the target's columns (an ignored change left it out): nothing to widen there
-    assert widened_columns(before, now, ("id", "Qty")) == [(before.columns[1], now.columns[1])]
+    # c is not among the target's columns (an ignored change left it out): nothing to change there
+    assert retyped_columns(before, now, ("id", "Qty", "d")) == [(before.columns[1], now.columns[1])]

@@ -166,6 +166,35 @@ def test_a_widening_starrocks_cannot_apply_fails_the_chunk_clearly(mysql_source,
     assert "chunk 2 of" in text and len(done) == 2
 
 
+def test_a_type_change_that_is_no_widening_fails_a_chunk_it_does_not_fit_clearly(
+    mysql_source, fresh_db, tmp_path
+):
+    """INT to VARCHAR is left to the stream (rows from before it may not fit a narrower or other type); a
+    chunk holding text the target's INT column cannot take fails naming the change, not with DuckDB's
+    bare conversion error."""
+    t = quote_table(fresh_db, "orders")
+    run = mysql_source.server.execute
+    _create(run, t)
+    path = _pipeline(tmp_path, mysql_source, fresh_db, "evolve")
+    done = []
+
+    def after_chunk(progress) -> None:
+        done.append(progress)
+        if len(done) == 1:
+            run(f"ALTER TABLE {t} MODIFY COLUMN qty VARCHAR(20) NOT NULL")
+            run(f"UPDATE {t} SET qty = CONCAT('q', id) WHERE id IN (3, 120, 190)")
+
+    with pytest.raises(TerminalError) as err:
+        run_sync(
+            load_pipeline(path, env=secrets_env(mysql_source)), until_caught_up=True, on_chunk=after_chunk
+        )
+    text = str(err.value)
+    assert (
+        "chunk 2 of" in text and "column qty" in text and "varchar(20)" in text and "not a widening" in text
+    )
+    assert "resnapshot" in text and len(done) == 2
+
+
 class _Crash(Exception):
     pass
 

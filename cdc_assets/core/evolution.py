@@ -344,15 +344,19 @@ def widens(old: Column, new: Column) -> bool:
     return _holds(_TEXT_KINDS, old, new) or _holds(_BINARY_KINDS, old, new)
 
 
-def widened_columns(
+def retyped_columns(
     before: TableSchema, now: TableSchema, names: tuple[str, ...]
 ) -> list[tuple[Column, Column]]:
-    """``(old, new)`` for each of ``names`` (the columns a target has) whose type ``now`` is wider than
-    ``before`` (see :func:`widens`); columns are matched by name, case-insensitively."""
+    """``(old, new)`` for each of ``names`` (the columns a target has) whose type differs between
+    ``before`` and ``now``; columns are matched by name, case-insensitively. :func:`widens` tells the
+    widenings among them."""
     have = {n.lower() for n in names}
     out = []
     for col in now.columns:
         i = _index(before, col.name)
-        if i is not None and col.name.lower() in have and widens(before.columns[i], col):
-            out.append((before.columns[i], col))
+        if i is None or col.name.lower() not in have:
+            continue
+        old = before.columns[i]
+        if (old.data_type, old.column_type.lower()) != (col.data_type, col.column_type.lower()):
+            out.append((old, col))
     return out

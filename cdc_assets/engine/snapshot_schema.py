@@ -12,8 +12,9 @@ reads the statement, find it "already applied" (StarRocks' ALTER job is waited f
 with another one is waited for too).
 
 Only widening changes are applied early (``core.evolution.widens``): the rows the stream replays from
-before the statement fit the wider column, which a narrower or different type might refuse. Other
-changes (and added, renamed or dropped columns) stay the stream's business, as before.
+before the statement fit the wider column, which a narrower or different type might refuse. Other type
+changes (and added, renamed or dropped columns) stay the stream's business, as before; a chunk whose
+values the target's column cannot take until then fails with the same kind of error.
 
 A widening the behaviour or the sink refuses (an unsupported kind, or a conversion the sink does not
 make) leaves the target as it is and the chunk is written
@@ -26,7 +27,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from cdc_assets.core.evolution import SchemaChangeForbidden, evolve, plan_sink_changes, widened_columns
+from cdc_assets.core.evolution import (
+    SchemaChangeForbidden,
+    evolve,
+    plan_sink_changes,
+    retyped_columns,
+    widens,
+)
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.schema_apply import APPLIED
@@ -42,24 +49,25 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Widening:
-    """What :func:`widen_targets` did for one chunk: the changes it recorded, and the widenings refused."""
+    """What :func:`widen_targets` did for one chunk: the changes it recorded, and the type changes it left
+    to the stream (refused, or not widenings)."""
 
     table: TableId
     index: int
     records: list[SchemaChangeRecord] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)  # one text per refused change: what, and why not
+    refused: list[str] = field(default_factory=list)  # one text per change left out: what, and why
 
     def explain(self, exc: BaseException) -> None:
-        """Raise a SchemaError for ``exc``, a failed write of the chunk, when a refused widening is the
-        likely cause (nothing when none was refused, or the failure may pass on a retry)."""
+        """Raise a SchemaError for ``exc``, a failed write of the chunk, when a type change the target does not
+        have yet is the likely cause (nothing when there is none, or the failure may pass on a retry)."""
         if not self.refused or isinstance(exc, TransientError):
             return
         raise SchemaError(
             f"chunk {self.index} of {self.table} cannot be written: the table changed while the snapshot ran "
             f"and its target was not changed with it ({'; '.join(self.refused)}), so the chunk holds values the "
-            f"target's column cannot take: {exc}. Ways on: let the change through (pipeline.schema.change.behavior "
-            "EVOLVE, TRY_EVOLVE or LENIENT, alter.column.type among the sink's schema changes, StarRocks 3.6 or "
-            "later) and load the chunk again; or widen the target's column yourself and load it again; or "
+            f"target's column cannot take: {exc}. Ways on: remove the cause named above (for a widening: a "
+            "behavior that lets it through, alter.column.type among the sink's schema changes, StarRocks 3.6 or "
+            "later) and load the chunk again; or change the target's column yourself and load it again; or "
             f"`cdc-assets resnapshot {self.table}` (the target is created again as the table is now)",
             table=str(self.table),
             chunk=self.index,
@@ -87,16 +95,28 @@ def widen_targets(
     before = sif.source
     targets = ctx.targets(table)
     behavior = ctx.cfg.pipeline.schema_change_behavior.value
-    for old, new in widened_columns(before, schema, sif.target_columns):
+    for old, new in retyped_columns(before, schema, sif.target_columns):
         change = AlterColumnType(table, _ddl(table, new), name=old.name, column=new)
+        if not widens(old, new):
+            out.refused.append(
+                f"column {old.name} of {table} changed from {old.column_type} to {new.column_type}, which is "
+                "not a widening (rows from before it may not fit the new type): only the stream changes the "
+                "target, when it reads the statement, and then reads the chunks after it again"
+            )
+            continue
         what = f"column {old.name} of {table} widened from {old.column_type} to {new.column_type}"
         try:
             planned = plan_sink_changes(change, before, behavior, ctx.cfg.schema_change_types)
         except SchemaChangeForbidden:
-            out.refused.append(f"{what}: pipeline.schema.change.behavior is EXCEPTION")
+            out.refused.append(
+                f"{what}: pipeline.schema.change.behavior is EXCEPTION (EVOLVE, TRY_EVOLVE or LENIENT let it through)"
+            )
             continue
         if not planned:
-            out.refused.append(f"{what}: not applied ({why_not_sent(ctx, change)})")
+            out.refused.append(
+                f"{what}: not applied ({why_not_sent(ctx, change)}; with alter.column.type let through, the "
+                "target follows)"
+            )
             continue
         try:
             outcomes = [ctx.sink.apply_schema_change(t, sev, None) for sev in planned for t in targets]

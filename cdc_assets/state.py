@@ -70,6 +70,11 @@ CREATE TABLE IF NOT EXISTS schema_changes (
   outcome TEXT NOT NULL,
   recorded_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS chunk_reloads (
+  source TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  PRIMARY KEY (source, idx)
+);
 CREATE TABLE IF NOT EXISTS sink_txns (
   label TEXT PRIMARY KEY,
   db TEXT NOT NULL,
@@ -128,7 +133,9 @@ class SchemaChangeRecord:
 
     ``kind`` is the event tag (``add.column``...); ``columns_before`` / ``columns_after`` are the source
     table's columns as ``name type [NOT NULL]`` texts (None for a table created or dropped);
-    ``outcome`` says what the sink did, e.g. ``applied: ALTER ...``, ``ignored (IGNORE)``."""
+    ``outcome`` says what the sink did, e.g. ``applied: ALTER ...``, ``ignored (IGNORE)``. ``origin``:
+    ``stream`` (the statement read from the binlog at ``position``) or ``snapshot`` (a chunk loader widened
+    the target first; ``position``: where the chunk's read began; the stream later finds it applied)."""
 
     source: str
     target: str
@@ -140,6 +147,7 @@ class SchemaChangeRecord:
     outcome: str
     seq: int = 0
     recorded_at: float = 0.0
+    origin: str = "stream"
 
 
 def _schema_in_force(source_schema: str, target_columns: str) -> SchemaInForce:
@@ -190,6 +198,8 @@ class StateStore:
                 for name in ("low_watermark", "high_watermark"):
                     if name not in chunk_columns:
                         c.execute(f"ALTER TABLE chunks ADD COLUMN {name} TEXT")
+                if "origin" not in {r[1] for r in c.execute("PRAGMA table_info(schema_changes)")}:
+                    c.execute("ALTER TABLE schema_changes ADD COLUMN origin TEXT NOT NULL DEFAULT 'stream'")
         except sqlite3.Error as exc:
             raise StateError(
                 f"cannot open the pipeline state {self.path}: {exc}; check the folder's permissions"
@@ -236,28 +246,21 @@ class StateStore:
         schemas: Mapping[str, SchemaInForce] | None = None,
         changes: Sequence[SchemaChangeRecord] = (),
         forget: Sequence[str] = (),
+        reload: Sequence[tuple[str, int]] = (),
     ) -> None:
         """Saved only after the sink acknowledged everything before ``point`` (consistency-notes item 7).
 
         ``schemas`` (per source table) are the schemas in force at ``point``, saved with it in one
         transaction, so a restart decodes the binlog from ``point`` with the columns it was written
         with; ``changes`` are the schema changes applied up to ``point``; ``forget``: tables whose
-        schema is no longer tracked (dropped, renamed away)."""
+        schema is no longer tracked (dropped, renamed away); ``reload``: snapshot chunks ``(source, index)``
+        to read again before streaming on from ``point`` (:meth:`chunk_reloads`)."""
         with self._tx() as c:
             self._put_schemas(c, schemas or {})
             for source in forget:
                 c.execute("DELETE FROM schemas_in_force WHERE source = ?", (source,))
-            for ch in changes:
-                c.execute(
-                    "INSERT INTO schema_changes (source, target, kind, ddl, position, columns_before, "
-                    "columns_after, outcome, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        ch.source, ch.target, ch.kind, ch.ddl, json.dumps(ch.position.to_dict()),
-                        json.dumps(ch.columns_before) if ch.columns_before is not None else None,
-                        json.dumps(ch.columns_after) if ch.columns_after is not None else None,
-                        ch.outcome, time.time(),
-                    ),
-                )  # fmt: skip
+            self._insert_changes(c, changes)
+            c.executemany("INSERT OR IGNORE INTO chunk_reloads VALUES (?, ?)", reload)
             c.execute(
                 "INSERT INTO meta VALUES ('restart_point', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (json.dumps(point.to_dict()),),
@@ -266,6 +269,47 @@ class StateStore:
                 "INSERT INTO meta VALUES ('stream_heartbeat', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (repr(time.time()),),
             )
+
+    @staticmethod
+    def _insert_changes(c: sqlite3.Connection, changes: Sequence[SchemaChangeRecord]) -> None:
+        for ch in changes:
+            c.execute(
+                "INSERT INTO schema_changes (source, target, kind, ddl, position, columns_before, "
+                "columns_after, outcome, recorded_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    ch.source, ch.target, ch.kind, ch.ddl, json.dumps(ch.position.to_dict()),
+                    json.dumps(ch.columns_before) if ch.columns_before is not None else None,
+                    json.dumps(ch.columns_after) if ch.columns_after is not None else None,
+                    ch.outcome, time.time(), ch.origin,
+                ),
+            )  # fmt: skip
+
+    def record_snapshot_changes(self, changes: Sequence[SchemaChangeRecord]) -> list[SchemaChangeRecord]:
+        """Record changes a chunk loader applied to a target (origin ``snapshot``), each once: one that
+        another loader recorded already (the same table, kind and columns after) is left out. Returns
+        those recorded."""
+        seen = (
+            "SELECT 1 FROM schema_changes WHERE source = ? AND kind = ? AND origin = ? AND columns_after = ?"
+        )
+        with self._tx() as c:
+            new = [
+                ch
+                for ch in changes
+                if not c.execute(
+                    seen, (ch.source, ch.kind, ch.origin, json.dumps(ch.columns_after))
+                ).fetchone()
+            ]
+            self._insert_changes(c, new)
+        return new
+
+    def chunk_reloads(self) -> list[tuple[str, int]]:
+        """Snapshot chunks ``(source, index)`` to read again: read while a DDL the stream has applied since
+        was under way (saved with its restart point), and not read again yet."""
+        return self._conn.execute("SELECT source, idx FROM chunk_reloads ORDER BY source, idx").fetchall()
+
+    def chunk_reloaded(self, source: str, index: int) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM chunk_reloads WHERE source = ? AND idx = ?", (source, index))
 
     @staticmethod
     def _put_schemas(
@@ -303,15 +347,15 @@ class StateStore:
     def schema_changes(self, *, after_seq: int = 0, source: str | None = None) -> list[SchemaChangeRecord]:
         """Recorded schema changes, oldest first (``after_seq``: only those recorded later)."""
         sql = (
-            "SELECT seq, source, target, kind, ddl, position, columns_before, columns_after, outcome, recorded_at "
-            "FROM schema_changes WHERE seq > ?"
+            "SELECT seq, source, target, kind, ddl, position, columns_before, columns_after, outcome, recorded_at, "
+            "origin FROM schema_changes WHERE seq > ?"
         )
         args: list = [after_seq]
         if source is not None:
             sql += " AND source = ?"
             args.append(source)
         out = []
-        for seq, src, tgt, kind, ddl, pos, before, after, outcome, at in self._conn.execute(
+        for seq, src, tgt, kind, ddl, pos, before, after, outcome, at, origin in self._conn.execute(
             sql + " ORDER BY seq", args
         ):
             out.append(
@@ -320,7 +364,7 @@ class StateStore:
                     position=RestartPoint.from_dict(json.loads(pos)),
                     columns_before=json.loads(before) if before is not None else None,
                     columns_after=json.loads(after) if after is not None else None,
-                    outcome=outcome, seq=seq, recorded_at=at,
+                    outcome=outcome, seq=seq, recorded_at=at, origin=origin,
                 )
             )  # fmt: skip
         return out
@@ -564,6 +608,7 @@ class StateStore:
         schema in force (it is read from the catalog again when the table is planned)."""
         with self._tx() as c:
             c.execute("DELETE FROM chunks WHERE source = ?", (source,))
+            c.execute("DELETE FROM chunk_reloads WHERE source = ?", (source,))
             c.execute("DELETE FROM tables WHERE source = ?", (source,))
             if schema:
                 c.execute("DELETE FROM schemas_in_force WHERE source = ?", (source,))

@@ -13,7 +13,9 @@ from cdc_assets.core.evolution import (
     accepts,
     evolve,
     plan_sink_changes,
+    retyped_columns,
     tolerates,
+    widens,
 )
 from cdc_assets.core.schema import Column, TableId, TableSchema, fit_to_target
 from cdc_assets.core.schema_change import (
@@ -333,3 +335,74 @@ def test_fit_to_target_writes_the_columns_the_target_has():
     assert schema.column_names == ("id", "qty") and keep == (0, 2) and schema.primary_key == ("id",)
     with pytest.raises(ValueError, match="no column 'id' of its primary key"):
         fit_to_target(source, ("name",))
+
+
+def _col(name: str, data_type: str, column_type: str, **kw) -> Column:
+    return Column(name, data_type, column_type, **kw)
+
+
+def _vc(n: int, kind: str = "varchar") -> Column:
+    return _col("c", kind, f"{kind}({n})", char_max_length=n)
+
+
+def _dec(p: int, s: int, unsigned: bool = False) -> Column:
+    return _col(
+        "c",
+        "decimal",
+        f"decimal({p},{s})" + (" unsigned" if unsigned else ""),
+        numeric_precision=p,
+        numeric_scale=s,
+    )
+
+
+def _int(kind: str, unsigned: bool = False) -> Column:
+    return _col("c", kind, kind + (" unsigned" if unsigned else ""))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "wider"),
+    [
+        (_vc(10), _vc(100), True),
+        (_vc(100), _vc(10), False),  # shorter: rows written before may not fit
+        (_vc(10, "char"), _vc(20), True),
+        (_vc(10), _col("c", "text", "text"), True),
+        (_col("c", "text", "text"), _vc(100), False),
+        (_col("c", "text", "text"), _col("c", "mediumtext", "mediumtext"), True),
+        (_vc(10, "varbinary"), _vc(20, "varbinary"), True),
+        (_vc(10, "varbinary"), _vc(20), False),  # bytes to text is not a widening
+        (_int("int"), _int("bigint"), True),
+        (_int("bigint"), _int("int"), False),
+        (_int("tinyint"), _int("smallint"), True),
+        (_int("int", unsigned=True), _int("int"), False),  # 4294967295 does not fit a signed INT
+        (_int("int", unsigned=True), _int("bigint"), True),
+        (_int("int"), _int("bigint", unsigned=True), False),  # negatives
+        (_int("int"), _int("int"), False),  # the same type: nothing to widen
+        (_dec(5, 2), _dec(12, 2), True),
+        (_dec(5, 2), _dec(7, 4), True),
+        (_dec(5, 2), _dec(5, 3), False),  # one more decimal, one integer digit fewer
+        (_dec(12, 2), _dec(5, 2), False),
+        (_dec(5, 2), _dec(8, 2, unsigned=True), False),
+        (_col("c", "float", "float"), _col("c", "double", "double"), True),
+        (_col("c", "double", "double"), _col("c", "float", "float"), False),
+        (_int("int"), _vc(20), False),  # another type: the stream changes it, the chunk is read again
+        (_col("c", "date", "date"), _col("c", "datetime", "datetime"), False),
+    ],
+)
+def test_widens(old, new, wider):
+    assert widens(old, new) is wider
+
+
+def test_retyped_columns_are_matched_by_name_among_the_targets_columns():
+    before = TableSchema(
+        T, (ID, _col("Qty", "int", "int(11)"), _vc(10), _col("d", "int", "int(11)")), ("id",)
+    )
+    now = TableSchema(
+        T, (ID, _col("qty", "bigint", "bigint(20)"), _vc(50), _col("d", "int", "int(11)")), ("id",)
+    )
+    got = retyped_columns(before, now, ("id", "Qty", "c", "d"))
+    assert [(o.column_type, n.column_type) for o, n in got] == [
+        ("int(11)", "bigint(20)"),
+        ("varchar(10)", "varchar(50)"),
+    ]
+    # c is not among the target's columns (an ignored change left it out): nothing to change there
+    assert retyped_columns(before, now, ("id", "Qty", "d")) == [(before.columns[1], now.columns[1])]

@@ -303,3 +303,60 @@ def tolerates(behavior: str, error: BaseException) -> bool:
     :class:`~cdc_assets.core.schema_change.UnsupportedSchemaChange` (Flink's ``shouldIgnoreException``).
     Rows are then fitted to the target's schema (:func:`fit_rows`)."""
     return _behavior(behavior) == "TRY_EVOLVE" and isinstance(error, UnsupportedSchemaChange)
+
+
+# ------------------------------------------------------------------------------------ widening
+
+#: integer types by size: a type holds every value of the smaller ones of the same signedness
+_INT_RANK = {"tinyint": 1, "smallint": 2, "mediumint": 3, "int": 4, "integer": 4, "bigint": 5}
+_TEXT_KINDS = {"char": 0, "varchar": 0, "tinytext": 1, "text": 2, "mediumtext": 3, "longtext": 4}
+_BINARY_KINDS = {"binary": 0, "varbinary": 0, "tinyblob": 1, "blob": 2, "mediumblob": 3, "longblob": 4}
+
+
+def _holds(kinds: dict[str, int], old: Column, new: Column) -> bool:
+    o, n = old.data_type.lower(), new.data_type.lower()
+    if o not in kinds or n not in kinds:
+        return False
+    if kinds[n] != kinds[o]:
+        return kinds[n] > kinds[o]  # a longer TEXT / BLOB kind, or one for a VARCHAR / VARBINARY
+    return (new.char_max_length or 0) >= (old.char_max_length or 0)
+
+
+def widens(old: Column, new: Column) -> bool:
+    """Whether ``new`` is a different type of column that holds every value ``old`` can: a bigger integer
+    (an unsigned one becoming signed needs the next size), a decimal with at least as many digits on
+    each side of the point, FLOAT to DOUBLE, a longer text or binary string. Rows written before such a
+    change fit the new type, so a target can take it before the stream reaches the statement."""
+    if old.column_type.lower() == new.column_type.lower() and old.data_type == new.data_type:
+        return False
+    o, n = old.data_type.lower(), new.data_type.lower()
+    if o in _INT_RANK and n in _INT_RANK:
+        if old.unsigned and not new.unsigned:
+            return _INT_RANK[n] > _INT_RANK[o]
+        return old.unsigned == new.unsigned and _INT_RANK[n] >= _INT_RANK[o]
+    signs = old.unsigned or not new.unsigned  # an unsigned type does not hold a signed one's negatives
+    if o == n == "decimal":
+        before = (old.numeric_precision or 10) - (old.numeric_scale or 0), old.numeric_scale or 0
+        after = (new.numeric_precision or 10) - (new.numeric_scale or 0), new.numeric_scale or 0
+        return signs and after[0] >= before[0] and after[1] >= before[1]
+    if o == "float" and n == "double":
+        return signs
+    return _holds(_TEXT_KINDS, old, new) or _holds(_BINARY_KINDS, old, new)
+
+
+def retyped_columns(
+    before: TableSchema, now: TableSchema, names: tuple[str, ...]
+) -> list[tuple[Column, Column]]:
+    """``(old, new)`` for each of ``names`` (the columns a target has) whose type differs between
+    ``before`` and ``now``; columns are matched by name, case-insensitively. :func:`widens` tells the
+    widenings among them."""
+    have = {n.lower() for n in names}
+    out = []
+    for col in now.columns:
+        i = _index(before, col.name)
+        if i is None or col.name.lower() not in have:
+            continue
+        old = before.columns[i]
+        if (old.data_type, old.column_type.lower()) != (col.data_type, col.column_type.lower()):
+            out.append((old, col))
+    return out

@@ -26,7 +26,7 @@ from cdc_assets.core.chunks import parse_source_chunk_partition_key, source_chun
 from cdc_assets.core.schema import TableId
 from cdc_assets.defs.names import ident as _ident
 from cdc_assets.defs.names import schema_asset_key, table_asset_key
-from cdc_assets.defs.stream import keepalive_sensor, stale_seconds, stream_job
+from cdc_assets.defs.stream import keepalive_sensor, schema_change_metadata, stale_seconds, stream_job
 from cdc_assets.engine.catalog_cache import known_tables
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.reconcile import not_comparable_yet, reconcile_target
@@ -118,6 +118,17 @@ def _snapshot_asset(
             progress = _target_progress(ctx.state, live, target)
         finally:
             ctx.close()
+        for (
+            rec
+        ) in res.schema_changes:  # a column widened before the chunk was written: its schema asset shows it
+            for t in live.targets_for(table):
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=schema_asset_key(t),
+                        description=f"{rec.kind} on {rec.source} (snapshot chunk {index}): {rec.outcome}",
+                        metadata=schema_change_metadata(rec),
+                    )
+                )
         meta = {"source_table": dg.MetadataValue.text(str(table)), **_chunk_metadata(res)}
         return dg.MaterializeResult(metadata={**meta, **_progress_metadata(progress)})
 
@@ -288,7 +299,8 @@ def pipeline_definitions(path: Path, *, state_dir: str | None = None) -> dg.Defi
             kinds={"mysql"},
             description=(
                 f"Schema of {target}: materialized by the streaming job at every schema change read from the "
-                "binlog, with the DDL, the columns before and after, the binlog position and what the sink did."
+                "binlog, with the DDL, the columns before and after, the binlog position and what the sink did; "
+                "and by a snapshot partition that widened a column of the target before writing its chunk."
             ),
         )
         for target in sorted(routed)

@@ -164,6 +164,7 @@ def schema_change_metadata(rec: SchemaChangeRecord) -> dict[str, dg.MetadataValu
         "columns_after": dg.MetadataValue.md(table(rec.columns_after)),
         "binlog_position": dg.MetadataValue.text(str(rec.position)),
         "outcome": dg.MetadataValue.text(rec.outcome),
+        "origin": dg.MetadataValue.text(rec.origin),
     }
 
 

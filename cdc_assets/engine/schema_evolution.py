@@ -329,7 +329,7 @@ class SchemaTracker:
             return
         if not planned:
             out.records.append(
-                self._record(ev, before, after, point, f"not applied to {target} ({_why_not(ctx, ev)})")
+                self._record(ev, before, after, point, f"not applied to {target} ({why_not_sent(ctx, ev)})")
             )
             return
         done = []
@@ -442,7 +442,8 @@ def _names(targets: list[TableId]) -> str:
     return ", ".join(map(str, targets))
 
 
-def _why_not(ctx: RunContext, ev: SchemaChange) -> str:
+def why_not_sent(ctx: RunContext, ev: SchemaChange) -> str:
+    """Why the behaviour or the sink's include/exclude lists send nothing of ``ev`` to the sink."""
     behavior = ctx.cfg.pipeline.schema_change_behavior
     if not accepts(ev, ctx.cfg.schema_change_types):
         return f"{ev.tag} is not among the sink's schema changes (include/exclude.schema.changes; LENIENT leaves out truncate and drop table)"

@@ -26,13 +26,14 @@ from cdc_assets.core.types import row_converter
 from cdc_assets.engine.allocator import release_free_memory
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.read_ahead import read_ahead
+from cdc_assets.engine.snapshot_schema import widen_targets
 from cdc_assets.engine.watermark import backfill, backfill_server_ids
 from cdc_assets.errors import CdcError, SchemaError, UnsupportedTypeError
 from cdc_assets.mysql.arrow_read import FastReadError, read_chunk_arrow
 from cdc_assets.mysql.key_order import KeySorter
 from cdc_assets.mysql.server import begin_consistent_read, current_position
 from cdc_assets.mysql.snapshot import boundaries_of, choose_chunking, read_chunk
-from cdc_assets.state import SchemaInForce
+from cdc_assets.state import SchemaChangeRecord, SchemaInForce
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class ChunkResult:
     high: RestartPoint | None = None
     backfilled: int = 0  # binlog changes merged after the rows (between low and high)
     bytes: int = 0  # bytes read, as Arrow (0 when the chunk was read by the exact path)
+    #: schema changes this load applied to the target first (columns widened since it was created)
+    schema_changes: tuple[SchemaChangeRecord, ...] = ()
 
     @property
     def rows_per_second(self) -> float:
@@ -153,6 +156,9 @@ def _load_once(ctx: RunContext, table: TableId, state, schema) -> ChunkResult:
             begin_consistent_read(conn, ctx.settings, ctx.server) if ctx.consistent_snapshot_reads else None
         )
         low = snap or current_position(conn, ctx.settings, ctx.server)
+        # Columns widened since the target was created: the target is widened first (or, when the
+        # behaviour or the sink refuses, a failed write says so).
+        widening = widen_targets(ctx, table, schema, index, low)
         # An earlier read of this chunk that died may have written rows: merge from its low watermark
         # (a row deleted since would stay otherwise).
         kept = low if state.done else ctx.state.record_chunk_low(key, index, low)
@@ -160,15 +166,19 @@ def _load_once(ctx: RunContext, table: TableId, state, schema) -> ChunkResult:
         low = kept
         if snap is not None and not exact:
             conn.rollback()  # only its point was needed: the read runs outside the snapshot
-        if plan is not None and plan.fast:
-            try:
-                _read_fast(ctx, schema, state.chunk, plan, targets, tags, written, write_schema)
-            except FastReadError as exc:
-                log.warning("%s; reading chunk %d of %s with the exact path instead", exc, index, table)
-                written.rows = written.bytes = 0  # the exact read writes every row again
+        try:
+            if plan is not None and plan.fast:
+                try:
+                    _read_fast(ctx, schema, state.chunk, plan, targets, tags, written, write_schema)
+                except FastReadError as exc:
+                    log.warning("%s; reading chunk %d of %s with the exact path instead", exc, index, table)
+                    written.rows = written.bytes = 0  # the exact read writes every row again
+                    _read_exact(ctx, conn, schema, state.chunk, targets, tags, written, write_schema, keep)
+            else:
                 _read_exact(ctx, conn, schema, state.chunk, targets, tags, written, write_schema, keep)
-        else:
-            _read_exact(ctx, conn, schema, state.chunk, targets, tags, written, write_schema, keep)
+        except Exception as exc:
+            widening.explain(exc)
+            raise
         if exact:  # read inside the consistent snapshot: it is the table as of `low`, exactly
             conn.rollback()
             high = low
@@ -187,7 +197,9 @@ def _load_once(ctx: RunContext, table: TableId, state, schema) -> ChunkResult:
     # The chunk's buffers are freed but glibc keeps the pages: without this a worker's peak RSS grew
     # with the table (engine/allocator.py).
     release_free_memory()
-    return ChunkResult(table, state.chunk, rows, seconds, False, low, high, merged, written.bytes)
+    return ChunkResult(
+        table, state.chunk, rows, seconds, False, low, high, merged, written.bytes, tuple(widening.records)
+    )
 
 
 @dataclass

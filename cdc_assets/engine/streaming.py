@@ -216,6 +216,8 @@ def stream(
             known_since=tracker.known_since(),
         )
 
+    # Chunks a DDL before the restart point left to read again, when the run that saved it died first.
+    reload_chunks(ctx)
     reader = open_reader(point)  # refuses a point this server cannot resume, even with nothing to read
     if target is not None and _reached(point, target):
         reader.close()
@@ -317,8 +319,6 @@ def stream(
             new_reader.close()
             raise
 
-    reload: list[tuple[TableId, int]] = []  # snapshot chunks to read again (see chunks_read_after)
-
     def schema_change(ddl: DdlRead, before: RestartPoint) -> tuple[bool, list[TableId]]:
         """Apply a statement read from the binlog; ``before`` is the boundary before it. Returns whether
         it changed a captured table (the reader is then reopened after it, with the new schemas) and
@@ -330,11 +330,15 @@ def stream(
         outcome = tracker.handle(ddl.current_db, ddl.sql, ddl.point)
         if not outcome.changed:
             return False, []
+        # The chunks to read again are saved with the restart point after the DDL: a crash before they
+        # are read again would otherwise leave them as the old schema wrote them (see reload_chunks).
+        again = chunks_read_after(ctx, outcome.records)
         ctx.state.save_restart_point(
             ddl.point,
             schemas=tracker.in_force(),
             changes=outcome.records,
             forget=[str(t) for t in outcome.forget],
+            reload=[(str(t), i) for t, i in again],
         )
         last_saved = last_sent = ddl.point
         result.point = ddl.point
@@ -342,7 +346,6 @@ def stream(
         save_catalog(ctx.cfg, ctx.schemas)
         if on_schema_change and outcome.records:
             on_schema_change(outcome.records)
-        reload.extend(chunks_read_after(ctx, outcome.records))
         return True, outcome.snapshot
 
     try:
@@ -429,9 +432,7 @@ def stream(
                 tracker.track(new_tables)
                 ctx.state.save_restart_point(last_saved, schemas=tracker.in_force(new_tables))
                 save_catalog(ctx.cfg, ctx.schemas)
-            for table, index in reload:  # read while the DDL was under way: their rows are read again
-                load_chunk(ctx, table, index, force=True)
-            reload.clear()
+            reload_chunks(ctx)  # read while the DDL was under way: their rows are read again
             reader, snapshot_filter = reopen()
         settle(wait=True)  # the reader ended (not blocking): the last write lands before returning
     except BaseException:
@@ -465,6 +466,23 @@ def _hold(pending: dict[TableId, list[RowChange] | ColumnBatch], table: TableId,
 #: changes after which rows of snapshot chunks read after the DDL are not whole in the target: a renamed
 #: column's values went nowhere (the target had the old name), a changed type's may not have fit
 _RELOAD_AFTER = ("rename.column", "alter.column.type")
+
+
+def reload_chunks(ctx: RunContext) -> None:
+    """Read again the snapshot chunks saved with a DDL's restart point (:func:`chunks_read_after`), each
+    forgotten once it is loaded (a crash in between reads it once more: harmless, upserts by key). The
+    target has the change by then (it was applied before the point was saved). The stream reads on from
+    that point and, the table having changed during its snapshot, applies every later change of it
+    (watermark.StreamFilter), so rows the reload already holds newer get the same changes again, in
+    order, and end as the source has them. A table no longer captured (dropped, renamed) is passed over."""
+    for source, index in ctx.state.chunk_reloads():
+        table = TableId.parse(source)
+        if table in ctx.schemas and ctx.state.chunk(source, index) is not None:
+            log.info(
+                "reading chunk %d of %s again: it was read while a schema change was under way", index, table
+            )
+            load_chunk(ctx, table, index, force=True)
+        ctx.state.chunk_reloaded(source, index)
 
 
 def chunks_read_after(ctx: RunContext, records: list[SchemaChangeRecord]) -> list[tuple[TableId, int]]:

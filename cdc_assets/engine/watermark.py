@@ -212,8 +212,12 @@ class StreamFilter:
 
 def _changed_during_snapshot(state: StateStore, table: TableId, highest: BinlogPosition) -> bool:
     """Whether a schema change of ``table`` was applied at a binlog point before its last chunk's high
-    watermark (positions of another server are not comparable: then assume it was)."""
+    watermark (positions of another server are not comparable: then assume it was). A change a chunk
+    loader applied (origin ``snapshot``) does not count: the stream has not read its statement yet, and
+    until it does the chunks' watermarks hold."""
     for rec in state.schema_changes(source=str(table)):
+        if rec.origin != "stream":
+            continue
         pos = rec.position.position
         if pos is None:
             return True

@@ -195,7 +195,7 @@ def test_widening_changes_add_and_widen() -> None:
 
 
 def test_widen_gives_one_write_of_shards_whose_definitions_differ() -> None:
-    from cdc_assets.engine.context import widen
+    from cdc_assets.engine.target_merge import widen
 
     a = schema("s1", "id int NOT NULL", "v varchar(20)", "region varchar(8)")
     b = schema("s2", "id bigint unsigned NOT NULL", "v varchar(20)")

@@ -6,6 +6,8 @@ land in one flush."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 
 import duckdb
 import pymysql
@@ -15,6 +17,7 @@ from cdc_assets.config import load_pipeline
 from cdc_assets.core.offsets import BinlogPosition
 from cdc_assets.core.schema import Column, TableId
 from cdc_assets.core.sql import quote_table
+from cdc_assets.engine import streaming
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.sync import run_sync
 from cdc_assets.engine.watermark import _changed_during_snapshot
@@ -179,3 +182,63 @@ def test_a_target_narrower_than_its_schema_is_named_or_widened(mysql_source, fre
     regions = dict(_query(tmp_path, target, f"SELECT id, region FROM {table} WHERE id IN (10001, 20001)"))
     assert regions == {10001: None, 20001: "eu"}
     assert _query(tmp_path, target, f"SELECT COUNT(*) FROM {table}") == [(40,)]
+
+
+def test_a_shard_created_in_the_binlog_shows_its_widening_to_the_stream(mysql_source, fresh_db, tmp_path):
+    """order_2, created while the stream runs, with a column order_1 lacks: the stream widens the target
+    when it reads the CREATE TABLE, records it at that statement and hands it to ``on_schema_change``
+    (what the Dagster streaming op materializes the schema asset from), once."""
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 10_000, 20)
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    pipeline = write_pipeline(tmp_path, mysql_source, fresh_db, route=_route(fresh_db, merged))
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    shown = []
+    ctx = RunContext(cfg)
+    stop = threading.Event()
+    try:
+        ctx.discover()
+        runner = threading.Thread(
+            target=streaming.stream,
+            args=(ctx,),
+            kwargs={"should_stop": stop.is_set, "on_schema_change": shown.extend},
+            daemon=True,
+        )
+        runner.start()
+        server.execute(
+            f"CREATE TABLE {quote_table(fresh_db, 'order_2')} (id INT PRIMARY KEY, customer VARCHAR(40) NOT NULL, "
+            "amount DECIMAL(10,2), note TEXT, region CHAR(2))"
+        )
+        server.execute(
+            f"INSERT INTO {quote_table(fresh_db, 'order_2')} (id, customer, region) VALUES (20001, 'x', 'us')"
+        )
+        end = BinlogPosition(*server.execute("SHOW MASTER STATUS")[0][:2])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and runner.is_alive():
+            with StateStore(cfg.state_dir) as state:
+                point = state.restart_point()
+            if point is not None and point.position is not None and point.position >= end:
+                break
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+        ctx.close()
+    assert not runner.is_alive()
+    merges = [r for r in shown if r.origin == "merge"]
+    assert [(r.source, r.target, r.kind) for r in merges] == [
+        (f"{fresh_db}.order_2", str(merged), "add.column")
+    ]
+    (rec,) = _merge_records(cfg)  # recorded once, at the CREATE TABLE
+    assert (rec.kind, rec.position, rec.columns_after) == (
+        merges[0].kind,
+        merges[0].position,
+        merges[0].columns_after,
+    )
+    assert rec.position.position < end and rec.columns_after[-1] == "region char(2)"
+    table = quote_table(merged.db, merged.table, "duckdb")
+    assert dict(_query(tmp_path, None, f"SELECT id, region FROM {table} WHERE id IN (10001, 20001)")) == {
+        10001: None,
+        20001: "us",
+    }

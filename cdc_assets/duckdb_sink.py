@@ -182,12 +182,25 @@ class DuckDBSink:
         return f"CREATE TABLE IF NOT EXISTS {self._qualified(target)} (\n  " + ",\n  ".join(cols) + "\n)"
 
     def ensure_table(self, target: TableId, schema: TableSchema) -> None:
-        """Create the schema and table if missing (idempotent)."""
+        """Create the schema and table if missing (idempotent). An existing table must have the columns of
+        ``schema`` (it may have more: columns kept after a drop, other tables merged into it); one made
+        narrower (from an older schema) raises SchemaError, as the StarRocks sink's does, before a write
+        fails on a column it lacks."""
         with self._connect() as conn:
             conn.execute(
                 f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self._catalog, 'duckdb')}.{quote_ident(target.db, 'duckdb')}"
             )
             conn.execute(self.create_table_sql(target, schema))
+            have = self._columns_of(conn, target) or {}
+        missing = [c.name for c in schema.columns if c.name.lower() not in have]
+        if missing:
+            raise SchemaError(
+                f"the DuckDB table {target} exists but does not match its source {schema.table_id}: missing "
+                f"columns {', '.join(missing)} (it was made from an older definition); add them (ALTER TABLE "
+                f"... ADD COLUMN), or drop it (it is created again) or route the source to another table",
+                table=str(target),
+                missing=tuple(missing),  # a caller may add them (engine.target_merge)
+            )
 
     def drop_table(self, target: TableId) -> None:
         with self._connect() as conn:

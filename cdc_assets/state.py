@@ -135,7 +135,9 @@ class SchemaChangeRecord:
     table's columns as ``name type [NOT NULL]`` texts (None for a table created or dropped);
     ``outcome`` says what the sink did, e.g. ``applied: ALTER ...``, ``ignored (IGNORE)``. ``origin``:
     ``stream`` (the statement read from the binlog at ``position``) or ``snapshot`` (a chunk loader widened
-    the target first; ``position``: where the chunk's read began; the stream later finds it applied)."""
+    the target first; ``position``: where the chunk's read began; the stream later finds it applied) or
+    ``merge`` (a table joining the target of sharded tables widened it: ``source`` is the joining table,
+    ``columns_before`` / ``columns_after`` the merged target's columns, ``position`` the binlog then)."""
 
     source: str
     target: str
@@ -284,10 +286,11 @@ class StateStore:
                 ),
             )  # fmt: skip
 
-    def record_snapshot_changes(self, changes: Sequence[SchemaChangeRecord]) -> list[SchemaChangeRecord]:
-        """Record changes a chunk loader applied to a target (origin ``snapshot``), each once: one that
-        another loader recorded already (the same table, kind and columns after) is left out. Returns
-        those recorded."""
+    def record_once(self, changes: Sequence[SchemaChangeRecord]) -> list[SchemaChangeRecord]:
+        """Record changes applied to a target outside the stream's statements (origin ``snapshot``: a chunk
+        loader widened it; ``merge``: a table joining a merged target widened it), each once: one recorded
+        already (the same table, kind, origin and columns after: another loader, or a run that applied it
+        before a restart) is left out. Returns those recorded."""
         seen = (
             "SELECT 1 FROM schema_changes WHERE source = ? AND kind = ? AND origin = ? AND columns_after = ?"
         )

@@ -19,9 +19,12 @@ from cdc_assets.defs.names import schema_asset_key
 from cdc_assets.defs.pipeline import chunk_of, partitions_def_name, table_asset_key
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.snapshot import plan_table
+from cdc_assets.engine.sync import run_sync
 from cdc_assets.engine.verify import compare_table, compare_target
 from cdc_assets.errors import ConfigError
+from cdc_assets.state import StateStore
 from cdc_assets_tests.pipelines import secrets_env, write_pipeline
+from cdc_assets_tests.test_routing_e2e import _orders
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARDS = ("order_1", "order_2", "order_3")
@@ -232,3 +235,46 @@ def test_an_oddly_named_table_is_an_asset_whose_partitions_load(
         assert cmp.identical and cmp.target_rows == 30
     finally:
         ctx.close()
+
+
+def test_the_planner_shows_a_merged_target_widened_on_its_schema_asset(
+    mysql_source, fresh_db, tmp_path, dagster_home, monkeypatch
+):
+    """order_2 joins the target order_1 was merged into with a column it lacks: the planner, which finds it
+    and widens the target, shows the change on the target's schema asset, once."""
+    server = mysql_source.server
+    _orders(server, fresh_db, "order_1", 10_000, 20)
+    merged = TableId(f"{fresh_db}_ods", "orders")
+    pipeline = write_pipeline(
+        tmp_path,
+        mysql_source,
+        fresh_db,
+        route=f"route:\n  - source-table: {fresh_db}.order_[0-9]+\n    sink-table: {merged}\n",
+    )
+    cfg = load_pipeline(pipeline, env=secrets_env(mysql_source))
+    run_sync(cfg, until_caught_up=True)
+    _orders(
+        server, fresh_db, "order_2", 20_000, 20, customer_type="VARCHAR(80)", extra_column=", region CHAR(2)"
+    )
+    for name, value in secrets_env(mysql_source).items():
+        monkeypatch.setenv(name, value)
+    defs = build_definitions({PIPELINE_ENV: str(pipeline)})
+    pid = next(j.name for j in defs.resolve_all_job_defs() if j.name.endswith("_stream")).removesuffix(
+        "_stream"
+    )
+    planner = defs.resolve_sensor_def(f"{pid}_snapshot_planner")
+    with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
+        first = planner(dg.build_sensor_context(instance=instance))
+        shown = [
+            (e.asset_key, e.metadata["change"].value, e.metadata["origin"].value) for e in first.asset_events
+        ]
+        key = schema_asset_key(merged)
+        assert shown == [(key, "alter.column.type", "merge"), (key, "add.column", "merge")]
+        assert "customer varchar(80) NOT NULL" in first.asset_events[0].metadata["columns_after"].value
+        again = planner(dg.build_sensor_context(instance=instance))
+        assert again.asset_events == []
+    with StateStore(cfg.state_dir) as st:
+        assert [(r.kind, r.origin) for r in st.schema_changes()] == [
+            ("alter.column.type", "merge"),
+            ("add.column", "merge"),
+        ]

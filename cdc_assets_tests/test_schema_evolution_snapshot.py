@@ -402,8 +402,8 @@ def test_state_keeps_reloads_with_the_restart_point_and_snapshot_changes_once(tm
         st.chunk_reloaded("db.t", 1)
         st.forget_table("db.u")
         assert st.chunk_reloads() == [("db.t", 2)]
-        first = st.record_snapshot_changes([_record("snapshot", ["c bigint(20)"])])
-        again = st.record_snapshot_changes([_record("snapshot", ["c bigint(20)"], pos=99)])
-        later = st.record_snapshot_changes([_record("snapshot", ["c decimal(30,0)"])])
+        first = st.record_once([_record("snapshot", ["c bigint(20)"])])
+        again = st.record_once([_record("snapshot", ["c bigint(20)"], pos=99)])
+        later = st.record_once([_record("snapshot", ["c decimal(30,0)"])])
         assert (len(first), len(again), len(later)) == (1, 0, 1)
         assert [r.origin for r in st.schema_changes()] == ["stream", "snapshot", "snapshot"]

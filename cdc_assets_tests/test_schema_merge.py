@@ -15,6 +15,7 @@ from cdc_assets.core.schema_merge import (
     MergeError,
     least_common_column,
     merge_problems,
+    merge_table_events,
     merged_schema,
     row_mapper,
     widening_changes,
@@ -195,7 +196,7 @@ def test_widening_changes_add_and_widen() -> None:
 
 
 def test_widen_gives_one_write_of_shards_whose_definitions_differ() -> None:
-    from cdc_assets.engine.context import widen
+    from cdc_assets.engine.target_merge import widen
 
     a = schema("s1", "id int NOT NULL", "v varchar(20)", "region varchar(8)")
     b = schema("s2", "id bigint unsigned NOT NULL", "v varchar(20)")
@@ -207,3 +208,39 @@ def test_widen_gives_one_write_of_shards_whose_definitions_differ() -> None:
     assert [rows for _, _, rows in parts] == [[(Decimal(1), "x", None)], [(Decimal(2), "y", "eu")]]
     assert [keys for _, keys, _ in parts] == [[], [(Decimal(3),)]]
     assert all(type(k[0]) is Decimal for k in parts[1][1])
+
+
+def test_uncollapsed_changes_of_shards_become_one_entry_of_the_merged_schema() -> None:
+    """Each shard's events fitted by its ``keep`` and widened to the merged schema, one shard after the
+    other, every event keeping its time (what ``op_ts`` and ``__data_event_type__`` read)."""
+    from cdc_assets.core.events import EventChanges, RowChange, TableEvents, event_images
+
+    a = schema("s1", "id int NOT NULL", "v varchar(20)")
+    b = schema("s2", "id bigint NOT NULL", "v varchar(20)", "region varchar(8)")
+    wide = merged_schema([a, b])
+    target = TableId("ods", "t")
+    first = EventChanges()
+    first.add([RowChange("insert", None, (1, "x", "dropped"))], 100)  # decoded with a column a's target lacks
+    first.add([RowChange("update", (1, "x", "dropped"), (1, "y", "dropped"))], 101)
+    second = EventChanges()
+    second.add([RowChange("delete", (7, "z", "eu"), None), RowChange("insert", None, (8, "w", "us"))], 50)
+    out = merge_table_events(
+        [TableEvents(target, a, first, (0,), (0, 1)), TableEvents(target, b, second, (0,), None)], wide
+    )
+    assert out.target == target and out.schema == wide and out.keep is None
+    assert out.key_positions == wide.key_positions
+    assert list(out.changes) == [
+        RowChange("insert", None, (1, "x", None)),
+        RowChange("update", (1, "x", None), (1, "y", None)),
+        RowChange("delete", (7, "z", "eu"), None),
+        RowChange("insert", None, (8, "w", "us")),
+    ]
+    assert out.changes.runs == [(0, 100), (1, 101), (2, 50)]
+    images = event_images(out.changes)
+    assert images.kinds == ["+I", "-U", "+U", "-D", "+I"] and images.times_ms == [
+        100_000,
+        101_000,
+        101_000,
+        50_000,
+        50_000,
+    ]

@@ -50,6 +50,11 @@ class Column:
         return "unsigned" in self.column_type.lower()
 
 
+def column_text(col: Column) -> str:
+    """``name type[ NOT NULL]``: how recorded schema changes show a column."""
+    return f"{col.name} {col.column_type}" + ("" if col.nullable else " NOT NULL")
+
+
 @dataclass(frozen=True)
 class TableSchema:
     """A table's columns in ordinal order and its primary key columns in key order.

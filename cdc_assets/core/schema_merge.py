@@ -39,6 +39,7 @@ from typing import Any
 
 from cdc_assets.core.charsets import MARIADB_CHARSETS, ServerDefaults
 from cdc_assets.core.ddl_columns import describe_column
+from cdc_assets.core.events import EventChanges, RowChange, TableEvents
 from cdc_assets.core.schema import Column, TableId, TableSchema
 from cdc_assets.core.schema_change import AddColumn, AlterColumnType, SchemaChange
 from cdc_assets.core.sql import quote_ident
@@ -315,6 +316,29 @@ def row_mapper(source: TableSchema, target: TableSchema) -> Callable[[Sequence[A
         return tuple(None if i is None else (row[i] if f is None else f(row[i])) for i, f in picks)
 
     return mapped
+
+
+def merge_table_events(entries: Sequence[TableEvents], wide: TableSchema) -> TableEvents:
+    """Several sources' uncollapsed changes to one target (each entry's rows fitted to its ``schema`` by
+    its ``keep``) as one entry of ``wide`` (their merged schema): the changes one source after another,
+    each row given NULL for the columns its source lacks and its values coerced to the wider types, each
+    binlog event keeping its time."""
+    out = EventChanges()
+    for entry in entries:
+        to_wide = row_mapper(entry.schema, wide)
+        keep = entry.keep
+
+        def fit(row, to_wide=to_wide, keep=keep):
+            if row is None:
+                return None
+            if keep is not None:
+                row = tuple(row[i] for i in keep)
+            return row if to_wide is None else to_wide(row)
+
+        base = len(out)
+        out.runs += [(base + start, seconds) for start, seconds in entry.changes.runs]
+        out.extend(RowChange(op, fit(before), fit(after)) for op, before, after in entry.changes)
+    return TableEvents(entries[0].target, wide, out, wide.key_positions, None)
 
 
 def widening_changes(

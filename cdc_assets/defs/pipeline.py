@@ -26,7 +26,13 @@ from cdc_assets.core.chunks import parse_source_chunk_partition_key, source_chun
 from cdc_assets.core.schema import TableId
 from cdc_assets.defs.names import ident as _ident
 from cdc_assets.defs.names import schema_asset_key, table_asset_key
-from cdc_assets.defs.stream import keepalive_sensor, schema_change_metadata, stale_seconds, stream_job
+from cdc_assets.defs.stream import (
+    keepalive_sensor,
+    schema_change_events,
+    schema_change_metadata,
+    stale_seconds,
+    stream_job,
+)
 from cdc_assets.engine.catalog_cache import known_tables
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.reconcile import not_comparable_yet, reconcile_target
@@ -238,6 +244,8 @@ def _planner_sensor(path: Path, state_dir: str | None, cfg: PipelineConfig) -> d
     def _plan(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         ctx = _open(path, state_dir)
         requests = []
+        # a table found joining a merged target wider than it: the widening shows on the schema asset
+        widened = schema_change_events(ctx.cfg, ctx.take_target_changes())
         try:
             for target, sources in sources_by_target(ctx.cfg, ctx.schemas).items():
                 keys = [source_chunk_partition_key(t, c.index) for t in sources for c in plan_table(ctx, t)]
@@ -257,7 +265,7 @@ def _planner_sensor(path: Path, state_dir: str | None, cfg: PipelineConfig) -> d
                     requests.append(dg.DynamicPartitionsDefinition(name=name).build_delete_request(old))
         finally:
             ctx.close()
-        return dg.SensorResult(dynamic_partitions_requests=requests)
+        return dg.SensorResult(dynamic_partitions_requests=requests, asset_events=widened)
 
     return _plan
 

@@ -168,6 +168,28 @@ def schema_change_metadata(rec: SchemaChangeRecord) -> dict[str, dg.MetadataValu
     }
 
 
+def schema_change_events(
+    cfg: PipelineConfig, records: list[SchemaChangeRecord]
+) -> list[dg.AssetMaterialization]:
+    """A materialization of the schema asset of each target a change reached: every target of its source
+    table (a table routed to several), or the one merged target a joining table widened."""
+    out = []
+    for rec in records:
+        if rec.origin == "merge":
+            targets = [TableId.parse(rec.target)]
+        else:
+            targets = cfg.targets_for(TableId.parse(rec.source))
+        out += [
+            dg.AssetMaterialization(
+                asset_key=schema_asset_key(t),
+                description=f"{rec.kind} on {rec.source}: {rec.outcome}",
+                metadata=schema_change_metadata(rec),
+            )
+            for t in targets
+        ]
+    return out
+
+
 @contextlib.contextmanager
 def heartbeat(state_dir: str | Path, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
     """Touch the pipeline's stream heartbeat every ``every`` seconds while the block runs.
@@ -250,17 +272,9 @@ def stream_job(path: Path, state_dir: str | None, cfg: PipelineConfig) -> dg.Job
                     context.log.warning(str(r.extra["retention_warning"]))
 
         def schema_changed(records: list[SchemaChangeRecord]) -> None:
+            for event in schema_change_events(live, records):
+                context.log_event(event)
             for rec in records:
-                for target in live.targets_for(
-                    TableId.parse(rec.source)
-                ):  # each, for a table routed to several
-                    context.log_event(
-                        dg.AssetMaterialization(
-                            asset_key=schema_asset_key(target),
-                            description=f"{rec.kind} on {rec.source}: {rec.outcome}",
-                            metadata=schema_change_metadata(rec),
-                        )
-                    )
                 context.log.info(f"schema change on {rec.source} ({rec.kind}): {rec.outcome}")
 
         live = load_pipeline(path, state_dir=state_dir)

@@ -6,23 +6,22 @@ import logging
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 from cdc_assets.config import PipelineConfig
-from cdc_assets.core.routing import combine_changes
+from cdc_assets.core.events import TableEvents
 from cdc_assets.core.schema import TableId, TableSchema
-from cdc_assets.core.schema_merge import key_mapper, merged_schema, row_mapper
 from cdc_assets.core.transform import match_rule, source_key_for
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.allocator import bound_malloc_arenas
 from cdc_assets.engine.sinks import Batch, Sink, make_sink
-from cdc_assets.engine.target_merge import prepare_target
+from cdc_assets.engine.target_merge import merge_by_target, merge_events, prepare_target
 from cdc_assets.engine.transform import TransformingSink, parsed_rules
 from cdc_assets.errors import ConfigError, SchemaError
 from cdc_assets.mysql import catalog
 from cdc_assets.mysql.connection import ConnectionSettings, connect
-from cdc_assets.mysql.server import ServerInfo, inspect_server
-from cdc_assets.state import StateStore
+from cdc_assets.mysql.server import ServerInfo, current_position, inspect_server
+from cdc_assets.state import SchemaChangeRecord, StateStore
 
 SUPPORTED_STARTUP_MODES = (
     "initial",
@@ -45,38 +44,6 @@ def connection_settings(cfg: PipelineConfig) -> ConnectionSettings:
         password=src.password.get_secret_value() if src.password is not None else "",
         connect_timeout=float(src.connect_timeout),
     )
-
-
-@lru_cache(maxsize=256)
-def _merged(schemas: tuple[TableSchema, ...], tinyint1_as_boolean: bool) -> TableSchema:
-    return merged_schema(schemas, tinyint1_as_boolean=tinyint1_as_boolean)
-
-
-def widen(
-    parts: list[tuple[TableSchema, Sequence[tuple], Sequence[tuple]]],
-    *,
-    tinyint1_as_boolean: bool = True,
-) -> tuple[TableSchema, list[tuple[TableSchema, Sequence[tuple], Sequence[tuple]]]]:
-    """One schema for the writes of several sources to one target: the first's when they all have it,
-    else their merged schema (:func:`cdc_assets.core.schema_merge.merged_schema`: the union of their
-    columns, each type the least common one), each row and key given NULL for the columns its source
-    lacks and its values coerced to the wider types. (Shards may differ from the start, or part by
-    schema changes the stream applied to the target from one of them.)"""
-    first = parts[0][0]
-    if all(p[0] == first for p in parts):
-        return first, parts
-    wide = _merged(tuple(dict.fromkeys(p[0] for p in parts)), tinyint1_as_boolean)
-    out = []
-    for schema, keys, rows in parts:
-        to_row, to_key = row_mapper(schema, wide), key_mapper(schema, wide)
-        out.append(
-            (
-                wide,
-                keys if to_key is None else [to_key(k) for k in keys],
-                rows if to_row is None else [to_row(r) for r in rows],
-            )
-        )
-    return wide, out
 
 
 def binlog_client_id(cfg: PipelineConfig) -> int:
@@ -103,6 +70,8 @@ class RunContext:
     #: and when False, with PyMySQL row by row)
     fast_reads: bool = True
     _targets: dict[TableId, list[TableId]] = field(default_factory=dict, init=False, repr=False)
+    #: merged targets widened for a joining table since :meth:`take_target_changes` (recorded in the state)
+    _target_changes: list[SchemaChangeRecord] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         mode = self.cfg.source.startup_mode
@@ -152,16 +121,15 @@ class RunContext:
         write's tag; two loads of one table under one tag would be taken for one). Keys several sources
         touch end as the last leaves them; sources whose columns differ are written with all their
         columns (:func:`widen`), a row's missing ones NULL."""
-        parts: dict[TableId, list[tuple[TableSchema, Sequence[tuple], Sequence[tuple]]]] = {}
-        for table, schema, keys, rows in changes:
-            for target in self.targets(table):
-                parts.setdefault(target, []).append((schema, keys, rows))
-        batch = []
-        for target, found in parts.items():
-            schema, found = widen(found, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
-            keys, rows = combine_changes([(k, r) for _, k, r in found], schema.key_positions)
-            batch.append((target, schema, keys, rows))
-        return batch
+        t1b = self.cfg.source.treat_tinyint1_as_boolean
+        routed = [(t, s, k, r) for table, s, k, r in changes for t in self.targets(table)]
+        return merge_by_target(routed, tinyint1_as_boolean=t1b)
+
+    def route_events(self, entries: Iterable[TableEvents]) -> list[TableEvents]:
+        """:meth:`route_batch` for uncollapsed changes (tables whose transform reads event kinds or times):
+        one entry per target, the changes of several sources in their merged schema, so that the
+        transform sees the columns of them all and the sink writes the target in one load."""
+        return merge_events(entries, tinyint1_as_boolean=self.cfg.source.treat_tinyint1_as_boolean)
 
     def discover(self, only: Iterable[TableId] | None = None) -> dict[TableId, TableSchema]:
         """Check the server, find the captured tables (or just ``only``) and their schemas, create the
@@ -194,6 +162,16 @@ class RunContext:
             added = self._describe(conn, sorted(tables))
         self.schemas = {**self.schemas, **added}
         return added
+
+    def target_widened(self, records: Sequence[SchemaChangeRecord]) -> None:
+        """Record the widenings of merged targets :func:`prepare_target` made (each once: a restart that
+        finds them applied records nothing again), to be shown by :meth:`take_target_changes`' caller."""
+        self._target_changes += self.state.record_once(records)
+
+    def take_target_changes(self) -> list[SchemaChangeRecord]:
+        """The widenings of merged targets recorded since the last call (for the Dagster schema assets)."""
+        out, self._target_changes = self._target_changes, []
+        return out
 
     def _checked_schema(self, conn, t: TableId) -> TableSchema:
         """``t`` as the catalog has it, with the key the pipeline uses for it; refused if it cannot be captured."""
@@ -250,13 +228,20 @@ class RunContext:
             sif = saved.get(str(t))
             return schemas[t] if sif is None else sif.writable
 
+        def where():
+            return current_position(conn, self.settings, self.server or inspect_server(conn, self.settings))
+
         for target, sources in by_target.items():
             if not any(t in schemas for t in sources):
                 continue
             # the target was made for the sources known before, or streamed already; the others join it
             established = [t for t in sources if t not in schemas or str(t) in saved]
             try:
-                prepare_target(self.sink, self.cfg, target, {t: writes(t) for t in sources}, established)
+                self.target_widened(
+                    prepare_target(
+                        self.sink, self.cfg, target, {t: writes(t) for t in sources}, established, where
+                    )
+                )
             except ConfigError:
                 streamed = [t for t in sources if t in schemas and str(t) in saved]
                 if not streamed or not isinstance(self.sink, TransformingSink):

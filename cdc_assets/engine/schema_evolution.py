@@ -29,7 +29,7 @@ from cdc_assets.core.ddl import TableChange, apply_ddl
 from cdc_assets.core.ddl_charset import database_defaults
 from cdc_assets.core.evolution import accepts, tolerates
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import Column, TableId, TableSchema, fit_to_target
+from cdc_assets.core.schema import TableId, TableSchema, column_text, fit_to_target
 from cdc_assets.core.schema_change import (
     AddColumn,
     AlterColumnType,
@@ -55,11 +55,6 @@ from cdc_assets.mysql.catalog import load_server_defaults
 from cdc_assets.state import SchemaChangeRecord, SchemaInForce
 
 log = logging.getLogger(__name__)
-
-
-def column_text(col: Column) -> str:
-    """``name type[ NOT NULL]``: how recorded changes show a column."""
-    return f"{col.name} {col.column_type}" + ("" if col.nullable else " NOT NULL")
 
 
 def _columns(schema: TableSchema | None) -> list[str] | None:
@@ -235,7 +230,7 @@ class SchemaTracker:
             shards = [t for t in self._shared(ev.table) if target in ctx.targets(t)]
             if shards:
                 sources = {t: self.write_schema(t)[0] for t in shards} | {ev.table: schema}
-                prepare_target(ctx.sink, ctx.cfg, target, sources, shards)
+                ctx.target_widened(prepare_target(ctx.sink, ctx.cfg, target, sources, shards, lambda: point))
         ctx.schemas[ev.table] = schema
         self.target_columns[ev.table] = ()
         self._send(ev, planned, None, schema, point, out)

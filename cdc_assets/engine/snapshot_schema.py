@@ -35,12 +35,12 @@ from cdc_assets.core.evolution import (
     widens,
 )
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import Column, TableId, TableSchema
+from cdc_assets.core.schema import Column, TableId, TableSchema, column_text
 from cdc_assets.core.schema_apply import APPLIED
 from cdc_assets.core.schema_change import AlterColumnType, UnsupportedSchemaChange
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.engine.context import RunContext
-from cdc_assets.engine.schema_evolution import column_text, why_not_sent
+from cdc_assets.engine.schema_evolution import why_not_sent
 from cdc_assets.errors import SchemaError, SinkError, TransientError
 from cdc_assets.state import SchemaChangeRecord
 
@@ -147,5 +147,5 @@ def widen_targets(
                 )
             )
     if out.records:
-        out.records = ctx.state.record_snapshot_changes(out.records)
+        out.records = ctx.state.record_once(out.records)
     return out

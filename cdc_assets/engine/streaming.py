@@ -182,6 +182,14 @@ def stream(
         ctx.state.save_restart_point(point, schemas=tracker.in_force(tracker.unsaved))
     result = StreamResult(point=point)
     target = until
+
+    def merged_targets_widened() -> None:
+        """Show the widenings of merged targets recorded since (discovery, a table created or added)."""
+        records = ctx.take_target_changes()
+        if on_schema_change and records:
+            on_schema_change(records)
+
+    merged_targets_widened()
     if until_caught_up:
         with ctx.connect() as conn:
             target = current_position(conn, ctx.settings, ctx.server)
@@ -250,11 +258,11 @@ def stream(
     def write(job: _Flush) -> float:
         """The writer thread's part: collapse each table's changes and apply them in one sink transaction."""
         started = time.monotonic()
-        batch, parts = [], []
+        batch, parts, events = [], [], []
         for table, changes in job.changes.items():
             source, (schema, keep) = job.schemas[table]
             if isinstance(changes, EventChanges):  # uncollapsed: the transforming sink evaluates each event
-                batch += [
+                events += [
                     TableEvents(t, schema, changes, source.key_positions, keep) for t in ctx.targets(table)
                 ]
                 continue
@@ -269,7 +277,8 @@ def stream(
             if keep is not None:  # the target lacks some source columns: write the others, by name
                 rows = keep_columns(rows, keep)
             parts.append((table, schema, keys, rows))
-        batch += ctx.route_batch(parts)  # one entry per target: shards merged, a table to each of its targets
+        batch += ctx.route_events(events)  # one entry per target, as for the collapsed changes:
+        batch += ctx.route_batch(parts)  # shards merged, a table to each of its targets
         # The binlog between two restart points never changes, so the range names the write: a replay
         # after a crash that flushes the same range again is recognised by a deduplicating sink.
         ctx.sink.apply_batch(batch, tag=job.tag)
@@ -328,6 +337,7 @@ def stream(
             flush(before)  # rows written before the DDL are written with the schema they had
         settle(wait=True)
         outcome = tracker.handle(ddl.current_db, ddl.sql, ddl.point)
+        merged_targets_widened()
         if not outcome.changed:
             return False, []
         # The chunks to read again are saved with the restart point after the DDL: a crash before they
@@ -432,6 +442,7 @@ def stream(
                 tracker.track(new_tables)
                 ctx.state.save_restart_point(last_saved, schemas=tracker.in_force(new_tables))
                 save_catalog(ctx.cfg, ctx.schemas)
+            merged_targets_widened()
             reload_chunks(ctx)  # read while the DDL was under way: their rows are read again
             reader, snapshot_filter = reopen()
         settle(wait=True)  # the reader ended (not blocking): the last write lands before returning

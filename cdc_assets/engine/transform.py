@@ -59,6 +59,7 @@ from cdc_assets.core.transform_schema import (
     target_column_changes,
 )
 from cdc_assets.core.types import arrow_type
+from cdc_assets.engine.target_merge import merge_by_target
 from cdc_assets.errors import CdcError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -455,7 +456,11 @@ class TransformingSink:
                     kept_keys = {tuple(r[i] for i in positions) for r in upserts}
                     deletes = [k for k in deletes if k not in kept_keys]
             mapped.append((target, plan.target, deletes, upserts))
-        self.inner.apply_batch(mapped, tag=tag)
+        # sources of one target whose entries stayed apart (their events and collapsed changes, or rules
+        # that differ): one load each would share the write's label
+        self.inner.apply_batch(
+            merge_by_target(mapped, tinyint1_as_boolean=self.evaluator.tinyint1_as_boolean), tag=tag
+        )
 
     def supported_schema_changes(self) -> frozenset[str]:
         return self.inner.supported_schema_changes()

@@ -156,6 +156,8 @@ class StarRocksSink:
                 + "; ".join(problems)
                 + "; drop it (it is created again) or route the source to another table",
                 table=str(target),
+                # only columns lacking: a caller may add them (engine.target_merge)
+                missing=tuple(missing) if len(problems) == 1 and missing else (),
             )
 
     def drop_table(self, target: TableId) -> None:
@@ -258,6 +260,14 @@ class StarRocksSink:
                 work.append((target, schema, rows, deletes))
         if not work:
             return
+        targets = [w[0] for w in work]
+        if len(set(targets)) < len(targets):
+            # each load's label is made of the target and the tag: the second would be taken as loaded
+            twice = sorted({str(t) for t in targets if targets.count(t) > 1})
+            raise ValueError(
+                f"a write holds two loads of {', '.join(twice)} under one tag ({tag!r}); merge each target's "
+                "entries into one first (engine.target_merge.merge_by_target)"
+            )
         if len(work) == 1 or self.cfg.io_thread_count <= 1:
             for target, schema, rows, deletes in work:
                 self._write(target, schema, rows, deletes, tag)

@@ -35,12 +35,13 @@ from cdc_assets.core.evolution import (
     widens,
 )
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import Column, TableId, TableSchema, column_text
+from cdc_assets.core.schema import Column, TableId, TableSchema, column_text, fit_to_target
 from cdc_assets.core.schema_apply import APPLIED
 from cdc_assets.core.schema_change import AlterColumnType, UnsupportedSchemaChange
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.schema_evolution import why_not_sent
+from cdc_assets.engine.transform import apply_schema_change
 from cdc_assets.errors import SchemaError, SinkError, TransientError
 from cdc_assets.state import SchemaChangeRecord
 
@@ -119,7 +120,8 @@ def widen_targets(
             )
             continue
         try:
-            outcomes = [ctx.sink.apply_schema_change(t, sev, None) for sev in planned for t in targets]
+            read = fit_to_target(before, sif.target_columns)[0]  # what a transform rule reads of it
+            outcomes = [apply_schema_change(ctx.sink, t, sev, None, read) for sev in planned for t in targets]
         except (UnsupportedSchemaChange, SinkError) as exc:
             if isinstance(exc, TransientError):
                 raise

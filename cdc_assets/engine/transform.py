@@ -321,6 +321,19 @@ def change_buffer(sink, table: TableId) -> list:
     return EventChanges() if needs is not None and needs(table) else []
 
 
+def apply_schema_change(sink, target: TableId, change, after: TableSchema | None, source: TableSchema) -> str:
+    """``sink.apply_schema_change``, with ``source`` (the columns the table's rule read before the change:
+    ``SchemaTracker.write_schema``) for a column change of a transformed table, which the
+    :class:`TransformingSink` turns into the target changes its rule makes."""
+    if (
+        isinstance(sink, TransformingSink)
+        and isinstance(change, COLUMN_CHANGES)
+        and sink.transforms(change.table) is not None
+    ):
+        return sink.apply_schema_change(target, change, after, source=source)
+    return sink.apply_schema_change(target, change, after)
+
+
 class TransformingSink:
     """A sink that applies the pipeline's transform rules before the wrapped sink writes (see module)."""
 

@@ -419,7 +419,7 @@ def test_ddl_while_a_transformed_table_is_snapshotted(mysql_source, fresh_db, tm
 
     cfg = load_pipeline(path, env=secrets_env(mysql_source))
     run_sync(cfg, until_caught_up=True, on_chunk=after_chunk)
-    assert len(done) == 4
+    assert {p.last.chunk.index for p in done} == {0, 1, 2, 3}  # a chunk may be read again after a DDL
     assert _columns(tmp_path, None, fresh_db, "orders") == columns
     ctx = RunContext(cfg)
     try:

@@ -45,7 +45,7 @@ from cdc_assets.core.schema_change import (
 )
 from cdc_assets.core.schema_merge import MergeError, find_column, least_common_column
 from cdc_assets.core.transform import ParsedRule
-from cdc_assets.core.transform_schema import check_column_change, has_star
+from cdc_assets.core.transform_schema import COLUMN_CHANGES, check_column_change, has_star
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.target_merge import prepare_target
@@ -359,7 +359,8 @@ class SchemaTracker:
     def _apply_to(self, target: TableId, sev: SchemaChange, after: TableSchema | None) -> str:
         """Apply one planned change to one target; a transformed table's column change with the columns its
         rule reads before it (the sink derives the target's changes from the rule)."""
-        return apply_schema_change(self.ctx.sink, target, sev, after, self.write_schema(sev.table)[0])
+        source = self.write_schema(sev.table)[0] if isinstance(sev, COLUMN_CHANGES) else None
+        return apply_schema_change(self.ctx.sink, target, sev, after, source)
 
     def _for_target(self, sev: SchemaChange, target: TableId) -> SchemaChange:
         """``sev`` as ``target`` takes it: a type change of a column other tables routed there have too

@@ -321,12 +321,15 @@ def change_buffer(sink, table: TableId) -> list:
     return EventChanges() if needs is not None and needs(table) else []
 
 
-def apply_schema_change(sink, target: TableId, change, after: TableSchema | None, source: TableSchema) -> str:
+def apply_schema_change(
+    sink, target: TableId, change, after: TableSchema | None, source: TableSchema | None
+) -> str:
     """``sink.apply_schema_change``, with ``source`` (the columns the table's rule read before the change:
     ``SchemaTracker.write_schema``) for a column change of a transformed table, which the
     :class:`TransformingSink` turns into the target changes its rule makes."""
     if (
-        isinstance(sink, TransformingSink)
+        source is not None
+        and isinstance(sink, TransformingSink)
         and isinstance(change, COLUMN_CHANGES)
         and sink.transforms(change.table) is not None
     ):

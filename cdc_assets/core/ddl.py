@@ -78,6 +78,24 @@ class DdlParseError(TerminalError):
 
 _LEADING_WORD = re.compile(r"(?:\s+|/\*.*?\*/|--[ \t][^\n]*|#[^\n]*)*([A-Za-z]+)", re.S)
 _DDL_VERBS = {"CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE"}
+#: the word after the verb (``CREATE OR REPLACE`` skipped) of a statement about tables
+_TABLE_WORDS = {"TABLE", "TABLES", "TEMPORARY", "ONLINE", "IGNORE"}
+
+
+def _names_a_table(text: str) -> bool:
+    """Whether a statement is DDL on tables, by its leading words, before it is tokenised: a trigger or
+    procedure body (``CREATE TRIGGER ... BEGIN ...; ...; END``, as pt-online-schema-change creates) holds
+    several statements, which the tokenizer refuses."""
+    words: list[str] = []
+    pos = 0
+    while len(words) < 4 and (m := _LEADING_WORD.match(text, pos)) is not None:
+        words.append(m.group(1).upper())
+        pos = m.end()
+    if words[1:3] == ["OR", "REPLACE"]:
+        del words[1:3]
+    if not words or words[0] not in _DDL_VERBS:
+        return False
+    return words[0] == "TRUNCATE" or (len(words) > 1 and words[1] in _TABLE_WORDS)
 
 
 # ------------------------------------------------------------------------------------ public API
@@ -112,8 +130,7 @@ def parse_ddl(
     defaults = defaults or ServerDefaults()
     ddl = sql.strip()
     text = unwrap_executable_comments(ddl)
-    m = _LEADING_WORD.match(text)
-    if not m or m.group(1).upper() not in _DDL_VERBS:
+    if not _names_a_table(text):
         return []
     try:
         toks = Tokens(text, tokenize(text))

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
+import json
 import logging
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -138,9 +140,18 @@ def _load_once(ctx: RunContext, table: TableId, state, schema) -> ChunkResult:
     targets = ctx.targets(table)
     started = time.monotonic()
     # Each read of a chunk writes under its own tags: a re-read may see newer rows, which a sink that
-    # deduplicates by label must not skip as "already loaded".
+    # deduplicates by label must not skip as "already loaded". A table snapshotted again (its plan
+    # forgotten: `resnapshot`, a table swapped in) counts its attempts from 1 again: the plan's snapshot
+    # point is in the tags too.
     attempt = ctx.state.start_chunk_attempt(key, index)
-    prefix = tag_prefix(table, targets)
+    planned = ctx.state.table(key)
+    point = planned.snapshot_point if planned is not None else None
+    plan_tag = (
+        f"p{zlib.crc32(json.dumps(point.to_dict(), sort_keys=True).encode()):08x}-"
+        if point is not None
+        else ""
+    )
+    prefix = tag_prefix(table, targets) + plan_tag
     tags = (f"{prefix}c{index}-a{attempt}-w{n}" for n in itertools.count(1))
     t1b = ctx.cfg.source.treat_tinyint1_as_boolean
     plan = plan_arrow_read(schema, t1b) if ctx.fast_reads else None

@@ -425,9 +425,10 @@ def stream(
             # After a schema change, the reader reopens with the schemas in force after it.
             reader.close()
             snapshot_filter.close()
-            if new_tables and snapshot_new_tables(ctx, new_tables):
-                tracker.track(new_tables)
-                ctx.state.save_restart_point(last_saved, schemas=tracker.in_force(new_tables))
+            added = snapshot_new_tables(ctx, new_tables) if new_tables else []
+            if added:  # a table gone again since it was seen is left out
+                tracker.track(added)
+                ctx.state.save_restart_point(last_saved, schemas=tracker.in_force(added))
                 save_catalog(ctx.cfg, ctx.schemas)
             for table, index in reload:  # read while the DDL was under way: their rows are read again
                 load_chunk(ctx, table, index, force=True)

@@ -43,6 +43,7 @@ from cdc_assets.core.schema_change import (
 )
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.online_schema_change import OnlineSchemaChanges
 from cdc_assets.errors import SchemaError
 from cdc_assets.mysql.catalog import load_server_defaults
 from cdc_assets.state import SchemaChangeRecord, SchemaInForce
@@ -68,10 +69,12 @@ class StatementOutcome:
     records: list[SchemaChangeRecord] = field(default_factory=list)
     forget: list[TableId] = field(default_factory=list)
     snapshot: list[TableId] = field(default_factory=list)
+    #: the shadow tables of online schema changes changed (saved with the restart point after it)
+    shadows_changed: bool = False
 
     @property
     def changed(self) -> bool:
-        return bool(self.records or self.forget or self.snapshot)
+        return bool(self.records or self.forget or self.snapshot or self.shadows_changed)
 
 
 class SchemaTracker:
@@ -80,7 +83,7 @@ class SchemaTracker:
     def __init__(self, ctx: RunContext):
         self.ctx = ctx
         self.target_columns: dict[TableId, tuple[str, ...]] = {}
-        self._defaults: ServerDefaults | None = None  # the server's charsets, read at the first DDL
+        self.defaults: ServerDefaults | None = None  # the server's charsets, read at the first DDL
         #: tables with no schema in force saved yet: theirs is the catalog's (the caller saves it)
         self.unsaved: list[TableId] = []
         saved = ctx.state.schemas_in_force()
@@ -92,13 +95,23 @@ class SchemaTracker:
             else:
                 self.target_columns[table] = schema.column_names
                 self.unsaved.append(table)
+        self.osc = OnlineSchemaChanges(self)
+
+    @property
+    def plan_args(self) -> tuple[str, frozenset[str]]:
+        """``behavior`` and ``enabled_tags`` of :func:`~cdc_assets.core.evolution.plan_sink_changes`."""
+        return self.ctx.cfg.pipeline.schema_change_behavior.value, self.ctx.cfg.schema_change_types
 
     def track(self, tables) -> None:
         """Start tracking tables added to ``ctx.schemas`` since (snapshotted while streaming): their
-        targets were created from the catalog's schema."""
+        targets were created from the catalog's schema, or have the columns saved for them (a table
+        snapshotted again into its target after a swap, see :mod:`.online_schema_change`)."""
         for t in tables:
             if t in self.ctx.schemas:
-                self.target_columns[t] = self.ctx.schemas[t].column_names
+                sif = self.ctx.state.schema_in_force(str(t))
+                self.target_columns[t] = (
+                    sif.target_columns if sif is not None else self.ctx.schemas[t].column_names
+                )
 
     def in_force(self, tables=None) -> dict[str, SchemaInForce]:
         tables = self.ctx.schemas if tables is None else tables
@@ -120,14 +133,14 @@ class SchemaTracker:
                 out[table] = ts.snapshot_point
         return out
 
-    def _captured_at(self, point: RestartPoint) -> Callable[[TableId], bool]:
+    def captured_at(self, point: RestartPoint) -> Callable[[TableId], bool]:
         """Which tables a statement ending at ``point`` concerns: captured ones whose schema in force was
         not read after it (a table planned later already has the statement's effect)."""
         since = self.known_since()
         here = self.ctx.server.server_id if self.ctx.server is not None else None
 
         def captured(table: TableId) -> bool:
-            if not (table in self.ctx.schemas or self.ctx.cfg.table_filter.matches(table)):
+            if not (table in self.ctx.schemas or self.ctx.cfg.captures(table)):
                 return False
             known = since.get(table)
             if known is None or known.position is None or point.position is None:
@@ -149,23 +162,25 @@ class SchemaTracker:
         out = StatementOutcome()
         if not self.ctx.cfg.source.schema_change_enabled:
             return out
-        if self._defaults is None:
+        if self.defaults is None:
             with self.ctx.connect() as conn:
-                self._defaults = load_server_defaults(conn, self.ctx.settings)
+                self.defaults = load_server_defaults(conn, self.ctx.settings)
+        if self.osc.handle(current_db, sql, point, out):
+            return out
         planned = apply_ddl(
             sql,
             current_db,
             self.ctx.schemas,
-            is_captured=self._captured_at(point),
+            is_captured=self.captured_at(point),
             behavior=self.ctx.cfg.pipeline.schema_change_behavior.value,
             enabled_tags=self.ctx.cfg.schema_change_types,
-            defaults=self._defaults,
+            defaults=self.defaults,
         )
         for tc in planned.changes:
-            self._apply(tc, point, out)
+            self.apply(tc, point, out)
         return out
 
-    def _apply(self, tc: TableChange, point: RestartPoint, out: StatementOutcome) -> None:
+    def apply(self, tc: TableChange, point: RestartPoint, out: StatementOutcome) -> None:
         ctx = self.ctx
         ev, before, after = tc.change, tc.before, tc.after
         table = ev.table
@@ -188,7 +203,7 @@ class SchemaTracker:
         elif isinstance(ev, AlterTableCharset):  # no column changes: what columns added later get
             ctx.schemas[table] = after
             out.records.append(
-                self._record(
+                self.record(
                     ev, before, after, point, "the table's default character set, for columns added later"
                 )
             )
@@ -245,7 +260,7 @@ class SchemaTracker:
                 "table %s was renamed to %s, which is not captured: its target is kept as it is", old, new
             )
             out.records.append(
-                self._record(ev, before, None, point, "the table left the capture; its target is kept")
+                self.record(ev, before, None, point, "the table left the capture; its target is kept")
             )
             return
 
@@ -256,7 +271,7 @@ class SchemaTracker:
 
         if ctx.targets(old) == ctx.targets(new):
             adopt()
-            out.records.append(self._record(ev, before, after, point, "same target table: nothing to do"))
+            out.records.append(self.record(ev, before, after, point, "same target table: nothing to do"))
             return
         behavior = ctx.cfg.pipeline.schema_change_behavior
         outcome = (
@@ -277,7 +292,7 @@ class SchemaTracker:
                 adopt()
         else:
             out.snapshot.append(new)
-        out.records.append(self._record(ev, before, after, point, outcome))
+        out.records.append(self.record(ev, before, after, point, outcome))
 
     def _send(
         self,
@@ -292,11 +307,11 @@ class SchemaTracker:
         ctx = self.ctx
         targets = ctx.targets(ev.table)
         target = _names(targets)
-        shared = self._shared(ev.table)
+        shared = self.shared(ev.table)
         if planned and shared and isinstance(ev, DropTable | TruncateTable):
             # Other tables are merged into the target: dropping or emptying it would lose their rows.
             out.records.append(
-                self._record(
+                self.record(
                     ev, before, after, point,
                     f"not applied to {target}: {_names(shared)} {'is' if len(shared) == 1 else 'are'} routed "
                     "there too",
@@ -305,7 +320,7 @@ class SchemaTracker:
             return
         if not planned:
             out.records.append(
-                self._record(ev, before, after, point, f"not applied to {target} ({_why_not(ctx, ev)})")
+                self.record(ev, before, after, point, f"not applied to {target} ({_why_not(ctx, ev)})")
             )
             return
         done = []
@@ -331,9 +346,9 @@ class SchemaTracker:
             if not outcome.startswith("ignored"):
                 self._track_target(sev)
             done.append(f"{sev.tag}: {outcome}")
-        out.records.append(self._record(ev, before, after, point, "; ".join(done)))
+        out.records.append(self.record(ev, before, after, point, "; ".join(done)))
 
-    def _shared(self, table: TableId) -> list[TableId]:
+    def shared(self, table: TableId) -> list[TableId]:
         """The other captured tables routed to a target of ``table`` (shards merged with it)."""
         targets = set(self.ctx.targets(table))
         return sorted(t for t in self.ctx.schemas if t != table and targets & set(self.ctx.targets(t)))
@@ -341,7 +356,7 @@ class SchemaTracker:
     def _track_target(self, sev: SchemaChange) -> None:
         """The target's columns after a change the sink applied (also for the other tables merged into
         it: their rows are written with the columns the target has now)."""
-        for table in (sev.table, *self._shared(sev.table)):
+        for table in (sev.table, *self.shared(sev.table)):
             self._track_one(replace(sev, table=table) if table != sev.table else sev)
 
     def _track_one(self, sev: SchemaChange) -> None:
@@ -357,7 +372,7 @@ class SchemaTracker:
             cols[cols.index(sev.old)] = sev.new
         self.target_columns[sev.table] = tuple(cols)
 
-    def _record(
+    def record(
         self,
         ev: SchemaChange,
         before: TableSchema | None,

@@ -335,6 +335,7 @@ def stream(
             schemas=tracker.in_force(),
             changes=outcome.records,
             forget=[str(t) for t in outcome.forget],
+            shadows=tracker.osc.saved() if outcome.shadows_changed else None,
         )
         last_saved = last_sent = ddl.point
         result.point = ddl.point

@@ -459,3 +459,28 @@ def test_the_real_pt_online_schema_change(mysql_source, orders, tmp_path, online
         assert set(tables) == {"orders"} and kinds == ["add.column", "alter.column.type"]
     else:
         assert kinds[-1] == "rename.table"
+
+
+def test_a_shadow_created_before_the_pipeline_started_is_snapshotted_again(mysql_source, orders, tmp_path):
+    """The option on, but the pipeline started after the tool created and altered its shadow: the
+    shadow's changes were never read, so at the swap the table is snapshotted again into its target,
+    evolved to the new columns; the shadow was never captured."""
+    path = _pipeline(tmp_path, mysql_source, orders, online=True)
+    run = mysql_source.server.execute
+    t = quote_table(orders, "orders")
+    changes = _changes_on(run, t)
+
+    def at(stage: str) -> None:
+        changes(stage)
+        if stage == "altered":
+            _sync(path, mysql_source)  # the first run: snapshot, then stream
+            assert set(_target_tables(tmp_path, orders, None)) == {"orders"}
+
+    pt_osc(run, orders, "orders", ALTER, ["id", "qty", "note"], ["id", "qty", "remark"], at)
+    _sync(path, mysql_source)
+    assert set(_target_tables(tmp_path, orders, None)) == {"orders"}
+    assert set(_target_tables(tmp_path, orders, None)["orders"]) == {"id", "qty", "remark", "price"}
+    assert_identical(path, mysql_source, orders, ["orders"])
+    with _state(path, mysql_source) as st:
+        records = st.schema_changes()
+    assert records[-1].kind == "rename.table" and "snapshotted again" in records[-1].outcome

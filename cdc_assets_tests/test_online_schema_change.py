@@ -119,7 +119,9 @@ def pt_osc(run, db: str, table: str, alter: str, copy_from: list[str], copy_to: 
     at("done")
 
 
-def gh_ost(run, db: str, table: str, alter: str, copy_from: list[str], copy_to: list[str], at) -> None:
+def gh_ost(
+    run, db: str, table: str, alter: str, copy_from: list[str], copy_to: list[str], at, two_step: bool = False
+) -> None:
     """gh-ost's statements (simulated: gh-ost cannot be installed here). Its binlog-applied rows are
     the row changes ``at("copying")`` made, applied to the ghost table by key as gh-ost's applier does."""
     t, gho, ghc, dl = (quote_table(db, n) for n in (table, f"_{table}_gho", f"_{table}_ghc", f"_{table}_del"))
@@ -154,7 +156,11 @@ def gh_ost(run, db: str, table: str, alter: str, copy_from: list[str], copy_to: 
         f"create /* gh-ost */ table {dl} (id int auto_increment primary key) engine=InnoDB comment='ghost-cut-over-sentry'"
     )
     run(f"drop /* gh-ost */ table if exists {dl}")
-    run(f"rename /* gh-ost */ table {t} to {dl}, {gho} to {t}")
+    if two_step:  # --cut-over=two-step: t is renamed away in a statement of its own
+        run(f"rename /* gh-ost */ table {t} to {dl}")
+        run(f"rename /* gh-ost */ table {gho} to {t}")
+    else:
+        run(f"rename /* gh-ost */ table {t} to {dl}, {gho} to {t}")
     at("swapped")
     run(f"drop /* gh-ost */ table if exists {ghc}")
     run(f"drop /* gh-ost */ table if exists {dl}")
@@ -484,3 +490,27 @@ def test_a_shadow_created_before_the_pipeline_started_is_snapshotted_again(mysql
     with _state(path, mysql_source) as st:
         records = st.schema_changes()
     assert records[-1].kind == "rename.table" and "snapshotted again" in records[-1].outcome
+
+
+def test_gh_ost_two_step_cut_over_is_followed(mysql_source, orders, tmp_path):
+    """``--cut-over=two-step`` renames t away, then the ghost table to t, in two statements: t keeps its
+    target and schema in between (it has no rows then), and the second RENAME is the swap."""
+    path = _pipeline(tmp_path, mysql_source, orders, online=True)
+    _sync(path, mysql_source)
+    run = mysql_source.server.execute
+    t = quote_table(orders, "orders")
+    gh_ost(
+        run,
+        orders,
+        "orders",
+        ALTER,
+        ["id", "qty", "note"],
+        ["id", "qty", "remark"],
+        _changes_on(run, t),
+        True,
+    )
+    _sync(path, mysql_source)
+    assert _target_tables(tmp_path, orders, None) == {"orders": ["id", "qty", "remark", "price"]}
+    assert_identical(path, mysql_source, orders, ["orders"])
+    with _state(path, mysql_source) as st:
+        assert [r.kind for r in st.schema_changes()] == ["add.column", "rename.column", "alter.column.type"]

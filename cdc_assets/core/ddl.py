@@ -47,7 +47,15 @@ from cdc_assets.core.schema_change import (
 )
 from cdc_assets.errors import TerminalError
 
-__all__ = ["DdlOutcome", "DdlParseError", "ServerDefaults", "TableChange", "apply_ddl", "parse_ddl"]
+__all__ = [
+    "DdlOutcome",
+    "DdlParseError",
+    "ServerDefaults",
+    "TableChange",
+    "apply_ddl",
+    "parse_ddl",
+    "plan_change",
+]
 
 
 class DdlParseError(TerminalError):
@@ -196,24 +204,39 @@ def apply_ddl(
     current = dict(schemas)
     out: list[TableChange] = []
     for change in parse_ddl(sql, current_db, is_captured, current, defaults=defaults):
-        before = current.get(change.table)
-        if before is None and not isinstance(change, (CreateTable, RenameTable)):
-            continue  # a table with no schema in force (gone before the pipeline described it): nothing to change
-        sink = tuple(plan_sink_changes(change, before, behavior, enabled_tags))
-        if isinstance(change, RenameTable) and before is None:
-            after = None  # a table not captured before: its schema is unknown
-        elif isinstance(change, CreateTable) and change.schema is None:
-            after = None  # LIKE a table not known
-        else:
-            after = evolve(before, change)
+        tc = plan_change(change, current.get(change.table), is_captured, behavior, enabled_tags)
+        if tc is None:
+            continue
         current.pop(change.table, None)
         target = change.new if isinstance(change, RenameTable) else change.table
-        if after is not None and target is not None and is_captured(target):
-            current[target] = after
-        elif isinstance(change, RenameTable) and target is not None and not is_captured(target):
-            after, sink = None, ()  # renamed out of the captured set: its target stays as it is
-        out.append(TableChange(change, before, after, sink))
+        if tc.after is not None and target is not None and is_captured(target):
+            current[target] = tc.after
+        out.append(tc)
     return DdlOutcome(current, tuple(out))
+
+
+def plan_change(
+    change: SchemaChange,
+    before: TableSchema | None,
+    is_captured: Callable[[TableId], bool],
+    behavior: str,
+    enabled_tags: frozenset[str],
+) -> TableChange | None:
+    """One change of a statement (:func:`apply_ddl`), ``before`` the schema in force of its table: the
+    schema after it and what to send to the sink. None for a change to a table with no schema in force
+    (gone before the pipeline described it: nothing to change)."""
+    if before is None and not isinstance(change, (CreateTable, RenameTable)):
+        return None
+    sink = tuple(plan_sink_changes(change, before, behavior, enabled_tags))
+    if isinstance(change, RenameTable) and before is None:
+        after = None  # a table not captured before: its schema is unknown
+    elif isinstance(change, CreateTable) and change.schema is None:
+        after = None  # LIKE a table not known
+    else:
+        after = evolve(before, change)
+    if isinstance(change, RenameTable) and change.new is not None and not is_captured(change.new):
+        after, sink = None, ()  # renamed out of the captured set: its target stays as it is
+    return TableChange(change, before, after, sink)
 
 
 # ------------------------------------------------------------------------------------ the parser

@@ -27,7 +27,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
-from cdc_assets.core.ddl import DdlParseError, TableChange, parse_ddl
+from cdc_assets.core.ddl import DdlParseError, TableChange, parse_ddl, plan_change
 from cdc_assets.core.evolution import EvolutionError, SchemaChangeForbidden, evolve, plan_sink_changes
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.online_schema_change import HELPER, SHADOW, OscTable, column_changes, osc_role
@@ -170,23 +170,10 @@ class OnlineSchemaChanges:
 
     def _plain(self, c: SchemaChange, point: RestartPoint, out: StatementOutcome) -> None:
         """A change in a tools' statement that is about another captured table: applied as usual."""
-        tr, ctx = self.tracker, self.ctx
-        before = ctx.schemas.get(c.table)
-        if before is None and not isinstance(c, CreateTable | RenameTable):
-            return
-        after = None if (before is None and isinstance(c, RenameTable)) else evolve(before, c)
-        if isinstance(c, RenameTable) and c.new is not None and not tr.captured_at(point)(c.new):
-            after = None
-        sink = (
-            ()
-            if after is None and isinstance(c, RenameTable)
-            else plan_sink_changes(c, before, *tr.plan_args)
-        )
-        tr.apply(TableChange(c, before, after, tuple(sink)), point, out)
-
-    def _pending(self, table: TableId) -> bool:
-        """Whether a shadow of ``table`` is tracked (gh-ost's two-step cut-over renames t away first)."""
-        return any(sh.base == str(table) for sh in self.shadows.values())
+        tr = self.tracker
+        tc = plan_change(c, self.ctx.schemas.get(c.table), tr.captured_at(point), *tr.plan_args)
+        if tc is not None:
+            tr.apply(tc, point, out)
 
     # ---- the shadows -----------------------------------------------------------------------------
 

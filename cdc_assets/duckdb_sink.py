@@ -48,7 +48,7 @@ from cdc_assets.core.schema_apply import (
 )
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.types import arrow_type, duckdb_type
-from cdc_assets.errors import SchemaError, SinkError, TransientError
+from cdc_assets.errors import SchemaError, SinkError, TargetMismatchError, TransientError
 
 #: in-memory DuckDBs a forked process inherited from its parent (see ``DuckDBSink._adopt_after_fork``)
 _INHERITED: list[duckdb.DuckDBPyConnection | None] = []
@@ -182,12 +182,23 @@ class DuckDBSink:
         return f"CREATE TABLE IF NOT EXISTS {self._qualified(target)} (\n  " + ",\n  ".join(cols) + "\n)"
 
     def ensure_table(self, target: TableId, schema: TableSchema) -> None:
-        """Create the schema and table if missing (idempotent)."""
+        """Create the schema and table if missing (idempotent); an existing table must have the source's
+        columns (TargetMismatchError, as the StarRocks sink)."""
         with self._connect() as conn:
             conn.execute(
                 f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self._catalog, 'duckdb')}.{quote_ident(target.db, 'duckdb')}"
             )
-            conn.execute(self.create_table_sql(target, schema))
+            existing = self._columns_of(conn, target)
+            if existing is None:
+                conn.execute(self.create_table_sql(target, schema))
+                return
+        missing = [c.name for c in schema.columns if c.name.lower() not in existing]
+        if missing:
+            raise TargetMismatchError(
+                f"the DuckDB table {target} exists but does not match its source {schema.table_id}: missing "
+                f"columns {', '.join(missing)}; drop it (it is created again) or route the source to another table",
+                table=str(target),
+            )
 
     def drop_table(self, target: TableId) -> None:
         with self._connect() as conn:

@@ -514,3 +514,52 @@ def test_gh_ost_two_step_cut_over_is_followed(mysql_source, orders, tmp_path):
     assert_identical(path, mysql_source, orders, ["orders"])
     with _state(path, mysql_source) as st:
         assert [r.kind for r in st.schema_changes()] == ["add.column", "rename.column", "alter.column.type"]
+
+
+def _drop_target(tmp_path, db: str, table: str, standin) -> None:
+    if standin is None:
+        con = duckdb.connect(str(tmp_path / "target.duckdb"))
+        try:
+            con.execute(f"DROP TABLE {quote_table(db, table, 'duckdb')}")
+        finally:
+            con.close()
+        return
+    conn = pymysql.connect(
+        host="127.0.0.1", port=standin.query_port, user="root", password=STARROCKS_PASSWORD, autocommit=True
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE {quote_table(db, table, 'starrocks')}")
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("sink", ["duckdb", "starrocks"])
+def test_without_the_option_a_two_step_cut_over_stops_with_a_clear_error(
+    mysql_source, orders, tmp_path, request, sink
+):
+    """Two RENAMEs: the table leaves the capture, then comes back with new columns onto the target kept
+    from before. That target is not silently written with fewer columns (nor does the write crash): the
+    stream stops naming the option and the way on, which then works."""
+    standin = request.getfixturevalue("standin") if sink == "starrocks" else None
+    path = _pipeline(tmp_path, mysql_source, orders, online=False, behavior="lenient", standin=standin,
+                     tables=f"{orders}.orders")  # fmt: skip
+    _sync(path, mysql_source)
+    run = mysql_source.server.execute
+    t = quote_table(orders, "orders")
+    gh_ost(
+        run,
+        orders,
+        "orders",
+        ALTER,
+        ["id", "qty", "note"],
+        ["id", "qty", "remark"],
+        _changes_on(run, t),
+        True,
+    )
+    with pytest.raises(CdcError) as err:
+        _sync(path, mysql_source)
+    assert OPTION in str(err.value) and "missing columns price, remark" in str(err.value)
+    _drop_target(tmp_path, orders, "orders", standin)
+    _sync(path, mysql_source)
+    assert_identical(path, mysql_source, orders, ["orders"])

@@ -29,7 +29,7 @@ from cdc_assets.engine.allocator import release_free_memory
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.read_ahead import read_ahead
 from cdc_assets.engine.watermark import backfill, backfill_server_ids
-from cdc_assets.errors import CdcError, SchemaError, UnsupportedTypeError
+from cdc_assets.errors import CdcError, SchemaError, TargetMismatchError, UnsupportedTypeError
 from cdc_assets.mysql.arrow_read import FastReadError, read_chunk_arrow
 from cdc_assets.mysql.key_order import KeySorter
 from cdc_assets.mysql.server import begin_consistent_read, current_position
@@ -313,6 +313,15 @@ def snapshot_new_tables(ctx: RunContext, tables: list[TableId]) -> list[TableId]
     for table in tables:
         try:
             ctx.add_tables([table])
+        except TargetMismatchError as exc:
+            raise SchemaError(
+                f"{table} came into the capture while streaming (a RENAME onto its name, as gh-ost's two-step "
+                f"cut-over makes, or the table created again), but its target was kept from the table that had "
+                f"the name before: {exc}. Drop that target and run `cdc-assets sync` (the table is snapshotted "
+                "into a new one). With source.scan.parse.online.schema.changes.enabled, online schema-change "
+                "tools are followed without this",
+                table=str(table),
+            ) from exc
         except (SchemaError, UnsupportedTypeError) as exc:
             log.warning("new table %s is not captured: %s", table, exc)
             continue

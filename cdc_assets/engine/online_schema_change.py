@@ -175,6 +175,10 @@ class OnlineSchemaChanges:
         if tc is not None:
             tr.apply(tc, point, out)
 
+    def _pending(self, table: TableId) -> bool:
+        """Whether a shadow of ``table`` is tracked (gh-ost's two-step cut-over renames t away first)."""
+        return any(sh.base == str(table) for sh in self.shadows.values())
+
     # ---- the shadows -----------------------------------------------------------------------------
 
     def _shadow_schemas(self) -> dict[TableId, TableSchema]:

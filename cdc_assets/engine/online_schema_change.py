@@ -253,7 +253,10 @@ class OnlineSchemaChanges:
         out.records[first:] = [
             dataclasses.replace(r, outcome=f"{r.outcome} ({note})") for r in out.records[first:]
         ]
-        ctx.schemas[table] = dataclasses.replace(final, table_id=table)  # the shadow's column order
+        if [c.name for c in cur.columns] != [c.name for c in final.columns]:
+            log.warning("online schema change: %s after the swap has columns %s, its shadow %s had %s",
+                        table, cur.column_names, shadow, final.column_names)  # fmt: skip
+        ctx.schemas[table] = cur  # what the records show; the table map's names are checked against it
         self._set(shadow, None, None, out)
         log.info("online schema change: %s swapped in as %s with %d change(s)", shadow, table, len(planned))
 

@@ -48,7 +48,7 @@ from cdc_assets.core.schema_apply import (
 )
 from cdc_assets.core.sql import quote_ident, quote_table
 from cdc_assets.core.types import arrow_type, duckdb_type
-from cdc_assets.errors import SchemaError, SinkError, TransientError
+from cdc_assets.errors import SchemaError, SinkError, TargetMismatchError, TransientError
 
 #: in-memory DuckDBs a forked process inherited from its parent (see ``DuckDBSink._adopt_after_fork``)
 _INHERITED: list[duckdb.DuckDBPyConnection | None] = []
@@ -184,20 +184,22 @@ class DuckDBSink:
     def ensure_table(self, target: TableId, schema: TableSchema) -> None:
         """Create the schema and table if missing (idempotent). An existing table must have the columns of
         ``schema`` (it may have more: columns kept after a drop, other tables merged into it); one made
-        narrower (from an older schema) raises SchemaError, as the StarRocks sink's does, before a write
-        fails on a column it lacks."""
+        narrower (from an older schema) raises TargetMismatchError naming the missing columns, as the
+        StarRocks sink's does, before a write fails on a column it lacks."""
         with self._connect() as conn:
             conn.execute(
                 f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self._catalog, 'duckdb')}.{quote_ident(target.db, 'duckdb')}"
             )
-            conn.execute(self.create_table_sql(target, schema))
-            have = self._columns_of(conn, target) or {}
-        missing = [c.name for c in schema.columns if c.name.lower() not in have]
+            existing = self._columns_of(conn, target)
+            if existing is None:
+                conn.execute(self.create_table_sql(target, schema))
+                return
+        missing = [c.name for c in schema.columns if c.name.lower() not in existing]
         if missing:
-            raise SchemaError(
+            raise TargetMismatchError(
                 f"the DuckDB table {target} exists but does not match its source {schema.table_id}: missing "
                 f"columns {', '.join(missing)} (it was made from an older definition); add them (ALTER TABLE "
-                f"... ADD COLUMN), or drop it (it is created again) or route the source to another table",
+                "... ADD COLUMN), or drop it (it is created again) or route the source to another table",
                 table=str(target),
                 missing=tuple(missing),  # a caller may add them (engine.target_merge)
             )

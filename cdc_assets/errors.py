@@ -74,6 +74,11 @@ class SchemaError(TerminalError):
     exit_code = 2
 
 
+class TargetMismatchError(SchemaError):
+    """A target table exists but lacks columns of the source table being written into it (a target
+    kept from an earlier table of that name)."""
+
+
 class ServerIdClashError(ConfigError):
     """Another replica or binlog reader connected to the source with this reader's server id."""
 

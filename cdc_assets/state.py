@@ -75,6 +75,12 @@ CREATE TABLE IF NOT EXISTS chunk_reloads (
   idx INTEGER NOT NULL,
   PRIMARY KEY (source, idx)
 );
+CREATE TABLE IF NOT EXISTS osc_shadows (
+  shadow TEXT PRIMARY KEY,
+  base TEXT NOT NULL,
+  seed TEXT,
+  statements TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sink_txns (
   label TEXT PRIMARY KEY,
   db TEXT NOT NULL,
@@ -150,6 +156,17 @@ class SchemaChangeRecord:
     seq: int = 0
     recorded_at: float = 0.0
     origin: str = "stream"
+
+
+@dataclass(frozen=True)
+class ShadowSchema:
+    """The shadow table of an online schema change (``_t_new``, ``_t_gho``) at the restart point:
+    ``base`` is the captured table it will replace, ``seed`` its schema when created (None: not known),
+    ``statements`` the ``(database, DDL)`` run on it since, in order."""
+
+    base: str
+    seed: TableSchema | None
+    statements: tuple[tuple[str | None, str], ...] = ()
 
 
 def _schema_in_force(source_schema: str, target_columns: str) -> SchemaInForce:
@@ -249,6 +266,7 @@ class StateStore:
         changes: Sequence[SchemaChangeRecord] = (),
         forget: Sequence[str] = (),
         reload: Sequence[tuple[str, int]] = (),
+        shadows: Mapping[str, ShadowSchema] | None = None,
     ) -> None:
         """Saved only after the sink acknowledged everything before ``point`` (consistency-notes item 7).
 
@@ -256,9 +274,18 @@ class StateStore:
         transaction, so a restart decodes the binlog from ``point`` with the columns it was written
         with; ``changes`` are the schema changes applied up to ``point``; ``forget``: tables whose
         schema is no longer tracked (dropped, renamed away); ``reload``: snapshot chunks ``(source, index)``
-        to read again before streaming on from ``point`` (:meth:`chunk_reloads`)."""
+        to read again before streaming on from ``point`` (:meth:`chunk_reloads`); ``shadows``, when given,
+        replace the shadow tables of online schema changes under way."""
         with self._tx() as c:
             self._put_schemas(c, schemas or {})
+            if shadows is not None:
+                c.execute("DELETE FROM osc_shadows")
+                for name, sh in shadows.items():
+                    seed = json.dumps(schema_to_dict(sh.seed)) if sh.seed is not None else None
+                    c.execute(
+                        "INSERT INTO osc_shadows VALUES (?, ?, ?, ?)",
+                        (name, sh.base, seed, json.dumps([list(st) for st in sh.statements])),
+                    )
             for source in forget:
                 c.execute("DELETE FROM schemas_in_force WHERE source = ?", (source,))
             self._insert_changes(c, changes)
@@ -346,6 +373,14 @@ class StateStore:
             "SELECT source_schema, target_columns FROM schemas_in_force WHERE source = ?", (source,)
         ).fetchone()
         return _schema_in_force(*row) if row else None
+
+    def shadow_schemas(self) -> dict[str, ShadowSchema]:
+        """The shadow tables of online schema changes under way at the saved restart point."""
+        out = {}
+        for name, base, seed, statements in self._conn.execute("SELECT * FROM osc_shadows"):
+            schema = schema_from_dict(json.loads(seed)) if seed is not None else None
+            out[name] = ShadowSchema(base, schema, tuple((db, sql) for db, sql in json.loads(statements)))
+        return out
 
     def schema_changes(self, *, after_seq: int = 0, source: str | None = None) -> list[SchemaChangeRecord]:
         """Recorded schema changes, oldest first (``after_seq``: only those recorded later)."""

@@ -161,6 +161,10 @@ CASES = [
     ("CREATE OR REPLACE VIEW v AS SELECT 1", []),
     ("CREATE DEFINER=`root`@`%` VIEW v AS SELECT * FROM orders", []),
     ("CREATE TRIGGER tr BEFORE INSERT ON orders FOR EACH ROW SET NEW.qty = 1", []),
+    # compound bodies hold several statements (pt-online-schema-change's update trigger)
+    ("CREATE DEFINER=`root`@`%` TRIGGER `pt_osc_shop_orders_upd` AFTER UPDATE ON orders FOR EACH ROW BEGIN DELETE IGNORE FROM _orders_new WHERE !(OLD.id <=> NEW.id); REPLACE INTO _orders_new (id) VALUES (NEW.id); END", []),
+    ("CREATE OR REPLACE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END", []),
+    ("create /* gh-ost */ table `_orders_gho` like `orders`", [("CreateTable", "shop._orders_gho", ("id", "name", "qty"), ("id",), "shop.orders")]),
     ("ANALYZE TABLE orders", []),
     ("OPTIMIZE TABLE orders", []),
     ("GRANT SELECT ON shop.* TO 'u'@'%'", []),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what cdc-assets needs on a Debian/Ubuntu machine with Python 3.11+: a MariaDB server
-# (through apt, only when no MySQL/MariaDB server binary is present) and a virtualenv in .venv with
+# (through apt, only when no MySQL/MariaDB server binary is present), percona-toolkit's
+# pt-online-schema-change for the tests (through apt, when missing) and a virtualenv in .venv with
 # the package and its test tools. Idempotent: a second run changes nothing that is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,15 @@ if ! have_server; then
   $SUDO apt-get update -qq
   # The package's own service is not needed: cdc-assets starts private servers of its own.
   $SUDO apt-get install -y -qq --no-install-recommends mariadb-server mariadb-client >/dev/null
+fi
+
+# pt-online-schema-change (percona-toolkit): the online schema-change tests run the real tool.
+if ! command -v pt-online-schema-change >/dev/null 2>&1; then
+  echo "bootstrap: installing percona-toolkit with apt-get (pt-online-schema-change for the tests)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends percona-toolkit >/dev/null
 fi
 
 PY=${PYTHON:-python3}

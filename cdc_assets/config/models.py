@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from cdc_assets.config.values import parse_jdbc_url
+from cdc_assets.core.online_schema_change import osc_role
 from cdc_assets.core.routing import RouteMode, RouteRule, resolve_target, resolve_targets
 from cdc_assets.core.schema import TableId
 from cdc_assets.core.selectors import TableFilter, TableSelector
@@ -236,6 +237,17 @@ class PipelineConfig:
     @property
     def table_filter(self) -> TableFilter:
         return self.source.table_filter
+
+    def captures(self, table_id: TableId) -> bool:
+        """Whether ``table_id`` is captured: ``source.tables`` minus ``tables.exclude``, and, with
+        ``scan.parse.online.schema.changes.enabled``, minus the tables online schema-change tools make for
+        a captured table (``_t_new``, ``_t_gho``, ``_t_old``, ``_t_del``, ``_t_ghc``: followed as t's
+        schema change, see :mod:`cdc_assets.engine.online_schema_change`)."""
+        if not self.table_filter.matches(table_id):
+            return False
+        if not self.source.parse_online_schema_changes:
+            return True
+        return osc_role(table_id, self.table_filter.matches) is None
 
     @property
     def schema_change_types(self) -> frozenset[str]:

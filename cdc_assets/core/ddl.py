@@ -48,7 +48,15 @@ from cdc_assets.core.schema_change import (
 )
 from cdc_assets.errors import TerminalError
 
-__all__ = ["DdlOutcome", "DdlParseError", "ServerDefaults", "TableChange", "apply_ddl", "parse_ddl"]
+__all__ = [
+    "DdlOutcome",
+    "DdlParseError",
+    "ServerDefaults",
+    "TableChange",
+    "apply_ddl",
+    "parse_ddl",
+    "plan_change",
+]
 
 
 class DdlParseError(TerminalError):
@@ -79,6 +87,24 @@ class DdlParseError(TerminalError):
 
 _LEADING_WORD = re.compile(r"(?:\s+|/\*.*?\*/|--[ \t][^\n]*|#[^\n]*)*([A-Za-z]+)", re.S)
 _DDL_VERBS = {"CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE"}
+#: the word after the verb (``CREATE OR REPLACE`` skipped) of a statement about tables
+_TABLE_WORDS = {"TABLE", "TABLES", "TEMPORARY", "ONLINE", "IGNORE"}
+
+
+def _names_a_table(text: str) -> bool:
+    """Whether a statement is DDL on tables, by its leading words, before it is tokenised: a trigger or
+    procedure body (``CREATE TRIGGER ... BEGIN ...; ...; END``, as pt-online-schema-change creates) holds
+    several statements, which the tokenizer refuses."""
+    words: list[str] = []
+    pos = 0
+    while len(words) < 4 and (m := _LEADING_WORD.match(text, pos)) is not None:
+        words.append(m.group(1).upper())
+        pos = m.end()
+    if words[1:3] == ["OR", "REPLACE"]:
+        del words[1:3]
+    if not words or words[0] not in _DDL_VERBS:
+        return False
+    return words[0] == "TRUNCATE" or (len(words) > 1 and words[1] in _TABLE_WORDS)
 
 
 # ------------------------------------------------------------------------------------ public API
@@ -113,8 +139,7 @@ def parse_ddl(
     defaults = defaults or ServerDefaults()
     ddl = sql.strip()
     text = unwrap_executable_comments(ddl)
-    m = _LEADING_WORD.match(text)
-    if not m or m.group(1).upper() not in _DDL_VERBS:
+    if not _names_a_table(text):
         return []
     try:
         toks = Tokens(text, tokenize(text))
@@ -180,24 +205,39 @@ def apply_ddl(
     current = dict(schemas)
     out: list[TableChange] = []
     for change in parse_ddl(sql, current_db, is_captured, current, defaults=defaults):
-        before = current.get(change.table)
-        if before is None and not isinstance(change, (CreateTable, RenameTable)):
-            continue  # a table with no schema in force (gone before the pipeline described it): nothing to change
-        sink = tuple(plan_sink_changes(change, before, behavior, enabled_tags))
-        if isinstance(change, RenameTable) and before is None:
-            after = None  # a table not captured before: its schema is unknown
-        elif isinstance(change, CreateTable) and change.schema is None:
-            after = None  # LIKE a table not known
-        else:
-            after = evolve(before, change)
+        tc = plan_change(change, current.get(change.table), is_captured, behavior, enabled_tags)
+        if tc is None:
+            continue
         current.pop(change.table, None)
         target = change.new if isinstance(change, RenameTable) else change.table
-        if after is not None and target is not None and is_captured(target):
-            current[target] = after
-        elif isinstance(change, RenameTable) and target is not None and not is_captured(target):
-            after, sink = None, ()  # renamed out of the captured set: its target stays as it is
-        out.append(TableChange(change, before, after, sink))
+        if tc.after is not None and target is not None and is_captured(target):
+            current[target] = tc.after
+        out.append(tc)
     return DdlOutcome(current, tuple(out))
+
+
+def plan_change(
+    change: SchemaChange,
+    before: TableSchema | None,
+    is_captured: Callable[[TableId], bool],
+    behavior: str,
+    enabled_tags: frozenset[str],
+) -> TableChange | None:
+    """One change of a statement (:func:`apply_ddl`), ``before`` the schema in force of its table: the
+    schema after it and what to send to the sink. None for a change to a table with no schema in force
+    (gone before the pipeline described it: nothing to change)."""
+    if before is None and not isinstance(change, (CreateTable, RenameTable)):
+        return None
+    sink = tuple(plan_sink_changes(change, before, behavior, enabled_tags))
+    if isinstance(change, RenameTable) and before is None:
+        after = None  # a table not captured before: its schema is unknown
+    elif isinstance(change, CreateTable) and change.schema is None:
+        after = None  # LIKE a table not known
+    else:
+        after = evolve(before, change)
+    if isinstance(change, RenameTable) and change.new is not None and not is_captured(change.new):
+        after, sink = None, ()  # renamed out of the captured set: its target stays as it is
+    return TableChange(change, before, after, sink)
 
 
 # ------------------------------------------------------------------------------------ the parser

@@ -139,7 +139,7 @@ class RunContext:
             if only is not None:
                 tables = sorted(only)
             else:
-                tables = catalog.discover(conn, self.settings, self.cfg.table_filter.matches)
+                tables = catalog.discover(conn, self.settings, self.cfg.captures)
             if not tables:
                 raise ConfigError(
                     f"{self.cfg.origin}: source.tables: cannot find any table by the option 'tables' "
@@ -152,7 +152,7 @@ class RunContext:
     def new_tables(self) -> list[TableId]:
         """Captured tables on the server now that this context does not know yet (created since)."""
         with self.connect() as conn:
-            found = catalog.discover(conn, self.settings, self.cfg.table_filter.matches)
+            found = catalog.discover(conn, self.settings, self.cfg.captures)
         return sorted(t for t in found if t not in self.schemas)
 
     def add_tables(self, tables: Iterable[TableId]) -> dict[TableId, TableSchema]:

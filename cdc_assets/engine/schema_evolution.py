@@ -48,6 +48,7 @@ from cdc_assets.core.transform import ParsedRule
 from cdc_assets.core.transform_schema import COLUMN_CHANGES, check_column_change, has_star
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.context import RunContext
+from cdc_assets.engine.online_schema_change import OnlineSchemaChanges
 from cdc_assets.engine.target_merge import prepare_target
 from cdc_assets.engine.transform import TransformingSink, apply_schema_change
 from cdc_assets.errors import SchemaError
@@ -70,10 +71,12 @@ class StatementOutcome:
     records: list[SchemaChangeRecord] = field(default_factory=list)
     forget: list[TableId] = field(default_factory=list)
     snapshot: list[TableId] = field(default_factory=list)
+    #: the shadow tables of online schema changes changed (saved with the restart point after it)
+    shadows_changed: bool = False
 
     @property
     def changed(self) -> bool:
-        return bool(self.records or self.forget or self.snapshot)
+        return bool(self.records or self.forget or self.snapshot or self.shadows_changed)
 
 
 class SchemaTracker:
@@ -82,7 +85,7 @@ class SchemaTracker:
     def __init__(self, ctx: RunContext):
         self.ctx = ctx
         self.target_columns: dict[TableId, tuple[str, ...]] = {}
-        self._defaults: ServerDefaults | None = None  # the server's charsets, read at the first DDL
+        self.defaults: ServerDefaults | None = None  # the server's charsets, read at the first DDL
         #: tables with no schema in force saved yet: theirs is the catalog's (the caller saves it)
         self.unsaved: list[TableId] = []
         saved = ctx.state.schemas_in_force()
@@ -94,13 +97,23 @@ class SchemaTracker:
             else:
                 self.target_columns[table] = schema.column_names
                 self.unsaved.append(table)
+        self.osc = OnlineSchemaChanges(self)
+
+    @property
+    def plan_args(self) -> tuple[str, frozenset[str]]:
+        """``behavior`` and ``enabled_tags`` of :func:`~cdc_assets.core.evolution.plan_sink_changes`."""
+        return self.ctx.cfg.pipeline.schema_change_behavior.value, self.ctx.cfg.schema_change_types
 
     def track(self, tables) -> None:
         """Start tracking tables added to ``ctx.schemas`` since (snapshotted while streaming): their
-        targets were created from the catalog's schema."""
+        targets were created from the catalog's schema, or have the columns saved for them (a table
+        snapshotted again into its target after a swap, see :mod:`.online_schema_change`)."""
         for t in tables:
             if t in self.ctx.schemas:
-                self.target_columns[t] = self.ctx.schemas[t].column_names
+                sif = self.ctx.state.schema_in_force(str(t))
+                self.target_columns[t] = (
+                    sif.target_columns if sif is not None else self.ctx.schemas[t].column_names
+                )
 
     def in_force(self, tables=None) -> dict[str, SchemaInForce]:
         tables = self.ctx.schemas if tables is None else tables
@@ -122,14 +135,14 @@ class SchemaTracker:
                 out[table] = ts.snapshot_point
         return out
 
-    def _captured_at(self, point: RestartPoint) -> Callable[[TableId], bool]:
+    def captured_at(self, point: RestartPoint) -> Callable[[TableId], bool]:
         """Which tables a statement ending at ``point`` concerns: captured ones whose schema in force was
         not read after it (a table planned later already has the statement's effect)."""
         since = self.known_since()
         here = self.ctx.server.server_id if self.ctx.server is not None else None
 
         def captured(table: TableId) -> bool:
-            if not (table in self.ctx.schemas or self.ctx.cfg.table_filter.matches(table)):
+            if not (table in self.ctx.schemas or self.ctx.cfg.captures(table)):
                 return False
             known = since.get(table)
             if known is None or known.position is None or point.position is None:
@@ -151,27 +164,29 @@ class SchemaTracker:
         out = StatementOutcome()
         if not self.ctx.cfg.source.schema_change_enabled:
             return out
-        if self._defaults is None:
+        if self.defaults is None:
             with self.ctx.connect() as conn:
-                self._defaults = load_server_defaults(conn, self.ctx.settings)
-        databases = database_defaults(sql, current_db, self._defaults)
+                self.defaults = load_server_defaults(conn, self.ctx.settings)
+        databases = database_defaults(sql, current_db, self.defaults)
         if databases is not None:  # CREATE / ALTER / DROP DATABASE: what its new tables' columns get
-            self._defaults = databases
+            self.defaults = databases
+            return out
+        if self.osc.handle(current_db, sql, point, out):
             return out
         planned = apply_ddl(
             sql,
             current_db,
             self.ctx.schemas,
-            is_captured=self._captured_at(point),
+            is_captured=self.captured_at(point),
             behavior=self.ctx.cfg.pipeline.schema_change_behavior.value,
             enabled_tags=self.ctx.cfg.schema_change_types,
-            defaults=self._defaults,
+            defaults=self.defaults,
         )
         for tc in planned.changes:
-            self._apply(tc, point, out)
+            self.apply(tc, point, out)
         return out
 
-    def _apply(self, tc: TableChange, point: RestartPoint, out: StatementOutcome) -> None:
+    def apply(self, tc: TableChange, point: RestartPoint, out: StatementOutcome) -> None:
         ctx = self.ctx
         ev, before, after = tc.change, tc.before, tc.after
         table = ev.table
@@ -194,7 +209,7 @@ class SchemaTracker:
         elif isinstance(ev, AlterTableCharset):  # no column changes: what columns added later get
             ctx.schemas[table] = after
             out.records.append(
-                self._record(
+                self.record(
                     ev, before, after, point, "the table's default character set, for columns added later"
                 )
             )
@@ -227,7 +242,7 @@ class SchemaTracker:
         check_supported(schema, tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
         for target in ctx.targets(ev.table):
             # a shard created next to others routed to its target: the target is widened for it first
-            shards = [t for t in self._shared(ev.table) if target in ctx.targets(t)]
+            shards = [t for t in self.shared(ev.table) if target in ctx.targets(t)]
             if shards:
                 sources = {t: self.write_schema(t)[0] for t in shards} | {ev.table: schema}
                 ctx.target_widened(prepare_target(ctx.sink, ctx.cfg, target, sources, shards, lambda: point))
@@ -264,7 +279,7 @@ class SchemaTracker:
                 "table %s was renamed to %s, which is not captured: its target is kept as it is", old, new
             )
             out.records.append(
-                self._record(ev, before, None, point, "the table left the capture; its target is kept")
+                self.record(ev, before, None, point, "the table left the capture; its target is kept")
             )
             return
 
@@ -275,7 +290,7 @@ class SchemaTracker:
 
         if ctx.targets(old) == ctx.targets(new):
             adopt()
-            out.records.append(self._record(ev, before, after, point, "same target table: nothing to do"))
+            out.records.append(self.record(ev, before, after, point, "same target table: nothing to do"))
             return
         behavior = ctx.cfg.pipeline.schema_change_behavior
         outcome = (
@@ -296,7 +311,7 @@ class SchemaTracker:
                 adopt()
         else:
             out.snapshot.append(new)
-        out.records.append(self._record(ev, before, after, point, outcome))
+        out.records.append(self.record(ev, before, after, point, outcome))
 
     def _send(
         self,
@@ -311,11 +326,11 @@ class SchemaTracker:
         ctx = self.ctx
         targets = ctx.targets(ev.table)
         target = _names(targets)
-        shared = self._shared(ev.table)
+        shared = self.shared(ev.table)
         if planned and shared and isinstance(ev, DropTable | TruncateTable):
             # Other tables are merged into the target: dropping or emptying it would lose their rows.
             out.records.append(
-                self._record(
+                self.record(
                     ev, before, after, point,
                     f"not applied to {target}: {_names(shared)} {'is' if len(shared) == 1 else 'are'} routed "
                     "there too",
@@ -324,7 +339,7 @@ class SchemaTracker:
             return
         if not planned:
             out.records.append(
-                self._record(ev, before, after, point, f"not applied to {target} ({why_not_sent(ctx, ev)})")
+                self.record(ev, before, after, point, f"not applied to {target} ({why_not_sent(ctx, ev)})")
             )
             return
         done = []
@@ -350,7 +365,7 @@ class SchemaTracker:
             if not outcome.startswith("ignored"):
                 self._track_target(sev)
             done.append(f"{sev.tag}: {outcome}")
-        out.records.append(self._record(ev, before, after, point, "; ".join(done)))
+        out.records.append(self.record(ev, before, after, point, "; ".join(done)))
 
     def _rule(self, table: TableId) -> ParsedRule | None:
         sink = self.ctx.sink
@@ -369,7 +384,7 @@ class SchemaTracker:
         if not isinstance(sev, AlterColumnType) or sev.column is None:
             return sev
         col = sev.column
-        for t in self._shared(sev.table):
+        for t in self.shared(sev.table):
             other = find_column(self.write_schema(t)[0], sev.name) if target in self.ctx.targets(t) else None
             if other is not None:
                 try:
@@ -384,7 +399,7 @@ class SchemaTracker:
                     ) from None
         return sev if col == sev.column else replace(sev, column=col)
 
-    def _shared(self, table: TableId) -> list[TableId]:
+    def shared(self, table: TableId) -> list[TableId]:
         """The other captured tables routed to a target of ``table`` (shards merged with it)."""
         targets = set(self.ctx.targets(table))
         return sorted(t for t in self.ctx.schemas if t != table and targets & set(self.ctx.targets(t)))
@@ -393,7 +408,7 @@ class SchemaTracker:
         """The target's columns after a change the sink applied (also for the other tables merged into
         it: their rows are written with the columns the target has now). A created table's columns are its
         own: the others routed to its target keep theirs (:func:`prepare_target` widened it for them all)."""
-        shared = [] if isinstance(sev, CreateTable) else self._shared(sev.table)
+        shared = [] if isinstance(sev, CreateTable) else self.shared(sev.table)
         for table in (sev.table, *shared):
             self._track_one(replace(sev, table=table) if table != sev.table else sev)
 
@@ -410,7 +425,7 @@ class SchemaTracker:
             cols[cols.index(sev.old)] = sev.new
         self.target_columns[sev.table] = tuple(cols)
 
-    def _record(
+    def record(
         self,
         ev: SchemaChange,
         before: TableSchema | None,

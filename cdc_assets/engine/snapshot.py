@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
+import json
 import logging
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -28,7 +30,7 @@ from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.read_ahead import read_ahead
 from cdc_assets.engine.snapshot_schema import widen_targets
 from cdc_assets.engine.watermark import backfill, backfill_server_ids
-from cdc_assets.errors import CdcError, SchemaError, UnsupportedTypeError
+from cdc_assets.errors import CdcError, SchemaError, TargetMismatchError, UnsupportedTypeError
 from cdc_assets.mysql.arrow_read import FastReadError, read_chunk_arrow
 from cdc_assets.mysql.key_order import KeySorter
 from cdc_assets.mysql.server import begin_consistent_read, current_position
@@ -141,9 +143,18 @@ def _load_once(ctx: RunContext, table: TableId, state, schema) -> ChunkResult:
     targets = ctx.targets(table)
     started = time.monotonic()
     # Each read of a chunk writes under its own tags: a re-read may see newer rows, which a sink that
-    # deduplicates by label must not skip as "already loaded".
+    # deduplicates by label must not skip as "already loaded". A table snapshotted again (its plan
+    # forgotten: `resnapshot`, a table swapped in) counts its attempts from 1 again: the plan's snapshot
+    # point is in the tags too.
     attempt = ctx.state.start_chunk_attempt(key, index)
-    prefix = tag_prefix(table, targets)
+    planned = ctx.state.table(key)
+    point = planned.snapshot_point if planned is not None else None
+    plan_tag = (
+        f"p{zlib.crc32(json.dumps(point.to_dict(), sort_keys=True).encode()):08x}-"
+        if point is not None
+        else ""
+    )
+    prefix = tag_prefix(table, targets) + plan_tag
     tags = (f"{prefix}c{index}-a{attempt}-w{n}" for n in itertools.count(1))
     t1b = ctx.cfg.source.treat_tinyint1_as_boolean
     plan = plan_arrow_read(schema, t1b) if ctx.fast_reads else None
@@ -314,6 +325,15 @@ def snapshot_new_tables(ctx: RunContext, tables: list[TableId]) -> list[TableId]
     for table in tables:
         try:
             ctx.add_tables([table])
+        except TargetMismatchError as exc:
+            raise SchemaError(
+                f"{table} came into the capture while streaming (a RENAME onto its name, as gh-ost's two-step "
+                f"cut-over makes, or the table created again), but its target was kept from the table that had "
+                f"the name before: {exc}. Drop that target and run `cdc-assets sync` (the table is snapshotted "
+                "into a new one). With source.scan.parse.online.schema.changes.enabled, online schema-change "
+                "tools are followed without this",
+                table=str(table),
+            ) from exc
         except (SchemaError, UnsupportedTypeError) as exc:
             log.warning("new table %s is not captured: %s", table, exc)
             continue

@@ -82,7 +82,7 @@ def pipeline_status(cfg: PipelineConfig, *, count_source: bool = True) -> Pipeli
         if count_source:
             try:
                 with ctx.connect() as conn:
-                    for t in discover(conn, ctx.settings, cfg.table_filter.matches):
+                    for t in discover(conn, ctx.settings, cfg.captures):
                         tables.add(str(t))
                         sql = f"SELECT COUNT(*) FROM {quote_table(t.db, t.table)}"
                         source_counts[str(t)] = int(run(conn, ctx.settings, sql, doing=f"counting {t}")[0][0])

@@ -349,6 +349,7 @@ def stream(
             changes=outcome.records,
             forget=[str(t) for t in outcome.forget],
             reload=[(str(t), i) for t, i in again],
+            shadows=tracker.osc.saved() if outcome.shadows_changed else None,
         )
         last_saved = last_sent = ddl.point
         result.point = ddl.point
@@ -438,9 +439,10 @@ def stream(
             # After a schema change, the reader reopens with the schemas in force after it.
             reader.close()
             snapshot_filter.close()
-            if new_tables and snapshot_new_tables(ctx, new_tables):
-                tracker.track(new_tables)
-                ctx.state.save_restart_point(last_saved, schemas=tracker.in_force(new_tables))
+            added = snapshot_new_tables(ctx, new_tables) if new_tables else []
+            if added:  # a table gone again since it was seen is left out
+                tracker.track(added)
+                ctx.state.save_restart_point(last_saved, schemas=tracker.in_force(added))
                 save_catalog(ctx.cfg, ctx.schemas)
             merged_targets_widened()
             reload_chunks(ctx)  # read while the DDL was under way: their rows are read again

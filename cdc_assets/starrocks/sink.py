@@ -35,7 +35,7 @@ from cdc_assets.core.starrocks_csv import csv_bodies, csv_layout_allowed
 from cdc_assets.core.starrocks_load import LoadFormat, choose_format, encode, load_headers, make_label
 from cdc_assets.core.starrocks_types import SrTable, create_database_sql, create_table_sql, plan_table
 from cdc_assets.core.starrocks_values import source_order, target_decoder
-from cdc_assets.errors import SchemaError, SinkError
+from cdc_assets.errors import SinkError, TargetMismatchError
 from cdc_assets.starrocks.client import LoadResult, StreamLoadClient
 from cdc_assets.starrocks.fe import FrontEnd
 from cdc_assets.starrocks.schema import SchemaApplier
@@ -151,7 +151,7 @@ class StarRocksSink:
         if [k.lower() for k in key] != [k.lower() for k in table.key]:
             problems.append(f"primary key ({', '.join(key)}) instead of ({', '.join(table.key)})")
         if problems:
-            raise SchemaError(
+            raise TargetMismatchError(
                 f"the StarRocks table {target} exists but does not match its source {schema.table_id}: "
                 + "; ".join(problems)
                 + "; drop it (it is created again) or route the source to another table",

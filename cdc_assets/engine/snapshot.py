@@ -326,12 +326,14 @@ def snapshot_new_tables(ctx: RunContext, tables: list[TableId]) -> list[TableId]
         try:
             ctx.add_tables([table])
         except TargetMismatchError as exc:
+            # Not left out of the capture with a warning: its rows would be lost without a word.
             raise SchemaError(
-                f"{table} came into the capture while streaming (a RENAME onto its name, as gh-ost's two-step "
-                f"cut-over makes, or the table created again), but its target was kept from the table that had "
-                f"the name before: {exc}. Drop that target and run `cdc-assets sync` (the table is snapshotted "
-                "into a new one). With source.scan.parse.online.schema.changes.enabled, online schema-change "
-                "tools are followed without this",
+                f"{table} came into the capture while streaming (a new table routed to an existing target, a "
+                f"RENAME onto its name as gh-ost's two-step cut-over makes, or the table created again), but its "
+                f"target cannot take it: {exc}. Let the target be widened (schema.change.behavior lenient or "
+                "evolve), or drop the target and run `cdc-assets sync` (the table is snapshotted into a new one). "
+                "With source.scan.parse.online.schema.changes.enabled, online schema-change tools are followed "
+                "without this",
                 table=str(table),
             ) from exc
         except (SchemaError, UnsupportedTypeError) as exc:

@@ -35,7 +35,7 @@ from cdc_assets.core.schema_merge import (
     row_mapper,
     widening_changes,
 )
-from cdc_assets.errors import SchemaError, SinkError, TransientError
+from cdc_assets.errors import SchemaError, SinkError, TargetMismatchError, TransientError
 from cdc_assets.state import SchemaChangeRecord
 
 log = logging.getLogger(__name__)
@@ -227,7 +227,7 @@ def _widen(
             if behavior not in _WIDENING
             else f"{', '.join(sorted(set(refused)))} is excluded by the sink's include/exclude.schema.changes"
         )
-        raise SchemaError(
+        raise TargetMismatchError(
             f"{_names(joining)} is routed to {target}{with_others}, but its definition is "
             f"wider: {difference}; {why_not}. {fix}",
             table=str(joining[0]),
@@ -242,7 +242,7 @@ def _widen(
         except (UnsupportedSchemaChange, SinkError) as exc:
             if isinstance(exc, TransientError):
                 raise
-            raise SchemaError(
+            raise TargetMismatchError(
                 f"{_names(joining)} is routed to {target}, whose columns must be widened ({difference}), but "
                 f"the sink cannot: {exc}. {fix}",
                 table=str(joining[0]),

@@ -41,9 +41,10 @@ def _key_getter(key_positions: Sequence[int]):
 
 
 def collapse(
-    changes: Iterable[RowChange], key_positions: Sequence[int]
+    changes: Iterable[RowChange], key_positions: Sequence[int], keep: Sequence[int] | None = None
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Reduce ordered changes to ``(keys_to_delete, rows_to_upsert)``.
+    """Reduce ordered changes to ``(keys_to_delete, rows_to_upsert)``; with ``keep`` (the positions of the
+    columns a target has, :func:`~cdc_assets.core.schema.fit_to_target`) the rows are cut to them.
 
     Applying "delete every returned key, then upsert every returned row (replacing the row its key
     holds)" leaves each key in the state its LAST change gave it. An update that changes the key
@@ -73,7 +74,7 @@ def collapse(
             raise ValueError(f"unknown change op {op!r}")
     keys = [k for k, r in final.items() if r is None]
     rows = [r for r in final.values() if r is not None]
-    return keys, rows
+    return keys, rows if keep is None else keep_columns(rows, keep)
 
 
 class EventChanges(list):

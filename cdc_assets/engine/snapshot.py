@@ -307,10 +307,8 @@ def _merge_backfill(
     finally:
         ctx.state.release_server_id(server_id)
     if changes:
-        keys, rows = collapse(changes, schema.key_positions)
         write_schema, keep = write
-        if keep is not None:
-            rows = keep_columns(rows, keep)
+        keys, rows = collapse(changes, schema.key_positions, keep)
         ctx.sink.apply_batch(ctx.route_batch([(schema.table_id, write_schema, keys, rows)]), tag=tag)
     return len(changes)
 

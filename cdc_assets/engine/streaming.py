@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from cdc_assets.core.column_batch import ColumnBatch
 from cdc_assets.core.events import EventChanges, RowChange, TableEvents, collapse
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import TableId, TableSchema, keep_columns
+from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.transform import match_rule
 from cdc_assets.engine.binlog_retention import RetentionWatch, ensure_restart_point_available
 from cdc_assets.engine.catalog_cache import save_catalog
@@ -273,9 +273,8 @@ def stream(
                 (only,) = ctx.targets(table)  # by_columns: one target, this table its only source
                 batch.append((only, schema, keys, rows))
                 continue
-            keys, rows = collapse(changes, source.key_positions)
-            if keep is not None:  # the target lacks some source columns: write the others, by name
-                rows = keep_columns(rows, keep)
+            # the target may lack some source columns: the others are written, by name
+            keys, rows = collapse(changes, source.key_positions, keep)
             parts.append((table, schema, keys, rows))
         batch += ctx.route_events(events)  # one entry per target, as for the collapsed changes:
         batch += ctx.route_batch(parts)  # shards merged, a table to each of its targets

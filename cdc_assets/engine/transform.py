@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from cdc_assets.config import PipelineConfig
 from cdc_assets.core.events import EventChanges, TableEvents, collapse, event_images
-from cdc_assets.core.schema import TableId, TableSchema, keep_columns
+from cdc_assets.core.schema import TableId, TableSchema
 from cdc_assets.core.schema_change import CreateTable
 from cdc_assets.core.sql import quote_ident
 from cdc_assets.core.transform import (
@@ -381,9 +381,7 @@ class TransformingSink:
         target, schema, changes, key_positions, keep = entry
         plan = self.plan(schema)
         if plan is None:  # no rule matches (rules match by table id, so not for a table buffered as events)
-            keys, rows = collapse(changes, key_positions)
-            if keep is not None:
-                rows = keep_columns(rows, keep)
+            keys, rows = collapse(changes, key_positions, keep)
             return (target, schema, keys, rows)
         out = self.evaluator.evaluate_events(plan, changes, keep)
         write = out.column(_UPSERT)

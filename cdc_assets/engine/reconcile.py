@@ -27,7 +27,7 @@ from cdc_assets.core.transform import TransformPlan, source_key_for
 from cdc_assets.core.transform_reconcile import ReconcilePlan, reconcile_plan
 from cdc_assets.core.types import row_converter
 from cdc_assets.engine.context import RunContext
-from cdc_assets.engine.transform import TransformingSink, rows_of, rows_to_arrow
+from cdc_assets.engine.transform import TransformingSink, rows_of, rows_to_arrow, rule_of
 from cdc_assets.mysql.key_order import KeySorter
 from cdc_assets.mysql.server import current_position
 from cdc_assets.mysql.snapshot import read_chunk
@@ -149,7 +149,7 @@ def transformed_rows(
     """The schema ``table`` (described as ``schema``) is read with, and how its target holds it when a rule
     transforms it: the columns its target takes (as the stream writes them), through the stream's plan."""
     sink = ctx.sink
-    rule = sink.transforms(table) if isinstance(sink, TransformingSink) else None
+    rule = rule_of(sink, table)
     if rule is None:
         return schema, None
     if not schema.primary_key:  # the key the rule's primary-keys give it (as discovery reads it)

@@ -44,13 +44,12 @@ from cdc_assets.core.schema_change import (
     UnsupportedSchemaChange,
 )
 from cdc_assets.core.schema_merge import MergeError, find_column, least_common_column
-from cdc_assets.core.transform import ParsedRule
 from cdc_assets.core.transform_schema import COLUMN_CHANGES, check_column_change, has_star
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.context import RunContext
 from cdc_assets.engine.online_schema_change import OnlineSchemaChanges
 from cdc_assets.engine.target_merge import prepare_target
-from cdc_assets.engine.transform import TransformingSink, apply_schema_change
+from cdc_assets.engine.transform import apply_schema_change, rule_of
 from cdc_assets.errors import SchemaError
 from cdc_assets.mysql.catalog import load_server_defaults
 from cdc_assets.state import SchemaChangeRecord, SchemaInForce
@@ -217,7 +216,7 @@ class SchemaTracker:
             assert after is not None
             if after != before:
                 check_supported(after, tinyint1_as_boolean=ctx.cfg.source.treat_tinyint1_as_boolean)
-            rule = self._rule(table)
+            rule = rule_of(self.ctx.sink, table)
             if rule is not None:  # whatever the behaviour: rows after it could not be transformed
                 check_column_change(rule, self.write_schema(table)[0], ev)
             self._send(ev, tc.sink, before, after, point, out)
@@ -366,10 +365,6 @@ class SchemaTracker:
                 self._track_target(sev)
             done.append(f"{sev.tag}: {outcome}")
         out.records.append(self.record(ev, before, after, point, "; ".join(done)))
-
-    def _rule(self, table: TableId) -> ParsedRule | None:
-        sink = self.ctx.sink
-        return sink.transforms(table) if isinstance(sink, TransformingSink) else None
 
     def _apply_to(self, target: TableId, sev: SchemaChange, after: TableSchema | None) -> str:
         """Apply one planned change to one target; a transformed table's column change with the columns its

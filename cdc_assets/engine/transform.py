@@ -321,18 +321,18 @@ def change_buffer(sink, table: TableId) -> list:
     return EventChanges() if needs is not None and needs(table) else []
 
 
+def rule_of(sink, table: TableId) -> ParsedRule | None:
+    """The transform rule ``sink`` puts ``table``'s rows through (None: no rule, or not a transforming sink)."""
+    return sink.transforms(table) if isinstance(sink, TransformingSink) else None
+
+
 def apply_schema_change(
     sink, target: TableId, change, after: TableSchema | None, source: TableSchema | None
 ) -> str:
     """``sink.apply_schema_change``, with ``source`` (the columns the table's rule read before the change:
     ``SchemaTracker.write_schema``) for a column change of a transformed table, which the
     :class:`TransformingSink` turns into the target changes its rule makes."""
-    if (
-        source is not None
-        and isinstance(sink, TransformingSink)
-        and isinstance(change, COLUMN_CHANGES)
-        and sink.transforms(change.table) is not None
-    ):
+    if source is not None and isinstance(change, COLUMN_CHANGES) and rule_of(sink, change.table) is not None:
         return sink.apply_schema_change(target, change, after, source=source)
     return sink.apply_schema_change(target, change, after)
 

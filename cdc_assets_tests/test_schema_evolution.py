@@ -343,7 +343,8 @@ def test_ddl_while_the_snapshot_runs(mysql_source, fresh_db, tmp_path, ddl, colu
 
     cfg = load_pipeline(path, env=secrets_env(mysql_source))
     run_sync(cfg, until_caught_up=True, on_chunk=after_chunk)
-    assert {p.last.chunk.index for p in done} == {0, 1, 2, 3}  # a chunk may be read again after a DDL
+    # every chunk of the plan loaded (InnoDB's row estimate decides whether 200 rows plan 4 or 5 chunks)
+    assert {p.last.chunk.index for p in done} == set(range(done[-1].chunks_total))
     assert _target_columns(tmp_path, fresh_db, "orders") == columns
     assert_identical(path, mysql_source, fresh_db, ["orders"])
     if "price" in ddl:

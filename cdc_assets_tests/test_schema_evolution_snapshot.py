@@ -105,7 +105,8 @@ def test_a_column_widened_while_the_snapshot_runs(mysql_source, fresh_db, tmp_pa
         assert "resnapshot" in text and "chunk 2 of" in text and len(done) == 2
         return
     run_sync(cfg, until_caught_up=True, on_chunk=after_chunk)
-    assert {p.last.chunk.index for p in done} == {0, 1, 2, 3}  # a chunk may be read again after a DDL
+    # every chunk of the plan loaded (InnoDB's row estimate decides whether 200 rows plan 4 or 5 chunks)
+    assert {p.last.chunk.index for p in done} == set(range(done[-1].chunks_total))
     assert_identical(path, mysql_source, fresh_db, ["orders"])
     with StateStore(cfg.state_dir) as st:
         records = st.schema_changes()

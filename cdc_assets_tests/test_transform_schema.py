@@ -419,7 +419,8 @@ def test_ddl_while_a_transformed_table_is_snapshotted(mysql_source, fresh_db, tm
 
     cfg = load_pipeline(path, env=secrets_env(mysql_source))
     run_sync(cfg, until_caught_up=True, on_chunk=after_chunk)
-    assert {p.last.chunk.index for p in done} == {0, 1, 2, 3}  # a chunk may be read again after a DDL
+    # every chunk of the plan loaded (InnoDB's row estimate decides whether 200 rows plan 4 or 5 chunks)
+    assert {p.last.chunk.index for p in done} == set(range(done[-1].chunks_total))
     assert _columns(tmp_path, None, fresh_db, "orders") == columns
     ctx = RunContext(cfg)
     try:

@@ -55,6 +55,17 @@ def column_text(col: Column) -> str:
     return f"{col.name} {col.column_type}" + ("" if col.nullable else " NOT NULL")
 
 
+def column_texts(schema: TableSchema | None) -> list[str] | None:
+    """Each column of ``schema`` as :func:`column_text` shows it (None for no schema: a table created or
+    dropped), as recorded schema changes hold them."""
+    return None if schema is None else [column_text(c) for c in schema.columns]
+
+
+def table_names(tables: Iterable[TableId]) -> str:
+    """``db.a, db.b``: how messages and recorded changes name several tables (a table's targets)."""
+    return ", ".join(map(str, tables))
+
+
 @dataclass(frozen=True)
 class TableSchema:
     """A table's columns in ordinal order and its primary key columns in key order.

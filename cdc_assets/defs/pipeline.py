@@ -23,7 +23,7 @@ import dagster as dg
 
 from cdc_assets.config import PipelineConfig, load_pipeline
 from cdc_assets.core.chunks import parse_source_chunk_partition_key, source_chunk_partition_key
-from cdc_assets.core.schema import TableId
+from cdc_assets.core.schema import TableId, table_names
 from cdc_assets.defs.names import ident as _ident
 from cdc_assets.defs.names import schema_asset_key, table_asset_key
 from cdc_assets.defs.stream import (
@@ -93,7 +93,7 @@ def _snapshot_asset(
     path: Path, state_dir: str | None, cfg: PipelineConfig, target: TableId, sources: list[TableId]
 ) -> dg.AssetsDefinition:
     partitions = dg.DynamicPartitionsDefinition(name=partitions_def_name(cfg.pipeline_id, target))
-    named = ", ".join(map(str, sources))
+    named = table_names(sources)
     several = len(sources) > 1
     fanned = [t for t in sources if len(cfg.targets_for(t)) > 1]
     description = (
@@ -193,7 +193,7 @@ def _reconcile_check(path: Path, state_dir: str | None, cfg: PipelineConfig, tar
             passed=rec.equal,
             description=rec.describe(),
             metadata={
-                "source_tables": dg.MetadataValue.text(", ".join(map(str, sources))),
+                "source_tables": dg.MetadataValue.text(table_names(sources)),
                 "source_rows": dg.MetadataValue.int(rec.source_rows),
                 "target_rows": dg.MetadataValue.int(rec.target_rows),
                 "key_ranges": dg.MetadataValue.int(rec.ranges),

@@ -10,7 +10,7 @@ from functools import cached_property
 
 from cdc_assets.config import PipelineConfig
 from cdc_assets.core.events import TableEvents
-from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema import TableId, TableSchema, table_names
 from cdc_assets.core.transform import match_rule, source_key_for
 from cdc_assets.core.types import check_supported
 from cdc_assets.engine.allocator import bound_malloc_arenas
@@ -254,7 +254,7 @@ class RunContext:
                 log.warning(
                     "the transform rule of %s does not fit its schema in force at the restart point (a column "
                     "change the stream has not applied yet) but fits the table as it is now: going on",
-                    ", ".join(map(str, streamed)),
+                    table_names(streamed),
                 )
         return schemas
 

@@ -31,7 +31,7 @@ from cdc_assets.core.ddl import DdlParseError, TableChange, parse_ddl, plan_chan
 from cdc_assets.core.evolution import EvolutionError, SchemaChangeForbidden, evolve, plan_sink_changes
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.online_schema_change import HELPER, SHADOW, OscTable, column_changes, osc_role
-from cdc_assets.core.schema import TableId, TableSchema
+from cdc_assets.core.schema import TableId, TableSchema, table_names
 from cdc_assets.core.schema_change import (
     CreateTable,
     DropTable,
@@ -317,7 +317,6 @@ class OnlineSchemaChanges:
                 replaced = False
         ctx.state.forget_table(str(table))
         out.snapshot.append(table)
-        names = ", ".join(map(str, targets))
         how = "its rows replaced" if replaced else "upserted into it (rows deleted since the swap may stay)"
         out.records.append(
             tr.record(
@@ -326,7 +325,7 @@ class OnlineSchemaChanges:
                 new,
                 point,
                 f"{other} swapped in as {table}: {table} is snapshotted again into "
-                f"{names}, {how}; its ALTER was not followed (source.{OPTION})",
+                f"{table_names(targets)}, {how}; its ALTER was not followed (source.{OPTION})",
             )  # fmt: skip
         )
 

@@ -29,7 +29,7 @@ from cdc_assets.core.ddl import TableChange, apply_ddl
 from cdc_assets.core.ddl_charset import database_defaults
 from cdc_assets.core.evolution import accepts, tolerates
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import TableId, TableSchema, column_text, fit_to_target
+from cdc_assets.core.schema import TableId, TableSchema, column_texts, fit_to_target, table_names
 from cdc_assets.core.schema_change import (
     AddColumn,
     AlterColumnType,
@@ -55,10 +55,6 @@ from cdc_assets.mysql.catalog import load_server_defaults
 from cdc_assets.state import SchemaChangeRecord, SchemaInForce
 
 log = logging.getLogger(__name__)
-
-
-def _columns(schema: TableSchema | None) -> list[str] | None:
-    return None if schema is None else [column_text(c) for c in schema.columns]
 
 
 @dataclass
@@ -249,7 +245,7 @@ class SchemaTracker:
         self.target_columns[ev.table] = ()
         self._send(ev, planned, None, schema, point, out)
         ctx.state.forget_table(str(ev.table))  # an earlier life of a table by this name
-        ctx.state.plan_table(str(ev.table), _names(ctx.targets(ev.table)), point, [])
+        ctx.state.plan_table(str(ev.table), table_names(ctx.targets(ev.table)), point, [])
 
     def _rename_table(
         self,
@@ -285,7 +281,7 @@ class SchemaTracker:
         def adopt() -> None:
             ctx.schemas[new] = after
             self.target_columns[new] = old_columns
-            ctx.state.plan_table(str(new), _names(ctx.targets(new)), point, [])
+            ctx.state.plan_table(str(new), table_names(ctx.targets(new)), point, [])
 
         if ctx.targets(old) == ctx.targets(new):
             adopt()
@@ -293,8 +289,8 @@ class SchemaTracker:
             return
         behavior = ctx.cfg.pipeline.schema_change_behavior
         outcome = (
-            f"{behavior.value}: {_names(ctx.targets(old))} kept; {new} is snapshotted into "
-            f"{_names(ctx.targets(new))}"
+            f"{behavior.value}: {table_names(ctx.targets(old))} kept; {new} is snapshotted into "
+            f"{table_names(ctx.targets(new))}"
         )
         # a table routed to several targets (before or after) is snapshotted afresh into the new ones
         single = len(ctx.targets(old)) == len(ctx.targets(new)) == 1
@@ -324,14 +320,14 @@ class SchemaTracker:
         """Send the changes the behaviour and the sink's include/exclude lists made of ``ev`` to the sink."""
         ctx = self.ctx
         targets = ctx.targets(ev.table)
-        target = _names(targets)
+        target = table_names(targets)
         shared = self.shared(ev.table)
         if planned and shared and isinstance(ev, DropTable | TruncateTable):
             # Other tables are merged into the target: dropping or emptying it would lose their rows.
             out.records.append(
                 self.record(
                     ev, before, after, point,
-                    f"not applied to {target}: {_names(shared)} {'is' if len(shared) == 1 else 'are'} routed "
+                    f"not applied to {target}: {table_names(shared)} {'is' if len(shared) == 1 else 'are'} routed "
                     "there too",
                 )
             )  # fmt: skip
@@ -431,18 +427,14 @@ class SchemaTracker:
         log.info("schema change on %s at %s: %s -> %s", ev.table, point, ev.tag, outcome)
         return SchemaChangeRecord(
             source=str(ev.table),
-            target=_names(self.ctx.targets(ev.table)),
+            target=table_names(self.ctx.targets(ev.table)),
             kind=ev.tag,
             ddl=ev.ddl,
             position=point,
-            columns_before=_columns(before),
-            columns_after=_columns(after),
+            columns_before=column_texts(before),
+            columns_after=column_texts(after),
             outcome=outcome,
         )
-
-
-def _names(targets: list[TableId]) -> str:
-    return ", ".join(map(str, targets))
 
 
 def why_not_sent(ctx: RunContext, ev: SchemaChange) -> str:

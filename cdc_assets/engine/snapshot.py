@@ -23,7 +23,7 @@ from cdc_assets.core.arrow_read import plan_arrow_read
 from cdc_assets.core.chunks import Chunk, chunks_from_boundaries
 from cdc_assets.core.events import collapse
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import TableId, fit_to_target, keep_columns
+from cdc_assets.core.schema import TableId, fit_to_target, keep_columns, table_names
 from cdc_assets.core.types import row_converter
 from cdc_assets.engine.allocator import release_free_memory
 from cdc_assets.engine.context import RunContext
@@ -96,8 +96,7 @@ def plan_table(ctx: RunContext, table: TableId) -> list[Chunk]:
             )
             log.info("planning %s: %s", table, choice.reason)
             boundaries = list(boundaries_of(conn, ctx.settings, schema, choice))
-        targets = ", ".join(str(t) for t in ctx.targets(table))
-        ctx.state.plan_table(key, targets, point, chunks_from_boundaries(boundaries))
+        ctx.state.plan_table(key, table_names(ctx.targets(table)), point, chunks_from_boundaries(boundaries))
         ctx.state.start_schemas({key: SchemaInForce(schema, schema.column_names)})
     return [c.chunk for c in ctx.state.chunks(key)]
 

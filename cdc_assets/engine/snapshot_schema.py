@@ -35,7 +35,7 @@ from cdc_assets.core.evolution import (
     widens,
 )
 from cdc_assets.core.offsets import RestartPoint
-from cdc_assets.core.schema import Column, TableId, TableSchema, column_text, fit_to_target
+from cdc_assets.core.schema import Column, TableId, TableSchema, column_texts, fit_to_target, table_names
 from cdc_assets.core.schema_apply import APPLIED
 from cdc_assets.core.schema_change import AlterColumnType, UnsupportedSchemaChange
 from cdc_assets.core.sql import quote_ident, quote_table
@@ -137,12 +137,12 @@ def widen_targets(
             out.records.append(
                 SchemaChangeRecord(
                     source=str(table),
-                    target=", ".join(map(str, targets)),
+                    target=table_names(targets),
                     kind=change.tag,
                     ddl=change.ddl,
                     position=point,
-                    columns_before=[column_text(c) for c in before.columns],
-                    columns_after=[column_text(c) for c in after.columns],
+                    columns_before=column_texts(before),
+                    columns_after=column_texts(after),
                     outcome=f"{outcomes[0]} by the snapshot: chunk {index} read {table} after the change, "
                     "so the target took it first (the stream finds it applied)",
                     origin="snapshot",

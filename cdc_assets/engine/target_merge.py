@@ -24,7 +24,7 @@ from cdc_assets.core.events import TableEvents
 from cdc_assets.core.evolution import accepts, evolve
 from cdc_assets.core.offsets import RestartPoint
 from cdc_assets.core.routing import combine_changes
-from cdc_assets.core.schema import TableId, TableSchema, column_text
+from cdc_assets.core.schema import TableId, TableSchema, column_texts, table_names
 from cdc_assets.core.schema_change import SchemaChange, UnsupportedSchemaChange
 from cdc_assets.core.schema_merge import (
     describe_widening,
@@ -117,10 +117,6 @@ def merge_events(entries: Iterable[TableEvents], *, tinyint1_as_boolean: bool = 
     return out
 
 
-def _names(tables: Sequence[TableId]) -> str:
-    return ", ".join(map(str, tables))
-
-
 def check_mergeable(
     target: TableId, sources: Mapping[TableId, TableSchema], *, tinyint1_as_boolean: bool = True
 ) -> None:
@@ -129,7 +125,7 @@ def check_mergeable(
     if problems:
         first, *others = sources
         raise SchemaError(
-            f"tables {_names([first, *others])} are all routed to {target}, but they cannot share one table: "
+            f"tables {table_names([first, *others])} are all routed to {target}, but they cannot share one table: "
             f"{'; '.join(problems)}. Give the tables the same primary key (ALTER TABLE), route them to "
             "different targets, or exclude one with source.tables.exclude",
             table=str(others[0] if others else first),
@@ -161,7 +157,7 @@ def prepare_target(
     joining = [t for t in sources if t not in established]
     if not joining:
         return []
-    why = f"{_names(joining)} joins {target}"
+    why = f"{table_names(joining)} joins {target}"
     changes = widening_changes(before, after, joining[0], why)
     return _widen(sink, cfg, target, before, after, changes, joining, established, position)
 
@@ -191,7 +187,7 @@ def _create(
     )
     joining = [t for t, s in sources.items() if any(c.name.lower() in missing for c in s.columns)]
     established = [t for t in sources if t not in joining]
-    why = f"{target} exists without columns {_names(joining)} have"
+    why = f"{target} exists without columns {table_names(joining)} have"
     changes = widening_changes(before, after, joining[0], why)
     return _widen(sink, cfg, target, before, after, changes, joining, established, position)
 
@@ -212,7 +208,7 @@ def _widen(
     if not changes:
         return []
     why = changes[0].ddl
-    with_others = f" (with {_names(established)})" if established else ""
+    with_others = f" (with {table_names(established)})" if established else ""
     behavior = cfg.pipeline.schema_change_behavior
     difference = describe_widening(changes)
     fix = (
@@ -228,7 +224,7 @@ def _widen(
             else f"{', '.join(sorted(set(refused)))} is excluded by the sink's include/exclude.schema.changes"
         )
         raise TargetMismatchError(
-            f"{_names(joining)} is routed to {target}{with_others}, but its definition is "
+            f"{table_names(joining)} is routed to {target}{with_others}, but its definition is "
             f"wider: {difference}; {why_not}. {fix}",
             table=str(joining[0]),
             target=str(target),
@@ -243,12 +239,14 @@ def _widen(
             if isinstance(exc, TransientError):
                 raise
             raise TargetMismatchError(
-                f"{_names(joining)} is routed to {target}, whose columns must be widened ({difference}), but "
+                f"{table_names(joining)} is routed to {target}, whose columns must be widened ({difference}), but "
                 f"the sink cannot: {exc}. {fix}",
                 table=str(joining[0]),
                 target=str(target),
             ) from exc
-        log.info("merged target %s widened for %s: %s -> %s", target, _names(joining), change.tag, outcome)
+        log.info(
+            "merged target %s widened for %s: %s -> %s", target, table_names(joining), change.tag, outcome
+        )
         widened = evolve(columns, change)
         assert widened is not None
         point = point or position()
@@ -259,8 +257,8 @@ def _widen(
                 kind=change.tag,
                 ddl=f"-- {why}: {describe_widening([change])}",
                 position=point,
-                columns_before=[column_text(c) for c in columns.columns],
-                columns_after=[column_text(c) for c in widened.columns],
+                columns_before=column_texts(columns),
+                columns_after=column_texts(widened),
                 outcome=f"{outcome} on {target}: {why}",
                 origin="merge",
             )

@@ -230,13 +230,8 @@ class OnlineSchemaChanges:
             if before is not None:
                 self._resnapshot(c, None, point, out)
             return
-        planned, cur = [], before
         try:
-            for ev in events:
-                ev = dataclasses.replace(ev, table=table)
-                after = evolve(cur, ev)
-                planned.append(TableChange(ev, cur, after, tuple(plan_sink_changes(ev, cur, *tr.plan_args))))
-                cur = after
+            planned, cur = self._plan_all(before, [dataclasses.replace(ev, table=table) for ev in events])
         except EvolutionError as exc:  # t changed beside the tool: the shadow's changes do not fit it
             log.warning(
                 "online schema change: the changes on %s do not fit %s (%s)", shadow, table, exc.reason
@@ -260,6 +255,21 @@ class OnlineSchemaChanges:
         self._set(shadow, None, None, out)
         log.info("online schema change: %s swapped in as %s with %d change(s)", shadow, table, len(planned))
 
+    def _plan_all(
+        self, before: TableSchema, changes: list[SchemaChange]
+    ) -> tuple[list[TableChange], TableSchema]:
+        """``changes`` of one table applied in turn from ``before``: each with the schema it leaves and what
+        the behaviour sends of it, and the schema after them all. EvolutionError for a change that does
+        not fit; SchemaChangeForbidden under EXCEPTION."""
+        planned, cur = [], before
+        for ev in changes:
+            after = evolve(cur, ev)
+            planned.append(
+                TableChange(ev, cur, after, tuple(plan_sink_changes(ev, cur, *self.tracker.plan_args)))
+            )
+            cur = after
+        return planned, cur
+
     def _resnapshot(self, c: RenameTable, incoming: TableSchema | None, point, out: StatementOutcome) -> None:
         """``other TO t`` where t was renamed away in the same statement and its changes were not followed:
         t's target is evolved to the incoming table's columns and t snapshotted again into it."""
@@ -280,12 +290,7 @@ class OnlineSchemaChanges:
                 return
         new = dataclasses.replace(incoming, table_id=table)
         try:
-            changes = column_changes(before, new, c.ddl)
-            planned, cur = [], before
-            for ev in changes:
-                after = evolve(cur, ev)
-                planned.append(TableChange(ev, cur, after, tuple(plan_sink_changes(ev, cur, *tr.plan_args))))
-                cur = after
+            planned, cur = self._plan_all(before, column_changes(before, new, c.ddl))
         except (ValueError, SchemaChangeForbidden) as exc:
             way = (
                 "Re-snapshot"
